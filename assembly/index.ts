@@ -1,0 +1,84 @@
+// The exported surface of the L1 core. Every export takes and returns numbers only, so JS calls the raw
+// instance exports with no glue (see README: "Why no bindings"). A lookup code is -1 for a miss, the slot for a
+// fresh entry, or the slot | STALE for an entry past its logical deadline but within grace.
+import * as L from "./layout";
+import * as T from "./table";
+import { relative, tickOf, resetClock } from "./time";
+import { moveToFront } from "./lru";
+import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
+
+const STALE: i32 = 0x40000000;
+
+export { find, findNext } from "./table";
+export { ensureScratch } from "./layout";
+
+export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32): void {
+  resetClock();
+  L.configure(maxItems, maxBytes, initialCapacity);
+}
+
+function state(s: u32, t: u32): i32 {
+  return T.physicalDeadline(s) <= t ? -1 : L.expOf(s) <= t ? <i32>s | STALE : <i32>s;
+}
+
+/** A verified hit: drops the entry if it is past its physical deadline, else makes it most recent. */
+export function touch(s: u32, now: f64): i32 {
+  if (!T.isLive(s)) return -1;
+  const code = state(s, tickOf(relative(now)));
+  if (code < 0) T.remove(s, T.REASON_EXPIRE);
+  else moveToFront(s);
+  return code;
+}
+
+/** Like touch, but changes nothing: no LRU move, no removal. */
+export function peek(s: u32, now: f64): i32 {
+  return T.isLive(s) ? state(s, tickOf(relative(now))) : -1;
+}
+
+/** Writes an entry: `s` is its live slot, or -1 for a key known to be absent. Returns the slot, or -1. */
+export function write(s: i32, h: u32, now: f64, ttl: f64, grace: f64, size: u32): i32 {
+  const rel = relative(now);
+  return s < 0 ? T.insert(h, rel, ttl, grace, size) : T.update(<u32>s, rel, ttl, grace, size);
+}
+
+export function remove(s: u32): void {
+  T.remove(s, -1);
+}
+
+/** Makes a live entry stale now; it stays until its physical deadline. */
+export function expire(s: u32, now: f64): void {
+  const t = tickOf(relative(now));
+  const exp = L.expOf(s);
+  if (exp <= t) return;
+  L.setExp(s, t);
+  // An entry written without grace has PHYS == EXP: it has no grace to be kept for, so it goes now.
+  if (L.hasPhys && L.physOf(s) == exp) L.setPhys(s, t);
+}
+
+export function clear(): void {
+  L.resetEntries();
+}
+
+export function hashBatch(n4: u32): void {
+  hashOnly(n4);
+}
+
+export function lookupBatch(n: u32, n4: u32): void {
+  probeBatch(n, n4);
+}
+
+/** After JS verified the keys (a slot it rejected is -1), turns each slot into a lookup code, in key order. */
+export function touchBatch(n: u32, n4: u32, now: f64): void {
+  const slots = slotsAt(n4);
+  for (let i: u32 = 0; i < n; i++) {
+    const p = slots + (<usize>i << 2);
+    const s = load<i32>(p);
+    if (s >= 0) store<i32>(p, touch(<u32>s, now));
+  }
+}
+
+export function size(): u32 { return L.count; }
+export function bytes(): f64 { return L.totalBytes; }
+export function capacity(): u32 { return L.cap; }
+export function headSlot(): i32 { return <i32>L.head; }
+export function nextSlot(s: u32): i32 { return <i32>L.nextOf(s); }

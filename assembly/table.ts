@@ -1,0 +1,175 @@
+// The hash index (open addressing over INDEX, linear probing, backward-shift deletion: no tombstones) and the
+// entry lifecycle: allocate, write deadlines, evict, remove, grow.
+import * as L from "./layout";
+import { unlink, pushFront } from "./lru";
+import { encode, NEVER } from "./time";
+
+/** Told about every entry the core drops by itself, before its slot can be reused. */
+@external("env", "evicted")
+declare function evicted(slot: u32, reason: i32): void;
+
+export const REASON_EVICT: i32 = 0;
+export const REASON_EXPIRE: i32 = 1;
+
+@inline function home(h: u32): u32 {
+  return <u32>((<u64>h * <u64>L.nbuckets) >> 32);
+}
+@inline function bucketAt(i: u32): u32 {
+  return load<u32>(L.oIndex + (<usize>i << 2));
+}
+@inline function setBucket(i: u32, v: u32): void {
+  store<u32>(L.oIndex + (<usize>i << 2), v);
+}
+@inline function nextBucket(i: u32): u32 {
+  return i + 1 == L.nbuckets ? 0 : i + 1;
+}
+
+let cursor: u32 = 0;
+
+/** Probes from bucket `i` for the next slot whose stored hash is `h`; -1 when the chain ends. */
+function probeFrom(i: u32, h: u32): i32 {
+  while (true) {
+    const v = bucketAt(i);
+    if (v == 0) return -1;
+    if (L.hashOf(v - 1) == h) {
+      cursor = i;
+      return <i32>(v - 1);
+    }
+    i = nextBucket(i);
+  }
+}
+
+/** The first slot whose hash is `h`. The caller verifies the key and calls findNext on a mismatch. */
+export function find(h: u32): i32 {
+  return probeFrom(home(h), h);
+}
+export function findNext(h: u32): i32 {
+  return probeFrom(nextBucket(cursor), h);
+}
+
+function indexInsert(s: u32, h: u32): void {
+  let i = home(h);
+  while (bucketAt(i) != 0) i = nextBucket(i);
+  setBucket(i, s + 1);
+}
+
+function indexRemove(s: u32): void {
+  let i = home(L.hashOf(s));
+  while (bucketAt(i) != s + 1) i = nextBucket(i);
+  // Backward shift: pull later members of the cluster into the hole unless their home lies in (i, j].
+  let j = i;
+  while (true) {
+    j = nextBucket(j);
+    const v = bucketAt(j);
+    if (v == 0) break;
+    const k = home(L.hashOf(v - 1));
+    const stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (stays) continue;
+    setBucket(i, v);
+    i = j;
+  }
+  setBucket(i, 0);
+}
+
+function rebuildIndex(): void {
+  for (let s: u32 = 0; s < L.hiwater; s++) {
+    if (L.prevOf(s) != L.FREE) indexInsert(s, L.hashOf(s));
+  }
+}
+
+function relayoutKeepingEntries(newCap: u32, phys: bool): void {
+  L.relayout(newCap, phys);
+  rebuildIndex();
+}
+
+/** Drops a live slot; `reason` < 0 means the caller asked for it, so JS is not told. */
+export function remove(s: u32, reason: i32): void {
+  indexRemove(s);
+  unlink(s);
+  L.addBytes(-<f64>L.sizeOf(s));
+  L.setCount(L.count - 1);
+  L.setPrev(s, L.FREE);
+  L.setNext(s, L.freeHead);
+  L.setFreeHead(s);
+  if (reason >= 0) evicted(s, reason);
+}
+
+@inline export function isLive(s: u32): bool {
+  return s < L.hiwater && L.prevOf(s) != L.FREE;
+}
+
+@inline export function physicalDeadline(s: u32): u32 {
+  return L.hasPhys ? L.physOf(s) : L.expOf(s);
+}
+
+function evictTail(): void {
+  remove(L.tail, REASON_EVICT);
+}
+
+/** Writes both deadlines; the first entry with grace makes the core keep a PHYS array from then on. */
+export function writeDeadlines(s: u32, rel: f64, ttl: f64, grace: f64): void {
+  const exp = encode(rel + ttl);
+  L.setExp(s, exp);
+  if (grace > 0 && !L.hasPhys) relayoutKeepingEntries(L.cap, true);
+  if (L.hasPhys) L.setPhys(s, grace > 0 && exp != NEVER ? encode(rel + ttl + grace) : exp);
+}
+
+function allocate(): u32 {
+  const f = L.freeHead;
+  if (f != L.NIL) {
+    L.setFreeHead(L.nextOf(f));
+    return f;
+  }
+  if (L.hiwater == L.cap) {
+    const doubled = L.cap << 1;
+    relayoutKeepingEntries(doubled < L.maxItems ? doubled : L.maxItems, L.hasPhys);
+  }
+  const s = L.hiwater;
+  L.setHiwater(s + 1);
+  return s;
+}
+
+/** Makes room for `size` more bytes and one more entry, evicting from the LRU tail. */
+function makeRoom(size: u32, extra: u32): void {
+  while (L.count + extra > L.maxItems) evictTail();
+  if (L.trackSizes) {
+    while (L.totalBytes + <f64>size > L.maxBytes) evictTail();
+  }
+}
+
+/** A new entry for a key known to be absent. Returns its slot, or -1 when `size` exceeds maxBytes. */
+export function insert(h: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
+  if (L.trackSizes && <f64>size > L.maxBytes) return -1;
+  makeRoom(size, 1);
+  const s = allocate();
+  L.setHash(s, h);
+  indexInsert(s, h);
+  pushFront(s);
+  writeDeadlines(s, rel, ttl, grace);
+  if (L.trackSizes) {
+    L.setSize(s, size);
+    L.addBytes(<f64>size);
+  }
+  L.setCount(L.count + 1);
+  return <i32>s;
+}
+
+/** New value for a live slot. Returns the slot, or -1 when `size` exceeds maxBytes (the entry is dropped). */
+export function update(s: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
+  if (L.trackSizes) {
+    if (<f64>size > L.maxBytes) {
+      remove(s, -1);
+      return -1;
+    }
+    L.addBytes(<f64>size - <f64>L.sizeOf(s));
+    L.setSize(s, size);
+  }
+  if (L.head != s) {
+    unlink(s);
+    pushFront(s);
+  }
+  writeDeadlines(s, rel, ttl, grace);
+  // The updated entry is the head, so eviction stops before reaching it: its own size fits.
+  makeRoom(0, 0);
+  return <i32>s;
+}

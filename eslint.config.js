@@ -1,0 +1,21 @@
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/', 'build/', 'node_modules/', 'assembly/', 'src/core/wasm-bytes.generated.ts', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { console: 'readonly', process: 'readonly', globalThis: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-restricted-imports': ['error', { patterns: ['node:*', 'ioredis'] }],
+    },
+  },
+  {
+    files: ['test/**', 'bench/**', 'scripts/**', '*.config.*'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+)

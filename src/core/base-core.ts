@@ -1,0 +1,190 @@
+import { InvalidKeyError, InvalidOptionError, InvalidSizeError, InvalidTtlError } from '../errors.js'
+import {
+  MAX_ITEMS,
+  MAX_KEY_LENGTH,
+  STALE,
+  type Core,
+  type CoreKind,
+  type CoreOptions,
+  type EvictionReason,
+} from './types.js'
+
+const REASONS: readonly EvictionReason[] = ['evict', 'expire']
+const MAX_SIZE = 0xffffffff
+
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new InvalidKeyError(`cache keys must be strings, got ${key === null ? 'null' : typeof key}`)
+  }
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new InvalidKeyError(`cache key is ${key.length} code units long; the limit is ${MAX_KEY_LENGTH}`)
+  }
+}
+
+export function checkKeys(keys: readonly unknown[]): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new InvalidKeyError('keys must be an array of strings')
+  for (let i = 0; i < keys.length; i++) checkKey(keys[i])
+}
+
+function checkDuration(ms: unknown, name: string): asserts ms is number {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
+    throw new InvalidTtlError(`${name} must be a number of ms >= 0 (Infinity for none), got ${String(ms)}`)
+  }
+}
+
+function checkSize(size: unknown): asserts size is number {
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_SIZE) {
+    throw new InvalidSizeError(`entry size must be a whole number of bytes from 0 to ${MAX_SIZE}, got ${String(size)}`)
+  }
+}
+
+function positive(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || value > max) {
+    throw new InvalidOptionError(`${name} must be a number > 0 and <= ${max}, got ${String(value)}`)
+  }
+  return value
+}
+
+/**
+ * What both cores share: option checks, the JS arrays that hold keys and values by slot, eviction reports, and
+ * the operations that are the same sequence of primitives on either core.
+ */
+export abstract class BaseCore<V> implements Core<V> {
+  abstract readonly kind: CoreKind
+  readonly maxItems: number
+  readonly maxBytes: number
+  protected readonly initialCapacity: number
+  protected keyList: (string | undefined)[] = []
+  protected valueList: (V | undefined)[] = []
+  protected codes: Int32Array = new Int32Array(64)
+  private readonly onEvict: CoreOptions<V>['onEvict']
+  private pending: unknown[] = []
+
+  constructor(options: CoreOptions<V> = {}) {
+    this.maxItems = Math.floor(positive(options.maxItems ?? 100_000, 'maxItems', MAX_ITEMS))
+    this.maxBytes = positive(options.maxBytes ?? Infinity, 'maxBytes', Infinity)
+    this.initialCapacity = Math.min(
+      this.maxItems,
+      Math.max(1, Math.floor(positive(options.initialCapacity ?? 16, 'initialCapacity', MAX_ITEMS))),
+    )
+    if (options.onEvict !== undefined && typeof options.onEvict !== 'function') {
+      throw new InvalidOptionError('onEvict must be a function')
+    }
+    this.onEvict = options.onEvict
+  }
+
+  abstract readonly size: number
+  abstract readonly bytes: number
+  abstract readonly capacity: number
+  abstract lookup(key: string, now: number): number
+  abstract peek(key: string, now: number): number
+  abstract delete(key: string): boolean
+  abstract expire(key: string, now: number): boolean
+  abstract lookupMany(keys: readonly string[], now: number): Int32Array
+  abstract memoryBytes(): number
+  /** Writes one checked entry; `hash` is the key's hash where the core needs it. */
+  protected abstract writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number
+  /** Hashes for a batch of checked keys, or undefined where the core does not hash. */
+  protected abstract hashMany(keys: readonly string[]): Uint32Array | undefined
+  protected abstract hashOne(key: string): number
+  protected abstract clearEntries(): void
+  protected abstract headSlot(): number
+  protected abstract nextSlot(slot: number): number
+
+  get(key: string, now: number): V | undefined {
+    const code = this.lookup(key, now)
+    return code >= 0 && code < STALE ? this.valueList[code] : undefined
+  }
+
+  set(key: string, value: V, now: number, ttl = Infinity, grace = 0, size = 0): number {
+    checkKey(key)
+    checkDuration(ttl, 'ttl')
+    checkDuration(grace, 'grace')
+    checkSize(size)
+    const slot = this.writeEntry(key, this.hashOne(key), value, now, ttl, grace, size)
+    this.flush()
+    return slot
+  }
+
+  setMany(keys: readonly string[], values: readonly V[], now: number, ttl = Infinity, grace = 0, sizes?: ArrayLike<number>): void {
+    checkKeys(keys)
+    checkDuration(ttl, 'ttl')
+    checkDuration(grace, 'grace')
+    if (!Array.isArray(values) || values.length !== keys.length) {
+      throw new InvalidOptionError('setMany needs one value per key')
+    }
+    if (sizes !== undefined) {
+      if (sizes.length !== keys.length) throw new InvalidSizeError('setMany needs one size per key')
+      for (let i = 0; i < sizes.length; i++) checkSize(sizes[i])
+    }
+    const hashes = this.hashMany(keys)
+    try {
+      for (let i = 0; i < keys.length; i++) {
+        this.writeEntry(keys[i]!, hashes ? hashes[i]! : 0, values[i] as V, now, ttl, grace, sizes ? sizes[i]! : 0)
+      }
+    } finally {
+      this.flush()
+    }
+  }
+
+  getMany(keys: readonly string[], now: number): (V | undefined)[] {
+    const codes = this.lookupMany(keys, now)
+    const out = new Array<V | undefined>(keys.length)
+    for (let i = 0; i < keys.length; i++) {
+      const code = codes[i]!
+      out[i] = code >= 0 && code < STALE ? this.valueList[code] : undefined
+    }
+    return out
+  }
+
+  clear(): void {
+    this.clearEntries()
+    this.keyList = []
+    this.valueList = []
+  }
+
+  keyAt(slot: number): string {
+    return this.keyList[slot] as string
+  }
+
+  valueAt(slot: number): V {
+    return this.valueList[slot] as V
+  }
+
+  *keys(): IterableIterator<string> {
+    for (let s = this.headSlot(); s >= 0; s = this.nextSlot(s)) yield this.keyList[s] as string
+  }
+
+  protected store(slot: number, key: string, value: V): void {
+    this.keyList[slot] = key
+    this.valueList[slot] = value
+  }
+
+  /** Records an entry the core dropped by itself; its slot may be reused right after. */
+  protected dropped(slot: number, reason: number): void {
+    if (this.onEvict) this.pending.push(this.keyList[slot], this.valueList[slot], REASONS[reason])
+    this.keyList[slot] = undefined
+    this.valueList[slot] = undefined
+  }
+
+  /** Forgets the key and value of a slot the caller removed. */
+  protected release(slot: number): void {
+    this.keyList[slot] = undefined
+    this.valueList[slot] = undefined
+  }
+
+  /** Reports drops once the core is consistent again, so a listener may call back into it. */
+  protected flush(): void {
+    if (this.pending.length === 0) return
+    const batch = this.pending
+    this.pending = []
+    for (let i = 0; i < batch.length; i += 3) {
+      this.onEvict!(batch[i] as string, batch[i + 1] as V, batch[i + 2] as EvictionReason)
+    }
+  }
+
+  protected codesFor(n: number): Int32Array {
+    if (this.codes.length < n) this.codes = new Int32Array(Math.max(n, this.codes.length * 2))
+    return this.codes
+  }
+}

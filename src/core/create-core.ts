@@ -1,0 +1,30 @@
+import { InvalidOptionError } from '../errors.js'
+import { JsCore } from './js-core.js'
+import type { Core, CoreKind, CoreOptions } from './types.js'
+import { WasmCore } from './wasm-core.js'
+import { wasmSupported } from './wasm-module.js'
+
+export interface CreateCoreOptions<V> extends CoreOptions<V> {
+  /**
+   * `wasm` requires WebAssembly with SIMD and throws E_WASM_UNAVAILABLE without it; `js` never uses WASM;
+   * `auto` takes WASM where its SIMD module validates, else JS.
+   * @default 'auto'
+   */
+  kind?: 'auto' | CoreKind
+}
+
+/** Makes an L1 core. Both kinds have the same behaviour; `core.kind` says which one you got. */
+export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Core<V> {
+  const kind = options.kind ?? 'auto'
+  if (kind === 'js') return new JsCore<V>(options)
+  if (kind === 'wasm') return new WasmCore<V>(options)
+  if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${String(kind)}`)
+  if (!wasmSupported()) return new JsCore<V>(options)
+  try {
+    return new WasmCore<V>(options)
+  } catch (error) {
+    // Option errors are the caller's; anything else means this runtime cannot run the module.
+    if (error instanceof InvalidOptionError) throw error
+    return new JsCore<V>(options)
+  }
+}

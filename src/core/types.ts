@@ -1,0 +1,77 @@
+/** Which implementation an L1 core runs on. */
+export type CoreKind = 'wasm' | 'js'
+
+/** Why the core dropped an entry by itself: `evict` to stay within maxItems/maxBytes, `expire` past its deadline. */
+export type EvictionReason = 'evict' | 'expire'
+
+export interface CoreOptions<V = unknown> {
+  /**
+   * Most entries the core holds; the least recently used goes first.
+   * @default 100_000
+   */
+  maxItems?: number
+  /**
+   * Most bytes (sum of the sizes given to `set`) the core holds. Per-entry sizes are stored only when this is set.
+   * @default Infinity
+   */
+  maxBytes?: number
+  /**
+   * Slots allocated up front; the core doubles them as it fills, up to maxItems.
+   * @default 16
+   */
+  initialCapacity?: number
+  /** Told about each entry the core dropped by itself, after the call that dropped it has finished. */
+  onEvict?: (key: string, value: V, reason: EvictionReason) => void
+}
+
+/** A lookup code: MISS, or a slot, with STALE set when the entry is past its ttl but within its grace. */
+export const MISS = -1
+export const STALE = 0x40000000
+export const SLOT_MASK = 0x3fffffff
+/** Longest key, in UTF-16 code units (`key.length`). */
+export const MAX_KEY_LENGTH = 16_384
+/** Most items one core can be configured for: slot numbers must stay below the STALE bit. */
+export const MAX_ITEMS = SLOT_MASK
+
+/**
+ * The L1 store: exact string keys, values kept in JS, LRU eviction, two deadlines per entry. Time is passed in
+ * (`now`, ms) and never read from a clock. Both implementations behave identically, down to eviction order.
+ */
+export interface Core<V = unknown> {
+  readonly kind: CoreKind
+  /** Live entries (fresh or within grace; an expired entry counts until a call finds it). */
+  readonly size: number
+  /** Sum of the live entries' sizes (0 unless maxBytes is set). */
+  readonly bytes: number
+  /** Slots currently allocated. */
+  readonly capacity: number
+  readonly maxItems: number
+  readonly maxBytes: number
+  /** Looks a key up and marks it most recently used. Returns a lookup code; an entry found expired is dropped. */
+  lookup(key: string, now: number): number
+  /** Like lookup, without touching the LRU order or dropping anything. */
+  peek(key: string, now: number): number
+  /** The value if the entry is fresh, else undefined. */
+  get(key: string, now: number): V | undefined
+  /**
+   * Writes an entry that is fresh for `ttl` ms (Infinity: forever) and then kept stale for `grace` ms. `size` counts
+   * against maxBytes. Returns the slot, or MISS when `size` alone exceeds maxBytes (any old entry is dropped).
+   */
+  set(key: string, value: V, now: number, ttl?: number, grace?: number, size?: number): number
+  delete(key: string): boolean
+  /** Marks a live entry stale now; it stays readable as stale until its grace ends. */
+  expire(key: string, now: number): boolean
+  clear(): void
+  /** Lookup codes for many keys in key order, in one crossing into the core. The array is reused by the next call. */
+  lookupMany(keys: readonly string[], now: number): Int32Array
+  /** Fresh values for many keys in key order, undefined for a miss or a stale entry. */
+  getMany(keys: readonly string[], now: number): (V | undefined)[]
+  /** Writes many entries with one ttl/grace, as `set` would one after another. */
+  setMany(keys: readonly string[], values: readonly V[], now: number, ttl?: number, grace?: number, sizes?: ArrayLike<number>): void
+  keyAt(slot: number): string
+  valueAt(slot: number): V
+  /** Keys from most to least recently used. */
+  keys(): IterableIterator<string>
+  /** Bytes of memory the core's own structures take outside the JS arrays (WASM memory or typed arrays). */
+  memoryBytes(): number
+}

@@ -1,0 +1,190 @@
+import { BaseCore, checkKey, checkKeys } from './base-core.js'
+import { hashKey } from './hash.js'
+import { MISS, type CoreOptions } from './types.js'
+import { instantiateCore, type CoreExports } from './wasm-module.js'
+
+/**
+ * The L1 core on WebAssembly: the hash index, LRU links, deadlines and sizes live in linear memory
+ * (assembly/layout.ts has the map); keys and values stay in JS arrays indexed by slot. A lookup hashes the key in
+ * JS, lets WASM find the candidate slot, and verifies `keyList[slot] === key`, so a lookup is exact and WASM
+ * holds no key bytes.
+ */
+export class WasmCore<V = unknown> extends BaseCore<V> {
+  readonly kind = 'wasm' as const
+  private readonly ex: CoreExports
+  private u32: Uint32Array = new Uint32Array(0)
+  private i32: Int32Array = new Int32Array(0)
+  private laneWords: Uint32Array = new Uint32Array(16)
+  private hashes: Uint32Array = new Uint32Array(64)
+
+  constructor(options: CoreOptions<V> = {}) {
+    super(options)
+    this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason))
+    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity)
+  }
+
+  get size(): number {
+    return this.ex.size()
+  }
+
+  get bytes(): number {
+    return this.ex.bytes()
+  }
+
+  get capacity(): number {
+    return this.ex.capacity()
+  }
+
+  lookup(key: string, now: number): number {
+    checkKey(key)
+    const s = this.locate(key, hashKey(key))
+    if (s < 0) return MISS
+    const code = this.ex.touch(s, now)
+    this.flush()
+    return code
+  }
+
+  peek(key: string, now: number): number {
+    checkKey(key)
+    const s = this.locate(key, hashKey(key))
+    return s < 0 ? MISS : this.ex.peek(s, now)
+  }
+
+  delete(key: string): boolean {
+    checkKey(key)
+    const s = this.locate(key, hashKey(key))
+    if (s < 0) return false
+    this.ex.remove(s)
+    this.release(s)
+    return true
+  }
+
+  expire(key: string, now: number): boolean {
+    checkKey(key)
+    const s = this.locate(key, hashKey(key))
+    if (s < 0 || this.ex.peek(s, now) === MISS) return false
+    this.ex.expire(s, now)
+    return true
+  }
+
+  lookupMany(keys: readonly string[], now: number): Int32Array {
+    checkKeys(keys)
+    const n = keys.length
+    const codes = this.codesFor(n)
+    if (n === 0) return codes
+    const { n4, base } = this.stage(keys)
+    this.ex.lookupBatch(n, n4)
+    this.views()
+    const slots = (base >>> 2) + 2 * n4
+    const hashes = (base >>> 2) + n4
+    const i32 = this.i32
+    for (let i = 0; i < n; i++) {
+      const s = i32[slots + i]!
+      // A 32-bit hash match on another key: walk on along the probe chain from JS.
+      if (s >= 0 && this.keyList[s] !== keys[i]) i32[slots + i] = this.locate(keys[i]!, this.u32[hashes + i]!)
+    }
+    this.ex.touchBatch(n, n4, now)
+    this.views()
+    codes.set(this.i32.subarray(slots, slots + n))
+    this.flush()
+    return codes
+  }
+
+  memoryBytes(): number {
+    return this.ex.memory.buffer.byteLength
+  }
+
+  protected hashOne(key: string): number {
+    return hashKey(key)
+  }
+
+  protected hashMany(keys: readonly string[]): Uint32Array {
+    const n = keys.length
+    if (this.hashes.length < n) this.hashes = new Uint32Array(Math.max(n, this.hashes.length * 2))
+    if (n === 0) return this.hashes
+    const { n4, base } = this.stage(keys)
+    this.ex.hashBatch(n4)
+    this.views()
+    const at = (base >>> 2) + n4
+    this.hashes.set(this.u32.subarray(at, at + n))
+    return this.hashes
+  }
+
+  protected writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number {
+    const found = this.locate(key, hash)
+    const s = this.ex.write(found, hash, now, ttl, grace, size)
+    if (s >= 0) this.store(s, key, value)
+    else if (found >= 0) this.release(found)
+    return s
+  }
+
+  protected clearEntries(): void {
+    this.ex.clear()
+  }
+
+  protected headSlot(): number {
+    return this.ex.headSlot()
+  }
+
+  protected nextSlot(s: number): number {
+    return this.ex.nextSlot(s)
+  }
+
+  /** The live slot holding `key`, or MISS. Changes nothing. */
+  private locate(key: string, hash: number): number {
+    const ex = this.ex
+    let s = ex.find(hash)
+    while (s >= 0 && this.keyList[s] !== key) s = ex.findNext(hash)
+    return s
+  }
+
+  /** Views over WASM memory die when it grows; make new ones then. */
+  private views(): void {
+    if (this.u32.length === 0) {
+      this.u32 = new Uint32Array(this.ex.memory.buffer)
+      this.i32 = new Int32Array(this.ex.memory.buffer)
+    }
+  }
+
+  /**
+   * Writes a batch of keys into the scratch region in the transposed layout of assembly/batch.ts: lengths, then
+   * per group of four keys their UTF-16 code units two per u32 word, word j of the four keys side by side.
+   */
+  private stage(keys: readonly string[]): { n4: number; base: number } {
+    const n = keys.length
+    const n4 = (n + 3) & ~3
+    const groups = n4 >> 2
+    if (this.laneWords.length < groups) this.laneWords = new Uint32Array(groups * 2)
+    const laneWords = this.laneWords
+    let dataWords = 0
+    for (let g = 0; g < groups; g++) {
+      let w = 0
+      for (let i = g * 4; i < g * 4 + 4 && i < n; i++) w = Math.max(w, (keys[i]!.length + 1) >>> 1)
+      laneWords[g] = w
+      dataWords += w * 4
+    }
+    const dataAt = (n4 * 13 + 15) & ~15
+    const base = this.ex.ensureScratch(dataAt + dataWords * 4)
+    this.views()
+    const u32 = this.u32
+    const lens = base >>> 2
+    const words = lens + 3 * n4
+    for (let i = 0; i < n4; i++) u32[lens + i] = i < n ? keys[i]!.length : 0
+    let d = (base + dataAt) >>> 2
+    for (let g = 0; g < groups; g++) {
+      const w = laneWords[g]!
+      u32[words + g] = w
+      for (let lane = 0; lane < 4; lane++) {
+        const i = g * 4 + lane
+        if (i >= n) break
+        const key = keys[i]!
+        const len = key.length
+        for (let j = 0, c = 0; c < len; j++, c += 2) {
+          u32[d + j * 4 + lane] = key.charCodeAt(c) | (c + 1 < len ? key.charCodeAt(c + 1) << 16 : 0)
+        }
+      }
+      d += w * 4
+    }
+    return { n4, base }
+  }
+}
