@@ -107,11 +107,21 @@ function evictTail(): void {
 }
 
 /** Writes both deadlines; the first entry with grace makes the core keep a PHYS array from then on. */
+// An entry has grace exactly when PHYS > EXP (expire relies on it), so rounding or saturation that would make
+// them equal moves PHYS one tick on, or EXP one tick back from NEVER.
 export function writeDeadlines(s: u32, rel: f64, ttl: f64, grace: f64): void {
-  const exp = encode(rel + ttl);
+  let exp = encode(rel + ttl);
+  let phys = exp;
+  if (grace > 0) {
+    if (!L.hasPhys) relayoutKeepingEntries(L.cap, true);
+    phys = encode(rel + ttl + grace);
+    if (phys <= exp) {
+      if (exp == NEVER) exp = NEVER - 1;
+      phys = exp + 1;
+    }
+  }
   L.setExp(s, exp);
-  if (grace > 0 && !L.hasPhys) relayoutKeepingEntries(L.cap, true);
-  if (L.hasPhys) L.setPhys(s, grace > 0 && exp != NEVER ? encode(rel + ttl + grace) : exp);
+  if (L.hasPhys) L.setPhys(s, phys);
 }
 
 function allocate(): u32 {

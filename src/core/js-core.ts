@@ -187,11 +187,20 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return s
   }
 
+  /** Same rule as assembly/table.ts: an entry has grace exactly when phys > exp. */
   private writeDeadlines(s: number, rel: number, ttl: number, grace: number): void {
-    const exp = encodeDeadline(rel + ttl)
+    let exp = encodeDeadline(rel + ttl)
+    let phys = exp
+    if (grace > 0) {
+      if (!this.phys) this.resize(this.cap, true)
+      phys = encodeDeadline(rel + ttl + grace)
+      if (phys <= exp) {
+        if (exp === NEVER) exp = NEVER - 1
+        phys = exp + 1
+      }
+    }
     this.exp[s] = exp
-    if (grace > 0 && !this.phys) this.resize(this.cap, true)
-    if (this.phys) this.phys[s] = grace > 0 && exp !== NEVER ? encodeDeadline(rel + ttl + grace) : exp
+    if (this.phys) this.phys[s] = phys
   }
 
   private makeRoom(size: number, extra: number): void {

@@ -1,0 +1,33 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { hashKey, WasmCore } from '../src/index.js'
+
+class HashProbe extends WasmCore {
+  simdHashes(keys: string[]): number[] {
+    return Array.from(this.hashMany(keys).subarray(0, keys.length))
+  }
+}
+
+describe('key hash', () => {
+  it('is the same in JS and in the v128 batch for any keys and batch shapes', () => {
+    const probe = new HashProbe()
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 70 }), { maxLength: 23 }), (keys) => {
+        expect(probe.simdHashes(keys)).toEqual(keys.map(hashKey))
+      }),
+      { numRuns: 1_000 },
+    )
+  })
+
+  it('gives pinned values for known keys', () => {
+    // Pinned values: a change of the hash changes every slot layout, so it must be deliberate.
+    expect(['', 'a', 'user:1', 'ключ'].map(hashKey)).toMatchInlineSnapshot(`
+      [
+        3954623016,
+        1202304772,
+        1846874275,
+        1657342374,
+      ]
+    `)
+  })
+})
