@@ -1,0 +1,61 @@
+// Interleaved rounds: every round runs each scenario's contenders in a rotated order, and the figure kept for a
+// contender is the median over rounds of its per-round median sample. Ratios are taken against a baseline
+// measured in the same rounds, because the machines are shared and absolute ns move with load.
+import { Bench } from 'tinybench'
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/**
+ * scenarios: [{ name, opsPerCall, contenders: { [name]: () => (() => void) } }]; each contender factory builds
+ * its state once and returns the function tinybench calls (doing opsPerCall operations).
+ */
+export async function runRounds(scenarios, { rounds, time, log }) {
+  const results = {}
+  for (const scenario of scenarios) {
+    const names = Object.keys(scenario.contenders)
+    const fns = Object.fromEntries(names.map((n) => [n, scenario.contenders[n]()]))
+    const samples = Object.fromEntries(names.map((n) => [n, []]))
+    for (let round = 0; round < rounds; round++) {
+      const order = names.map((_, i) => names[(i + round) % names.length])
+      const bench = new Bench({ time, warmupTime: Math.min(100, time), setup: () => globalThis.gc?.() })
+      for (const n of order) bench.add(n, fns[n])
+      await bench.run()
+      for (const task of bench.tasks) {
+        if (task.result.state !== 'completed') throw new Error(`${scenario.name} / ${task.name}: ${task.result.error ?? task.result.state}`)
+        samples[task.name].push((task.result.latency.p50 * 1e6) / scenario.opsPerCall)
+      }
+    }
+    results[scenario.name] = Object.fromEntries(names.map((n) => [n, { nsPerOp: median(samples[n]), rounds: samples[n] }]))
+    log?.(`  ${scenario.name}: done`)
+  }
+  return results
+}
+
+export function ratioTable(results, baseline, columns) {
+  const rows = []
+  for (const [scenario, byContender] of Object.entries(results)) {
+    const base = byContender[baseline]?.nsPerOp
+    const row = { scenario }
+    for (const c of columns) {
+      const r = byContender[c]
+      row[c] = r === undefined ? '' : `${fmt(r.nsPerOp)} (${base ? (r.nsPerOp / base).toFixed(2) : '-'}x)`
+    }
+    rows.push(row)
+  }
+  return rows
+}
+
+export const fmt = (ns) => (ns >= 100 ? ns.toFixed(0) : ns >= 10 ? ns.toFixed(1) : ns.toFixed(2))
+
+/** Prints rows as a Markdown table so the output pastes into the README. */
+export function printTable(rows, title) {
+  const cols = Object.keys(rows[0])
+  console.log(`\n${title}\n`)
+  console.log(`| ${cols.join(' | ')} |`)
+  console.log(`|${cols.map(() => '---').join('|')}|`)
+  for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`)
+}

@@ -1,0 +1,35 @@
+// `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
+// BENCH_ROUNDS (default 5) and BENCH_TIME (ms per task per round, default 150) trade time for steadiness.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import os from 'node:os'
+import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
+import * as core from './suites/core.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
+const time = Number(process.env.BENCH_TIME ?? 150)
+const only = process.env.BENCH_ONLY
+
+const machine = { node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString() }
+console.log(`rustocache bench: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
+
+const log = (s) => console.error(s)
+let scenarios = core.scenarios()
+if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
+const results = await runRounds(scenarios, { rounds, time, log })
+printTable(ratioTable(results, core.baseline, core.columns), `L1 core: median ns/op over ${rounds} rounds (ratio vs lru-cache with ttl)`)
+
+const memory = only ? {} : core.memory(log)
+if (!only) {
+  const base = memory[core.baseline].bytesPerEntry
+  printTable(
+    Object.entries(memory).map(([name, m]) => ({ contender: name, 'bytes/entry': m.bytesPerEntry.toFixed(1), 'vs lru-cache': (m.bytesPerEntry / base).toFixed(2) + 'x' })),
+    '1M entries: cache structure bytes per entry (JS heap + array buffers + WASM memory, after gc; keys and values excluded)',
+  )
+}
+
+mkdirSync(join(here, 'results'), { recursive: true })
+writeFileSync(join(here, 'results', 'core.json'), JSON.stringify({ machine, rounds, time, baseline: core.baseline, results, memory }, null, 2))
+console.log('\nwrote bench/results/core.json')

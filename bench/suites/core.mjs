@@ -1,0 +1,140 @@
+// The L1 core against the best in-process JS caches: single gets, misses, sets, read-through under eviction,
+// 64-key batches, and the memory of 1M entries.
+import { LRUCache } from 'lru-cache'
+import { LRUCache as MnemonistLRU } from 'mnemonist'
+import { JsCore, WasmCore } from '../../dist/index.js'
+import { keys, uniformIndices, zipfIndices, keyOf } from '../lib/workload.mjs'
+
+const TTL = 600_000
+const N = 100_000
+const STREAM = 1 << 16
+const OPS = 1024
+const BATCH = 64
+
+/** Each contender: a constructor for a cache of `cap` entries with get/set/getMany and a per-call clock tick. */
+const contenders = {
+  Map: (cap) => {
+    const m = new Map()
+    return {
+      // The floor for lookups and writes: no eviction, no recency, no ttl (so it sits out the evicting rows)
+      get: (k) => m.get(k),
+      set: (k, v) => m.set(k, v),
+      evicts: false,
+      tick() {},
+      raw: m,
+    }
+  },
+  'lru-cache': (cap) => {
+    const l = new LRUCache({ max: cap, ttl: TTL })
+    return { get: (k) => l.get(k), set: (k, v) => l.set(k, v), tick() {}, raw: l }
+  },
+  'lru-cache (no ttl)': (cap) => {
+    const l = new LRUCache({ max: cap })
+    return { get: (k) => l.get(k), set: (k, v) => l.set(k, v), tick() {}, raw: l }
+  },
+  mnemonist: (cap) => {
+    const l = new MnemonistLRU(cap)
+    return { get: (k) => l.get(k), set: (k, v) => l.set(k, v), tick() {}, raw: l }
+  },
+  JsCore: (cap) => coreAdapter(new JsCore({ maxItems: cap })),
+  WasmCore: (cap) => coreAdapter(new WasmCore({ maxItems: cap })),
+}
+
+function coreAdapter(core) {
+  const a = {
+    now: Date.now(),
+    get: (k) => core.get(k, a.now),
+    set: (k, v) => core.set(k, v, a.now, TTL),
+    getMany: (ks) => core.getMany(ks, a.now),
+    tick() {
+      a.now = Date.now()
+    },
+    raw: core,
+  }
+  return a
+}
+
+export const baseline = 'lru-cache'
+export const columns = Object.keys(contenders)
+
+// A fresh function per (scenario, contender), so V8 keeps separate type feedback for each contender's loop.
+function specialize(src, env) {
+  return new Function(...Object.keys(env), src)(...Object.values(env))
+}
+
+const GET_LOOP = `let p = 0; let sink = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS; i++) { if (c.get(ks[idx[p]]) !== undefined) sink++; p = (p + 1) & MASK } return sink }`
+const SET_LOOP = `let p = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS; i++) { c.set(ks[idx[p]], p); p = (p + 1) & MASK } }`
+const READ_THROUGH_LOOP = `let p = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS; i++) { const k = ks[idx[p]]; if (c.get(k) === undefined) c.set(k, p); p = (p + 1) & MASK } }`
+const BATCH_LOOP = `let b = 0; let sink = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS / BATCH; i++) { const vs = c.getMany(batches[b]); if (vs[0] !== undefined) sink++; b = (b + 1) & 1023 } return sink }`
+const SINGLES_AS_BATCH = `let b = 0; let sink = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS / BATCH; i++) { const batch = batches[b]; for (let j = 0; j < batch.length; j++) if (c.get(batch[j]) !== undefined) sink++; b = (b + 1) & 1023 } return sink }`
+
+function filled(make, cap, ks) {
+  const c = make(cap)
+  for (let i = 0; i < ks.length; i++) c.set(ks[i], i)
+  return c
+}
+
+export function scenarios() {
+  const ks = keys(N)
+  const missKeys = keys(N, 'miss:')
+  const uniform = uniformIndices(N, STREAM)
+  const zipf = zipfIndices(N, STREAM)
+  const roundRobin = Uint32Array.from({ length: STREAM }, (_, i) => i % N)
+  const batches = Array.from({ length: 1024 }, (_, b) => Array.from({ length: BATCH }, (_, j) => ks[zipf[(b * BATCH + j) & (STREAM - 1)]]))
+  const env = { OPS, MASK: STREAM - 1, BATCH }
+  const each = (build, evicting = false) =>
+    Object.fromEntries(
+      Object.entries(contenders)
+        .filter(([name]) => !evicting || contenders[name](1).evicts !== false)
+        .map(([name, make]) => [name, () => build(make, name)]),
+    )
+
+  return [
+    { name: 'get hit, uniform (100k keys)', opsPerCall: OPS, contenders: each((make) => specialize(GET_LOOP, { ...env, c: filled(make, N, ks), ks, idx: uniform })) },
+    { name: 'get hit, zipf (100k keys)', opsPerCall: OPS, contenders: each((make) => specialize(GET_LOOP, { ...env, c: filled(make, N, ks), ks, idx: zipf })) },
+    { name: 'get miss', opsPerCall: OPS, contenders: each((make) => specialize(GET_LOOP, { ...env, c: filled(make, N, ks), ks: missKeys, idx: uniform })) },
+    { name: 'set new key, evicting (cap 10k)', opsPerCall: OPS, contenders: each((make) => specialize(SET_LOOP, { ...env, c: filled(make, 10_000, ks.slice(0, 10_000)), ks, idx: roundRobin }), true) },
+    { name: 'set overwrite (100k keys)', opsPerCall: OPS, contenders: each((make) => specialize(SET_LOOP, { ...env, c: filled(make, N, ks), ks, idx: uniform })) },
+    { name: 'read-through, evicting (cap 10k, zipf 100k)', opsPerCall: OPS, contenders: each((make) => specialize(READ_THROUGH_LOOP, { ...env, c: make(10_000), ks, idx: zipf }), true) },
+    {
+      name: 'batch get of 64 keys, per key (zipf)',
+      opsPerCall: OPS,
+      contenders: each((make) => {
+        const c = filled(make, N, ks)
+        return specialize(c.getMany ? BATCH_LOOP : SINGLES_AS_BATCH, { ...env, c, batches })
+      }),
+    },
+  ]
+}
+
+/** Bytes per entry of the structure alone: 1M pre-made keys, all entries share one value object. */
+export function memory(log) {
+  const gc = globalThis.gc
+  if (!gc) throw new Error('run with node --expose-gc')
+  const M = 1_000_000
+  const ks = Array.from({ length: M }, (_, i) => keyOf('mem:', i))
+  const value = { shared: true }
+  const out = {}
+  for (const [name, make] of Object.entries(contenders)) {
+    gc()
+    gc()
+    const before = process.memoryUsage()
+    let c = make(M)
+    for (let i = 0; i < M; i++) c.set(ks[i], value)
+    gc()
+    gc()
+    const after = process.memoryUsage()
+    const wasm = c.raw.kind === 'wasm' ? c.raw.memoryBytes() : 0
+    const bytes = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers) + wasm
+    if (c.get(ks[M - 1]) !== value) throw new Error(`${name} lost an entry`)
+    out[name] = { bytesPerEntry: bytes / M, heap: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, wasm }
+    log?.(`  memory ${name}: ${(bytes / M).toFixed(1)} B/entry`)
+    c = undefined
+  }
+  return out
+}
