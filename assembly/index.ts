@@ -4,7 +4,7 @@
 import * as L from "./layout";
 import * as T from "./table";
 import { relative, tickOf, resetClock } from "./time";
-import { moveToFront } from "./lru";
+import { moveToFront, unlink } from "./lru";
 import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
 
 const STALE: i32 = 0x40000000;
@@ -30,9 +30,57 @@ export function touch(s: u32, now: f64): i32 {
   return code;
 }
 
+let undoSlot: u32 = L.NIL;
+let undoPrev: u32 = L.NIL;
+let undoNext: u32 = L.NIL;
+
+/**
+ * The single-key hit path in one call: finds the first slot whose hash is `h` and touches it, expecting JS to
+ * confirm the key (a different key with the same 32-bit hash is rare). On a mismatch JS calls undoLookup and
+ * walks on with findNext. An entry past its physical deadline is left in place and returned as -2 - slot, for
+ * JS to confirm and then drop with dropExpired.
+ */
+export function lookup(h: u32, now: f64): i32 {
+  undoPrev = L.NIL;
+  const s = T.find(h);
+  if (s < 0) return -1;
+  const code = state(<u32>s, tickOf(relative(now)));
+  if (code < 0) return -2 - s;
+  undoSlot = <u32>s;
+  undoPrev = L.prevOf(<u32>s);
+  undoNext = L.nextOf(<u32>s);
+  moveToFront(<u32>s);
+  return code;
+}
+
+/** Puts the slot the last lookup moved back between its old neighbours. */
+export function undoLookup(): void {
+  const s = undoSlot;
+  if (undoPrev == L.NIL) return; // it was the head already: nothing moved
+  unlink(s);
+  L.setPrev(s, undoPrev);
+  L.setNext(s, undoNext);
+  L.setNext(undoPrev, s);
+  if (undoNext == L.NIL) L.setTail(s); else L.setPrev(undoNext, s);
+}
+
+export function dropExpired(s: u32): void {
+  T.remove(s, T.REASON_EXPIRE);
+}
+
 /** Like touch, but changes nothing: no LRU move, no removal. */
 export function peek(s: u32, now: f64): i32 {
   return T.isLive(s) ? state(s, tickOf(relative(now))) : -1;
+}
+
+/**
+ * The single-key write path: inserts at once when no entry has hash `h` (returns the slot, or -1 when `size`
+ * exceeds maxBytes). When one has, writes nothing and returns -2 - slot for JS to confirm the key and call write.
+ */
+export function set(h: u32, now: f64, ttl: f64, grace: f64, size: u32): i32 {
+  const s = T.find(h);
+  if (s >= 0) return -2 - s;
+  return T.insert(h, relative(now), ttl, grace, size);
 }
 
 /** Writes an entry: `s` is its live slot, or -1 for a key known to be absent. Returns the slot, or -1. */

@@ -1,19 +1,21 @@
 // Memory layout and state of the L1 table. Everything the core knows lives here; the other files only read
-// and write through it. All per-slot data is struct-of-arrays, u32 per field, so a field of slot s is at
-// `offset + (s << 2)`. Regions, in order from `base` (16-byte aligned, after AssemblyScript's static data):
+// and write through it. From `base` (16-byte aligned, after AssemblyScript's static data):
 //
-//   HASH  u32[cap]   the key's 32-bit hash (kept so growth and deletion never need the key itself)
-//   PREV  u32[cap]   LRU link towards the head (most recent); FREE marks a slot on the free list
-//   NEXT  u32[cap]   LRU link towards the tail; for a free slot, the next free slot
-//   EXP   u32[cap]   logical deadline (encoded tick, see time.ts): at or past it the entry is stale
-//   PHYS  u32[cap]   physical deadline (logical + grace): at or past it the entry is gone.
-//                    Only present once an entry with grace was written; until then PHYS == EXP.
-//   SIZE  u32[cap]   the entry's byte size. Only present when a byte limit is set.
-//   INDEX u32[nbuckets]  open addressing, linear probing: slot + 1, or 0 for an empty bucket
-//   SCRATCH          batch input and output (layout in batch.ts); rewritten by every batch call
+//   RECORDS  cap records of `stride` bytes, one per slot, so a lookup touches one cache line per entry:
+//            +0  HASH  u32  the key's 32-bit hash (growth and deletion never need the key itself)
+//            +4  PREV  u32  LRU link towards the head (most recent); FREE marks a slot on the free list
+//            +8  NEXT  u32  LRU link towards the tail; for a free slot, the next free slot
+//            +12 EXP   u32  logical deadline (encoded tick, see time.ts): at or past it the entry is stale
+//            +16 PHYS  u32  physical deadline: at or past it the entry is gone. Only once an entry with grace
+//                           was written (hasPhys); until then PHYS == EXP and the field is absent.
+//            +16/+20 SIZE u32  the entry's byte size; only when a byte limit is set (trackSizes)
+//   INDEX    u32[nbuckets]  open addressing, linear probing; 0 is an empty bucket, else (slot + 1) in the low
+//            `slotBits` bits and the low bits of the key's hash above them as a tag, so a probe that meets another
+//            key's bucket usually rejects it without reading that key's record
+//   SCRATCH  batch input and output (layout in batch.ts); rewritten by every batch call
 //
 // Invariants: count live slots are linked from head to tail; every live slot is in INDEX exactly once;
-// slots in [0, hiwater) are live or on the free list; nbuckets >= cap * 3 / 2, so the load stays <= 2/3.
+// slots in [0, hiwater) are live or on the free list; nbuckets > cap * 3 / 2, so the load stays below 2/3.
 
 export const NIL: u32 = 0xffffffff;
 export const FREE: u32 = 0xfffffffe;
@@ -37,28 +39,27 @@ export let head: u32 = NIL;
 export let tail: u32 = NIL;
 export let totalBytes: f64 = 0;
 
-export let oHash: usize = 0;
-export let oPrev: usize = 0;
-export let oNext: usize = 0;
-export let oExp: usize = 0;
-export let oPhys: usize = 0;
-export let oSize: usize = 0;
+export let slotBits: u32 = 0;
+export let slotMask: u32 = 0;
+export let stride: usize = 16;
+export let sizeField: usize = 16;
 export let oIndex: usize = 0;
 export let oScratch: usize = 0;
 export let scratchBytes: usize = 0;
 
-@inline export function hashOf(s: u32): u32 { return load<u32>(oHash + (<usize>s << 2)); }
-@inline export function prevOf(s: u32): u32 { return load<u32>(oPrev + (<usize>s << 2)); }
-@inline export function nextOf(s: u32): u32 { return load<u32>(oNext + (<usize>s << 2)); }
-@inline export function expOf(s: u32): u32 { return load<u32>(oExp + (<usize>s << 2)); }
-@inline export function physOf(s: u32): u32 { return load<u32>(oPhys + (<usize>s << 2)); }
-@inline export function sizeOf(s: u32): u32 { return trackSizes ? load<u32>(oSize + (<usize>s << 2)) : 0; }
-@inline export function setHash(s: u32, v: u32): void { store<u32>(oHash + (<usize>s << 2), v); }
-@inline export function setPrev(s: u32, v: u32): void { store<u32>(oPrev + (<usize>s << 2), v); }
-@inline export function setNext(s: u32, v: u32): void { store<u32>(oNext + (<usize>s << 2), v); }
-@inline export function setExp(s: u32, v: u32): void { store<u32>(oExp + (<usize>s << 2), v); }
-@inline export function setPhys(s: u32, v: u32): void { store<u32>(oPhys + (<usize>s << 2), v); }
-@inline export function setSize(s: u32, v: u32): void { store<u32>(oSize + (<usize>s << 2), v); }
+@inline function rec(s: u32): usize { return base + <usize>s * stride; }
+@inline export function hashOf(s: u32): u32 { return load<u32>(rec(s)); }
+@inline export function prevOf(s: u32): u32 { return load<u32>(rec(s), 4); }
+@inline export function nextOf(s: u32): u32 { return load<u32>(rec(s), 8); }
+@inline export function expOf(s: u32): u32 { return load<u32>(rec(s), 12); }
+@inline export function physOf(s: u32): u32 { return load<u32>(rec(s), 16); }
+@inline export function sizeOf(s: u32): u32 { return trackSizes ? load<u32>(rec(s) + sizeField) : 0; }
+@inline export function setHash(s: u32, v: u32): void { store<u32>(rec(s), v); }
+@inline export function setPrev(s: u32, v: u32): void { store<u32>(rec(s), v, 4); }
+@inline export function setNext(s: u32, v: u32): void { store<u32>(rec(s), v, 8); }
+@inline export function setExp(s: u32, v: u32): void { store<u32>(rec(s), v, 12); }
+@inline export function setPhys(s: u32, v: u32): void { store<u32>(rec(s), v, 16); }
+@inline export function setSize(s: u32, v: u32): void { store<u32>(rec(s) + sizeField, v); }
 
 export function setCount(v: u32): void { count = v; }
 export function setHiwater(v: u32): void { hiwater = v; }
@@ -96,40 +97,41 @@ export function resetEntries(): void {
   memory.fill(oIndex, 0, <usize>nbuckets << 2);
 }
 
-function regionEnd(c: u32, phys: bool): usize {
-  let fields: usize = 4 + (phys ? 1 : 0) + (trackSizes ? 1 : 0);
-  return base + fields * (<usize>c << 2);
-}
-
 /**
- * Moves the slot arrays to the layout for capacity `newCap` (>= cap) and rebuilds the index. New offsets are
- * never below old ones, so copying the last array first never overwrites data still to be moved.
+ * Lays the table out for capacity `newCap` (>= cap), with or without PHYS, and clears the index for the caller to
+ * rebuild. Records only move when the stride grows; then each moves to an address at or above its old one, so
+ * copying from the last record down never overwrites one still to be read.
  */
 export function relayout(newCap: u32, phys: bool): void {
-  const live = <usize>hiwater << 2;
-  const c = <usize>newCap << 2;
-  const nHash = base, nPrev = nHash + c, nNext = nPrev + c, nExp = nNext + c;
-  const nPhys: usize = phys ? nExp + c : nExp;
-  const nSize: usize = phys ? nPhys + c : nExp + c;
-  const nIndex = regionEnd(newCap, phys);
+  const newStride: usize = 16 + (phys ? 4 : 0) + (trackSizes ? 4 : 0);
+  const newSizeField: usize = phys ? 20 : 16;
+  const nIndex = base + <usize>newCap * newStride;
   const buckets = bucketsFor(newCap);
   const nScratch = (nIndex + (<usize>buckets << 2) + 15) & ~<usize>15;
   ensureMemory(nScratch + scratchBytes);
-  if (cap > 0) {
-    if (trackSizes) memory.copy(nSize, oSize, live);
-    if (phys) memory.copy(nPhys, hasPhys ? oPhys : oExp, live);
-    memory.copy(nExp, oExp, live);
-    memory.copy(nNext, oNext, live);
-    memory.copy(nPrev, oPrev, live);
+  if (cap > 0 && newStride != stride) {
+    for (let s = <i32>hiwater - 1; s >= 0; s--) {
+      const from = base + <usize>s * stride;
+      const to = base + <usize>s * newStride;
+      const exp = load<u32>(from, 12);
+      const physical = hasPhys ? load<u32>(from, 16) : exp;
+      const size = trackSizes ? load<u32>(from + sizeField) : 0;
+      memory.copy(to, from, 16);
+      if (phys) store<u32>(to, physical, 16);
+      if (trackSizes) store<u32>(to + newSizeField, size);
+    }
   }
-  oHash = nHash; oPrev = nPrev; oNext = nNext; oExp = nExp; oPhys = nPhys; oSize = nSize;
-  oIndex = nIndex; oScratch = nScratch;
+  stride = newStride;
+  sizeField = newSizeField;
+  slotBits = 32 - clz<u32>(newCap);
+  slotMask = slotBits == 32 ? 0xffffffff : (<u32>1 << slotBits) - 1;
+  oIndex = nIndex;
+  oScratch = nScratch;
   cap = newCap;
   nbuckets = buckets;
   hasPhys = phys;
   memory.fill(oIndex, 0, <usize>buckets << 2);
 }
-
 /** Makes the scratch region at least `bytes` long and returns its address (memory may have grown). */
 export function ensureScratch(bytes: usize): usize {
   if (bytes > scratchBytes) {

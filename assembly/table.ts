@@ -26,14 +26,23 @@ export const REASON_EXPIRE: i32 = 1;
 
 let cursor: u32 = 0;
 
+@inline function tagOf(h: u32): u32 {
+  return h << L.slotBits;
+}
+
 /** Probes from bucket `i` for the next slot whose stored hash is `h`; -1 when the chain ends. */
 function probeFrom(i: u32, h: u32): i32 {
+  const tag = tagOf(h);
+  const mask = L.slotMask;
   while (true) {
     const v = bucketAt(i);
     if (v == 0) return -1;
-    if (L.hashOf(v - 1) == h) {
-      cursor = i;
-      return <i32>(v - 1);
+    if ((v & ~mask) == tag) {
+      const s = (v & mask) - 1;
+      if (L.hashOf(s) == h) {
+        cursor = i;
+        return <i32>s;
+      }
     }
     i = nextBucket(i);
   }
@@ -50,19 +59,20 @@ export function findNext(h: u32): i32 {
 function indexInsert(s: u32, h: u32): void {
   let i = home(h);
   while (bucketAt(i) != 0) i = nextBucket(i);
-  setBucket(i, s + 1);
+  setBucket(i, tagOf(h) | (s + 1));
 }
 
 function indexRemove(s: u32): void {
+  const mask = L.slotMask;
   let i = home(L.hashOf(s));
-  while (bucketAt(i) != s + 1) i = nextBucket(i);
+  while ((bucketAt(i) & mask) != s + 1) i = nextBucket(i);
   // Backward shift: pull later members of the cluster into the hole unless their home lies in (i, j].
   let j = i;
   while (true) {
     j = nextBucket(j);
     const v = bucketAt(j);
     if (v == 0) break;
-    const k = home(L.hashOf(v - 1));
+    const k = home(L.hashOf((v & mask) - 1));
     const stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
     if (stays) continue;
     setBucket(i, v);

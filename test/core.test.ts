@@ -74,6 +74,24 @@ describe.each(kinds)('%s core', (kind, make) => {
       expect([core.get(a, T0), core.get(b, T0)]).toEqual([undefined, 'B'])
     })
 
+    it('keeps the LRU order exact when a lookup first meets the other key of a 32-bit collision', () => {
+      const [a, b] = fullCollision()
+      const core = make<string>()
+      core.set(a, 'A', T0, 10)
+      core.set('other', 'O', T0)
+      core.set(b, 'B', T0)
+      expect(core.lookup(b, T0)).toBeGreaterThanOrEqual(0)
+      expect([...core.keys()]).toEqual([b, 'other', a])
+      expect(core.lookup('other', T0)).toBeGreaterThanOrEqual(0)
+      expect([...core.keys()]).toEqual(['other', b, a])
+      // a is past its deadline now: looking up b must neither drop a nor disturb the order
+      expect(core.get(b, T0 + 20)).toBe('B')
+      expect([...core.keys()]).toEqual([b, 'other', a])
+      expect(core.size).toBe(3)
+      expect(core.get(a, T0 + 20)).toBeUndefined()
+      expect([...core.keys()]).toEqual([b, 'other'])
+    })
+
     it('stores unicode, empty, lone-surrogate and 4 KB keys', () => {
       const core = make<number>()
       const keys = ['', 'ключ', '😀🎉', '\ud800', '\udfff', 'a\u0000b', 'k'.repeat(4096), 'é'.repeat(4095)]

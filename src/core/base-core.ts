@@ -54,8 +54,8 @@ export abstract class BaseCore<V> implements Core<V> {
   readonly maxItems: number
   readonly maxBytes: number
   protected readonly initialCapacity: number
-  protected keyList: (string | undefined)[] = []
-  protected valueList: (V | undefined)[] = []
+  /** Key of slot s at [2s], its value at [2s + 1]: one cache line serves the key check and the value. */
+  protected kv: unknown[] = []
   protected codes: Int32Array = new Int32Array(64)
   private readonly onEvict: CoreOptions<V>['onEvict']
   private pending: unknown[] = []
@@ -93,7 +93,7 @@ export abstract class BaseCore<V> implements Core<V> {
 
   get(key: string, now: number): V | undefined {
     const code = this.lookup(key, now)
-    return code >= 0 && code < STALE ? this.valueList[code] : undefined
+    return code >= 0 && code < STALE ? (this.kv[2 * code + 1] as V) : undefined
   }
 
   set(key: string, value: V, now: number, ttl = Infinity, grace = 0, size = 0): number {
@@ -132,45 +132,45 @@ export abstract class BaseCore<V> implements Core<V> {
     const out = new Array<V | undefined>(keys.length)
     for (let i = 0; i < keys.length; i++) {
       const code = codes[i]!
-      out[i] = code >= 0 && code < STALE ? this.valueList[code] : undefined
+      out[i] = code >= 0 && code < STALE ? (this.kv[2 * code + 1] as V) : undefined
     }
     return out
   }
 
   clear(): void {
     this.clearEntries()
-    this.keyList = []
-    this.valueList = []
+    this.kv = []
   }
 
   keyAt(slot: number): string {
-    return this.keyList[slot] as string
+    return this.kv[2 * slot] as string
   }
 
   valueAt(slot: number): V {
-    return this.valueList[slot] as V
+    return this.kv[2 * slot + 1] as V
   }
 
   *keys(): IterableIterator<string> {
-    for (let s = this.headSlot(); s >= 0; s = this.nextSlot(s)) yield this.keyList[s] as string
+    for (let s = this.headSlot(); s >= 0; s = this.nextSlot(s)) yield this.kv[2 * s] as string
   }
 
   protected store(slot: number, key: string, value: V): void {
-    this.keyList[slot] = key
-    this.valueList[slot] = value
+    // Size the array to the core's capacity in one step: growing it by appends would over-allocate by up to 50%.
+    if (2 * slot >= this.kv.length) this.kv.length = 2 * this.capacity
+    this.kv[2 * slot] = key
+    this.kv[2 * slot + 1] = value
   }
 
   /** Records an entry the core dropped by itself; its slot may be reused right after. */
   protected dropped(slot: number, reason: number): void {
-    if (this.onEvict) this.pending.push(this.keyList[slot], this.valueList[slot], REASONS[reason])
-    this.keyList[slot] = undefined
-    this.valueList[slot] = undefined
+    if (this.onEvict) this.pending.push(this.kv[2 * slot], this.kv[2 * slot + 1], REASONS[reason])
+    this.release(slot)
   }
 
   /** Forgets the key and value of a slot the caller removed. */
   protected release(slot: number): void {
-    this.keyList[slot] = undefined
-    this.valueList[slot] = undefined
+    this.kv[2 * slot] = undefined
+    this.kv[2 * slot + 1] = undefined
   }
 
   /** Reports drops once the core is consistent again, so a listener may call back into it. */

@@ -222,7 +222,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   /** `reason` < 0: the caller removed it, nobody is told. */
   private remove(s: number, reason: number): void {
-    this.index.delete(this.keyList[s]!)
+    this.index.delete(this.kv[2 * s] as string)
     this.unlink(s)
     if (this.sizes) this.totalBytes -= this.sizes[s]!
     this.prev[s] = FREE

@@ -1,13 +1,13 @@
 import { BaseCore, checkKey, checkKeys } from './base-core.js'
 import { hashKey } from './hash.js'
-import { MISS, type CoreOptions } from './types.js'
+import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { instantiateCore, type CoreExports } from './wasm-module.js'
 
 /**
  * The L1 core on WebAssembly: the hash index, LRU links, deadlines and sizes live in linear memory
  * (assembly/layout.ts has the map); keys and values stay in JS arrays indexed by slot. A lookup hashes the key in
- * JS, lets WASM find the candidate slot, and verifies `keyList[slot] === key`, so a lookup is exact and WASM
- * holds no key bytes.
+ * JS, lets WASM find the candidate slot, and verifies `kv[2 * slot] === key`, so a lookup is exact and WASM
+ * holds no key bytes. A hit is one call into WASM.
  */
 export class WasmCore<V = unknown> extends BaseCore<V> {
   readonly kind = 'wasm' as const
@@ -16,6 +16,8 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private i32: Int32Array = new Int32Array(0)
   private laneWords: Uint32Array = new Uint32Array(16)
   private hashes: Uint32Array = new Uint32Array(64)
+  private lastKey = ''
+  private lastHash = hashKey('')
 
   constructor(options: CoreOptions<V> = {}) {
     super(options)
@@ -37,22 +39,33 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   lookup(key: string, now: number): number {
     checkKey(key)
-    const s = this.locate(key, hashKey(key))
-    if (s < 0) return MISS
-    const code = this.ex.touch(s, now)
+    const hash = this.hashOne(key)
+    const ex = this.ex
+    let code = ex.lookup(hash, now)
+    if (code === MISS) return MISS
+    const s = code < MISS ? MISS - 1 - code : code & SLOT_MASK
+    if (this.kv[2 * s] !== key) {
+      ex.undoLookup()
+      let t = ex.findNext(hash)
+      while (t >= 0 && this.kv[2 * t] !== key) t = ex.findNext(hash)
+      code = t < 0 ? MISS : ex.touch(t, now)
+    } else if (code < MISS) {
+      ex.dropExpired(s)
+      code = MISS
+    }
     this.flush()
     return code
   }
 
   peek(key: string, now: number): number {
     checkKey(key)
-    const s = this.locate(key, hashKey(key))
+    const s = this.locate(key, this.hashOne(key))
     return s < 0 ? MISS : this.ex.peek(s, now)
   }
 
   delete(key: string): boolean {
     checkKey(key)
-    const s = this.locate(key, hashKey(key))
+    const s = this.locate(key, this.hashOne(key))
     if (s < 0) return false
     this.ex.remove(s)
     this.release(s)
@@ -61,7 +74,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   expire(key: string, now: number): boolean {
     checkKey(key)
-    const s = this.locate(key, hashKey(key))
+    const s = this.locate(key, this.hashOne(key))
     if (s < 0 || this.ex.peek(s, now) === MISS) return false
     this.ex.expire(s, now)
     return true
@@ -81,7 +94,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     for (let i = 0; i < n; i++) {
       const s = i32[slots + i]!
       // A 32-bit hash match on another key: walk on along the probe chain from JS.
-      if (s >= 0 && this.keyList[s] !== keys[i]) i32[slots + i] = this.locate(keys[i]!, this.u32[hashes + i]!)
+      if (s >= 0 && this.kv[2 * s] !== keys[i]) i32[slots + i] = this.locate(keys[i]!, this.u32[hashes + i]!)
     }
     this.ex.touchBatch(n, n4, now)
     this.views()
@@ -94,8 +107,13 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return this.ex.memory.buffer.byteLength
   }
 
+  /** Remembers the last key hashed: read-through hashes the same key for its get and then its set. */
   protected hashOne(key: string): number {
-    return hashKey(key)
+    if (key !== this.lastKey) {
+      this.lastKey = key
+      this.lastHash = hashKey(key)
+    }
+    return this.lastHash
   }
 
   protected hashMany(keys: readonly string[]): Uint32Array {
@@ -111,10 +129,16 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   }
 
   protected writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number {
-    const found = this.locate(key, hash)
-    const s = this.ex.write(found, hash, now, ttl, grace, size)
+    const ex = this.ex
+    let s = ex.set(hash, now, ttl, grace, size)
+    if (s < MISS) {
+      // Some entry has this hash: ours, or (rarely) another key's.
+      let found = MISS - 1 - s
+      while (found >= 0 && this.kv[2 * found] !== key) found = ex.findNext(hash)
+      s = ex.write(found, hash, now, ttl, grace, size)
+      if (s < 0 && found >= 0) this.release(found)
+    }
     if (s >= 0) this.store(s, key, value)
-    else if (found >= 0) this.release(found)
     return s
   }
 
@@ -134,7 +158,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private locate(key: string, hash: number): number {
     const ex = this.ex
     let s = ex.find(hash)
-    while (s >= 0 && this.keyList[s] !== key) s = ex.findNext(hash)
+    while (s >= 0 && this.kv[2 * s] !== key) s = ex.findNext(hash)
     return s
   }
 

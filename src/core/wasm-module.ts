@@ -7,8 +7,12 @@ export interface CoreExports {
   configure(maxItems: number, maxBytes: number, initialCapacity: number): void
   find(hash: number): number
   findNext(hash: number): number
+  lookup(hash: number, now: number): number
+  undoLookup(): void
+  dropExpired(slot: number): void
   touch(slot: number, now: number): number
   peek(slot: number, now: number): number
+  set(hash: number, now: number, ttl: number, grace: number, size: number): number
   write(slot: number, hash: number, now: number, ttl: number, grace: number, size: number): number
   remove(slot: number): void
   expire(slot: number, now: number): void
