@@ -9,9 +9,12 @@
 //            +16 PHYS  u32  physical deadline: at or past it the entry is gone. Only once an entry with grace
 //                           was written (hasPhys); until then PHYS == EXP and the field is absent.
 //            +16/+20 SIZE u32  the entry's byte size; only when a byte limit is set (trackSizes)
-//   INDEX    u32[nbuckets]  open addressing, linear probing; 0 is an empty bucket, else (slot + 1) in the low
-//            `slotBits` bits and the low bits of the key's hash above them as a tag, so a probe that meets another
-//            key's bucket usually rejects it without reading that key's record
+//   INDEX    u32[nbuckets]  open addressing, linear probing; 0 is an empty bucket, else three fields:
+//            bits [0, slotBits)            slot + 1
+//            bits [slotBits, +3)           distance from the key's home bucket, 7 meaning "7 or more"
+//            bits [slotBits + 3, 32)       the low bits of the key's hash, as a tag
+//            The tag lets a probe pass other keys' buckets without reading their records; the distance lets a
+//            deletion shift the cluster back without reading them either.
 //   SCRATCH  batch input and output (layout in batch.ts); rewritten by every batch call
 //
 // Invariants: count live slots are linked from head to tail; every live slot is in INDEX exactly once;
@@ -124,7 +127,7 @@ export function relayout(newCap: u32, phys: bool): void {
   stride = newStride;
   sizeField = newSizeField;
   slotBits = 32 - clz<u32>(newCap);
-  slotMask = slotBits == 32 ? 0xffffffff : (<u32>1 << slotBits) - 1;
+  slotMask = (<u32>1 << slotBits) - 1;
   oIndex = nIndex;
   oScratch = nScratch;
   cap = newCap;

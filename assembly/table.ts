@@ -26,18 +26,34 @@ export const REASON_EXPIRE: i32 = 1;
 
 let cursor: u32 = 0;
 
+const DIST_MAX: u32 = 7;
+
 @inline function tagOf(h: u32): u32 {
-  return h << L.slotBits;
+  return h << (L.slotBits + 3);
+}
+@inline function tagMask(): u32 {
+  return ~((<u32>8 << L.slotBits) - 1);
+}
+@inline function distOf(v: u32): u32 {
+  return (v >> L.slotBits) & DIST_MAX;
+}
+@inline function withDist(v: u32, d: u32): u32 {
+  return (v & ~(DIST_MAX << L.slotBits)) | ((d < DIST_MAX ? d : DIST_MAX) << L.slotBits);
+}
+/** Buckets from a to b, going forward with wrap-around. */
+@inline function gap(a: u32, b: u32): u32 {
+  return b >= a ? b - a : b + L.nbuckets - a;
 }
 
 /** Probes from bucket `i` for the next slot whose stored hash is `h`; -1 when the chain ends. */
 function probeFrom(i: u32, h: u32): i32 {
   const tag = tagOf(h);
+  const tags = tagMask();
   const mask = L.slotMask;
   while (true) {
     const v = bucketAt(i);
     if (v == 0) return -1;
-    if ((v & ~mask) == tag) {
+    if ((v & tags) == tag) {
       const s = (v & mask) - 1;
       if (L.hashOf(s) == h) {
         cursor = i;
@@ -58,24 +74,29 @@ export function findNext(h: u32): i32 {
 
 function indexInsert(s: u32, h: u32): void {
   let i = home(h);
-  while (bucketAt(i) != 0) i = nextBucket(i);
-  setBucket(i, tagOf(h) | (s + 1));
+  let d: u32 = 0;
+  while (bucketAt(i) != 0) {
+    i = nextBucket(i);
+    d++;
+  }
+  setBucket(i, withDist(tagOf(h) | (s + 1), d));
 }
 
 function indexRemove(s: u32): void {
   const mask = L.slotMask;
   let i = home(L.hashOf(s));
   while ((bucketAt(i) & mask) != s + 1) i = nextBucket(i);
-  // Backward shift: pull later members of the cluster into the hole unless their home lies in (i, j].
+  // Backward shift: pull each later member of the cluster into the hole unless its home lies in (hole, j].
   let j = i;
   while (true) {
     j = nextBucket(j);
     const v = bucketAt(j);
     if (v == 0) break;
-    const k = home(L.hashOf((v & mask) - 1));
-    const stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-    if (stays) continue;
-    setBucket(i, v);
+    let d = distOf(v);
+    if (d == DIST_MAX) d = gap(home(L.hashOf((v & mask) - 1)), j);
+    const g = gap(i, j);
+    if (d < g) continue;
+    setBucket(i, withDist(v, d - g));
     i = j;
   }
   setBucket(i, 0);

@@ -1,5 +1,6 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
-// BENCH_ROUNDS (default 5) and BENCH_TIME (ms per task per round, default 150) trade time for steadiness.
+// BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
+// BENCH_ONLY=<text> runs only the scenarios whose name contains it.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,8 +9,8 @@ import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import * as core from './suites/core.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
-const time = Number(process.env.BENCH_TIME ?? 150)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
+const time = Number(process.env.BENCH_TIME ?? 100)
 const only = process.env.BENCH_ONLY
 
 const machine = { node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString() }
@@ -18,8 +19,8 @@ console.log(`rustocache bench: ${rounds} rounds x ${time} ms per task, contender
 const log = (s) => console.error(s)
 let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
-const results = await runRounds(scenarios, { rounds, time, log })
-printTable(ratioTable(results, core.baseline, core.columns), `L1 core: median ns/op over ${rounds} rounds (ratio vs lru-cache with ttl)`)
+const results = await runRounds(scenarios, { rounds, time, baseline: core.baseline, log })
+printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
 
 const memory = only ? {} : core.memory(log)
 if (!only) {

@@ -1,6 +1,6 @@
-// Interleaved rounds: every round runs each scenario's contenders in a rotated order, and the figure kept for a
-// contender is the median over rounds of its per-round median sample. Ratios are taken against a baseline
-// measured in the same rounds, because the machines are shared and absolute ns move with load.
+// Interleaved rounds: every round runs each scenario's contenders in a rotated order. A contender's ns/op is the
+// median over rounds of its per-round median sample; its ratio is the median over rounds of (its ns / the
+// baseline's ns in the same round), because the machines are shared and absolute ns move with load.
 import { Bench } from 'tinybench'
 
 const median = (xs) => {
@@ -13,7 +13,7 @@ const median = (xs) => {
  * scenarios: [{ name, opsPerCall, contenders: { [name]: () => (() => void) } }]; each contender factory builds
  * its state once and returns the function tinybench calls (doing opsPerCall operations).
  */
-export async function runRounds(scenarios, { rounds, time, log }) {
+export async function runRounds(scenarios, { rounds, time, baseline, log }) {
   const results = {}
   for (const scenario of scenarios) {
     const names = Object.keys(scenario.contenders)
@@ -29,20 +29,22 @@ export async function runRounds(scenarios, { rounds, time, log }) {
         samples[task.name].push((task.result.latency.p50 * 1e6) / scenario.opsPerCall)
       }
     }
-    results[scenario.name] = Object.fromEntries(names.map((n) => [n, { nsPerOp: median(samples[n]), rounds: samples[n] }]))
+    const ratios = (n) => (baseline in samples ? samples[n].map((x, r) => x / samples[baseline][r]) : [])
+    results[scenario.name] = Object.fromEntries(
+      names.map((n) => [n, { nsPerOp: median(samples[n]), ratio: baseline in samples ? median(ratios(n)) : null, rounds: samples[n] }]),
+    )
     log?.(`  ${scenario.name}: done`)
   }
   return results
 }
 
-export function ratioTable(results, baseline, columns) {
+export function ratioTable(results, columns) {
   const rows = []
   for (const [scenario, byContender] of Object.entries(results)) {
-    const base = byContender[baseline]?.nsPerOp
     const row = { scenario }
     for (const c of columns) {
       const r = byContender[c]
-      row[c] = r === undefined ? '' : `${fmt(r.nsPerOp)} (${base ? (r.nsPerOp / base).toFixed(2) : '-'}x)`
+      row[c] = r === undefined ? '' : `${fmt(r.nsPerOp)} (${r.ratio === null ? '-' : r.ratio.toFixed(2)}x)`
     }
     rows.push(row)
   }

@@ -30,8 +30,8 @@ export const STALE = 0x40000000
 export const SLOT_MASK = 0x3fffffff
 /** Longest key, in UTF-16 code units (`key.length`). */
 export const MAX_KEY_LENGTH = 16_384
-/** Most items one core can be configured for: slot numbers must stay below the STALE bit. */
-export const MAX_ITEMS = SLOT_MASK
+/** Most items one core can be configured for: the WASM index packs slot, distance and tag into 32 bits. */
+export const MAX_ITEMS = 2 ** 27 - 1
 
 /**
  * The L1 store: exact string keys, values kept in JS, LRU eviction, two deadlines per entry. Time is passed in

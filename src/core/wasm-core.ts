@@ -39,7 +39,11 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   lookup(key: string, now: number): number {
     checkKey(key)
-    const hash = this.hashOne(key)
+    // Hashed unconditionally (comparing with the remembered key would cost a string compare on every miss) and
+    // remembered for the set that usually follows a missed lookup.
+    const hash = hashKey(key)
+    this.lastKey = key
+    this.lastHash = hash
     const ex = this.ex
     let code = ex.lookup(hash, now)
     if (code === MISS) return MISS
