@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'node_modules/', 'assembly/', 'src/core/wasm-bytes.generated.ts', 'coverage/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'assembly/', 'bench/scratch/', 'src/core/wasm-bytes.generated.ts', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -13,7 +13,7 @@ const BATCH = 64
 
 /** Each contender: a constructor for a cache of `cap` entries with get/set/getMany and a per-call clock tick. */
 const contenders = {
-  Map: (cap) => {
+  Map: () => {
     const m = new Map()
     return {
       // The floor for lookups and writes: no eviction, no recency, no ttl (so it sits out the evicting rows)
@@ -124,7 +124,7 @@ export function memory(log) {
     gc()
     gc()
     const before = process.memoryUsage()
-    let c = make(M)
+    const c = make(M)
     for (let i = 0; i < M; i++) c.set(ks[i], value)
     gc()
     gc()
@@ -134,7 +134,6 @@ export function memory(log) {
     if (c.get(ks[M - 1]) !== value) throw new Error(`${name} lost an entry`)
     out[name] = { bytesPerEntry: bytes / M, heap: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, wasm }
     log?.(`  memory ${name}: ${(bytes / M).toFixed(1)} B/entry`)
-    c = undefined
   }
   return out
 }
