@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import * as core from './suites/core.mjs'
+import * as exactness from './suites/exactness.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -22,7 +23,7 @@ if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
 const results = await runRounds(scenarios, { rounds, time, baseline: core.baseline, log })
 printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
 
-const memory = only ? {} : core.memory(log)
+const memory = only ? {} : await core.memory(log)
 if (!only) {
   const base = memory[core.baseline].bytesPerEntry
   printTable(
@@ -31,6 +32,13 @@ if (!only) {
   )
 }
 
+let exact = {}
+if (!only) {
+  exact = await runRounds(exactness.scenarios(), { rounds, time, baseline: exactness.baseline, log })
+  const names = Object.keys(Object.values(exact)[0])
+  printTable(ratioTable(exact, names), 'Exact lookups: what checking the key costs (median ns per key, ratio vs hashing it)')
+}
+
 mkdirSync(join(here, 'results'), { recursive: true })
-writeFileSync(join(here, 'results', 'core.json'), JSON.stringify({ machine, rounds, time, baseline: core.baseline, results, memory }, null, 2))
+writeFileSync(join(here, 'results', 'core.json'), JSON.stringify({ machine, rounds, time, baseline: core.baseline, results, memory, exactness: exact }, null, 2))
 console.log('\nwrote bench/results/core.json')

@@ -113,27 +113,36 @@ export function scenarios() {
 }
 
 /** Bytes per entry of the structure alone: 1M pre-made keys, all entries share one value object. */
-export function memory(log) {
+export async function memory(log) {
   const gc = globalThis.gc
   if (!gc) throw new Error('run with node --expose-gc')
   const M = 1_000_000
   const ks = Array.from({ length: M }, (_, i) => keyOf('mem:', i))
   const value = { shared: true }
-  const out = {}
-  for (const [name, make] of Object.entries(contenders)) {
-    gc()
-    gc()
-    const before = process.memoryUsage()
+  // Array buffer backing stores are freed by a background sweeper after gc: give it time before reading.
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 30))
+    }
+    return process.memoryUsage()
+  }
+  // Each structure lives only inside this call, so the next measurement starts without it.
+  const measure = async (name, make) => {
+    const before = await settle()
     const c = make(M)
     for (let i = 0; i < M; i++) c.set(ks[i], value)
-    gc()
-    gc()
-    const after = process.memoryUsage()
-    const wasm = c.raw.kind === 'wasm' ? c.raw.memoryBytes() : 0
-    const bytes = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers) + wasm
+    const after = await settle()
     if (c.get(ks[M - 1]) !== value) throw new Error(`${name} lost an entry`)
-    out[name] = { bytesPerEntry: bytes / M, heap: after.heapUsed - before.heapUsed, arrayBuffers: after.arrayBuffers - before.arrayBuffers, wasm }
-    log?.(`  memory ${name}: ${(bytes / M).toFixed(1)} B/entry`)
+    const wasm = c.raw.kind === 'wasm' ? c.raw.memoryBytes() : 0
+    const heap = after.heapUsed - before.heapUsed
+    const arrayBuffers = after.arrayBuffers - before.arrayBuffers
+    return { bytesPerEntry: (heap + arrayBuffers + wasm) / M, heap, arrayBuffers, wasm }
+  }
+  const out = {}
+  for (const [name, make] of Object.entries(contenders)) {
+    out[name] = await measure(name, make)
+    log?.(`  memory ${name}: ${out[name].bytesPerEntry.toFixed(1)} B/entry`)
   }
   return out
 }
