@@ -12,8 +12,9 @@ const STALE: i32 = 0x40000000;
 export { find, findNext } from "./table";
 export { ensureScratch } from "./layout";
 
-export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32): void {
+export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool): void {
   resetClock();
+  T.setNotifyEvictions(notifyEvictions);
   L.configure(maxItems, maxBytes, initialCapacity);
 }
 

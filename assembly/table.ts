@@ -170,8 +170,19 @@ function allocate(): u32 {
   return s;
 }
 
+/** Whether JS wants to hear of every eviction (it has a listener), or only of those that leave a value behind. */
+let notifyEvictions: bool = true;
+export function setNotifyEvictions(all: bool): void {
+  notifyEvictions = all;
+}
+
 /** Makes room for `size` more bytes and one more entry, evicting from the LRU tail. */
 function makeRoom(size: u32, extra: u32): void {
+  if (L.count + extra > L.maxItems && !notifyEvictions && !L.trackSizes && extra == 1) {
+    // Without a listener or a byte limit this frees exactly one slot, and allocate() hands that same slot to
+    // the new entry, whose key and value JS writes over the old ones: nothing to tell JS.
+    remove(L.tail, -1);
+  }
   while (L.count + extra > L.maxItems) evictTail();
   if (L.trackSizes) {
     while (L.totalBytes + <f64>size > L.maxBytes) evictTail();

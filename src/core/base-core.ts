@@ -58,6 +58,7 @@ export abstract class BaseCore<V> implements Core<V> {
   protected kv: unknown[] = []
   protected codes: Int32Array = new Int32Array(64)
   private readonly onEvict: CoreOptions<V>['onEvict']
+  protected readonly hasEvictionListener: boolean
   private pending: unknown[] = []
 
   constructor(options: CoreOptions<V> = {}) {
@@ -71,6 +72,7 @@ export abstract class BaseCore<V> implements Core<V> {
       throw new InvalidOptionError('onEvict must be a function')
     }
     this.onEvict = options.onEvict
+    this.hasEvictionListener = options.onEvict !== undefined
   }
 
   abstract readonly size: number
@@ -85,7 +87,7 @@ export abstract class BaseCore<V> implements Core<V> {
   /** Writes one checked entry; `hash` is the key's hash where the core needs it. */
   protected abstract writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number
   /** Hashes for a batch of checked keys, or undefined where the core does not hash. */
-  protected abstract hashMany(keys: readonly string[]): Uint32Array | undefined
+  protected abstract hashMany(keys: readonly string[]): Int32Array | undefined
   protected abstract hashOne(key: string): number
   protected abstract clearEntries(): void
   protected abstract headSlot(): number

@@ -8,6 +8,7 @@ const N1 = 0xe6546b64
 const F1 = 0x85ebca6b
 const F2 = 0xc2b2ae35
 
+/** The key's hash as a signed 32-bit integer (it stays a small integer in V8, never a heap number). */
 export function hashKey(key: string): number {
   const len = key.length
   let h = SEED ^ len
@@ -32,6 +33,5 @@ export function hashKey(key: string): number {
   h = Math.imul(h, F1)
   h ^= h >>> 13
   h = Math.imul(h, F2)
-  h ^= h >>> 16
-  return h >>> 0
+  return h ^ (h >>> 16)
 }

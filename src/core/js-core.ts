@@ -2,8 +2,9 @@ import { BaseCore, checkKey, checkKeys } from './base-core.js'
 import { Clock, encodeDeadline, NEVER, shiftDeadline, tickOf } from './clock.js'
 import { MISS, STALE, type CoreOptions } from './types.js'
 
-const NIL = 0xffffffff
-const FREE = 0xfffffffe
+// Links are Int32Array so every value V8 reads back is a small integer.
+const NIL = -1
+const FREE = -2
 const EVICT = 0
 const EXPIRE = 1
 
@@ -18,8 +19,8 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   private readonly clock = new Clock()
   private readonly trackSizes: boolean
   private cap = 0
-  private prev: Uint32Array = new Uint32Array(0)
-  private next: Uint32Array = new Uint32Array(0)
+  private prev: Int32Array = new Int32Array(0)
+  private next: Int32Array = new Int32Array(0)
   private exp: Uint32Array = new Uint32Array(0)
   private phys: Uint32Array | undefined
   private sizes: Uint32Array | undefined
@@ -133,12 +134,11 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   }
 
   protected headSlot(): number {
-    return this.head === NIL ? -1 : this.head
+    return this.head
   }
 
   protected nextSlot(s: number): number {
-    const n = this.next[s]!
-    return n === NIL ? -1 : n
+    return this.next[s]!
   }
 
   private state(s: number, t: number): number {
@@ -251,16 +251,18 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   }
 
   private resize(cap: number, phys: boolean): void {
-    const grow = (old: Uint32Array | undefined): Uint32Array => {
-      const a = new Uint32Array(cap)
+    const grow = <A extends Uint32Array | Int32Array>(old: A | undefined, make: (n: number) => A): A => {
+      const a = make(cap)
       if (old) a.set(old.subarray(0, this.hiwater))
       return a
     }
-    this.prev = grow(this.prev)
-    this.next = grow(this.next)
-    this.phys = phys ? grow(this.phys ?? this.exp) : undefined
-    this.exp = grow(this.exp)
-    this.sizes = this.trackSizes ? grow(this.sizes) : undefined
+    const u32 = (n: number): Uint32Array => new Uint32Array(n)
+    const i32 = (n: number): Int32Array => new Int32Array(n)
+    this.prev = grow(this.prev, i32)
+    this.next = grow(this.next, i32)
+    this.phys = phys ? grow(this.phys ?? this.exp, u32) : undefined
+    this.exp = grow(this.exp, u32)
+    this.sizes = this.trackSizes ? grow(this.sizes, u32) : undefined
     this.cap = cap
   }
 }

@@ -15,14 +15,14 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private u32: Uint32Array = new Uint32Array(0)
   private i32: Int32Array = new Int32Array(0)
   private laneWords: Uint32Array = new Uint32Array(16)
-  private hashes: Uint32Array = new Uint32Array(64)
+  private hashes: Int32Array = new Int32Array(64)
   private lastKey = ''
   private lastHash = hashKey('')
 
   constructor(options: CoreOptions<V> = {}) {
     super(options)
     this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason))
-    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity)
+    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener)
   }
 
   get size(): number {
@@ -98,7 +98,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     for (let i = 0; i < n; i++) {
       const s = i32[slots + i]!
       // A 32-bit hash match on another key: walk on along the probe chain from JS.
-      if (s >= 0 && this.kv[2 * s] !== keys[i]) i32[slots + i] = this.locate(keys[i]!, this.u32[hashes + i]!)
+      if (s >= 0 && this.kv[2 * s] !== keys[i]) i32[slots + i] = this.locate(keys[i]!, i32[hashes + i]!)
     }
     this.ex.touchBatch(n, n4, now)
     this.views()
@@ -120,15 +120,15 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return this.lastHash
   }
 
-  protected hashMany(keys: readonly string[]): Uint32Array {
+  protected hashMany(keys: readonly string[]): Int32Array {
     const n = keys.length
-    if (this.hashes.length < n) this.hashes = new Uint32Array(Math.max(n, this.hashes.length * 2))
+    if (this.hashes.length < n) this.hashes = new Int32Array(Math.max(n, this.hashes.length * 2))
     if (n === 0) return this.hashes
     const { n4, base } = this.stage(keys)
     this.ex.hashBatch(n4)
     this.views()
     const at = (base >>> 2) + n4
-    this.hashes.set(this.u32.subarray(at, at + n))
+    this.hashes.set(this.i32.subarray(at, at + n))
     return this.hashes
   }
 

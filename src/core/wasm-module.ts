@@ -4,7 +4,7 @@ import { WASM_BASE64 } from './wasm-bytes.generated.js'
 /** The raw exports of assembly/index.ts: numbers in, numbers out. */
 export interface CoreExports {
   memory: WebAssembly.Memory
-  configure(maxItems: number, maxBytes: number, initialCapacity: number): void
+  configure(maxItems: number, maxBytes: number, initialCapacity: number, notifyEvictions: boolean): void
   find(hash: number): number
   findNext(hash: number): number
   lookup(hash: number, now: number): number
