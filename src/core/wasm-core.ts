@@ -39,14 +39,16 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   lookup(key: string, now: number): number {
     checkKey(key)
-    // Hashed unconditionally (comparing with the remembered key would cost a string compare on every miss) and
-    // remembered for the set that usually follows a missed lookup.
+    // Hashed unconditionally: comparing with the remembered key would cost a string compare on every call.
     const hash = hashKey(key)
-    this.lastKey = key
-    this.lastHash = hash
     const ex = this.ex
     let code = ex.lookup(hash, now)
-    if (code === MISS) return MISS
+    if (code === MISS) {
+      // A set of this key usually follows a miss (read-through): let it skip hashing again.
+      this.lastKey = key
+      this.lastHash = hash
+      return MISS
+    }
     const s = code < MISS ? MISS - 1 - code : code & SLOT_MASK
     if (this.kv[2 * s] !== key) {
       ex.undoLookup()
