@@ -10,6 +10,16 @@ export const ErrorCodes = {
   E_INVALID_SIZE: 'E_INVALID_SIZE',
   /** `core: 'wasm'` was asked for where WebAssembly with SIMD cannot be compiled. */
   E_WASM_UNAVAILABLE: 'E_WASM_UNAVAILABLE',
+  /** `undefined` was given as a value to store (store `null` instead), or a factory returned it. */
+  E_UNDEFINED_VALUE: 'E_UNDEFINED_VALUE',
+  /** A factory threw or rejected (the original error is `cause`), or called `ctx.fail()`. */
+  E_FACTORY_ERROR: 'E_FACTORY_ERROR',
+  /** A factory ran past `hardTimeout`; its late result is still cached when it arrives. */
+  E_FACTORY_HARD_TIMEOUT: 'E_FACTORY_HARD_TIMEOUT',
+  /** A factory ran past the soft `timeout` (only surfaces in logs and stats: a stale value is served instead). */
+  E_FACTORY_SOFT_TIMEOUT: 'E_FACTORY_SOFT_TIMEOUT',
+  /** Waiting for another caller's factory on the same key took longer than `lockTimeout`, with nothing stale to serve. */
+  E_LOCK_TIMEOUT: 'E_LOCK_TIMEOUT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -52,5 +62,43 @@ export class InvalidSizeError extends RustoCacheError {
 export class WasmUnavailableError extends RustoCacheError {
   constructor(message: string, cause?: unknown) {
     super(ErrorCodes.E_WASM_UNAVAILABLE, message, { cause })
+  }
+}
+
+export class UndefinedValueError extends RustoCacheError {
+  constructor(key: string) {
+    super(ErrorCodes.E_UNDEFINED_VALUE, `cannot cache undefined for key "${key}": store null to cache "nothing"`)
+  }
+}
+
+export class FactoryError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, message: string, cause?: unknown) {
+    super(ErrorCodes.E_FACTORY_ERROR, message, { cause })
+    this.key = key
+  }
+}
+
+export class FactoryHardTimeoutError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, ms: number) {
+    super(ErrorCodes.E_FACTORY_HARD_TIMEOUT, `factory for key "${key}" ran past its hard timeout of ${ms} ms`)
+    this.key = key
+  }
+}
+
+export class FactorySoftTimeoutError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, ms: number) {
+    super(ErrorCodes.E_FACTORY_SOFT_TIMEOUT, `factory for key "${key}" ran past its soft timeout of ${ms} ms`)
+    this.key = key
+  }
+}
+
+export class LockTimeoutError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, ms: number) {
+    super(ErrorCodes.E_LOCK_TIMEOUT, `waited ${ms} ms for another factory on key "${key}" and had no stale value to serve`)
+    this.key = key
   }
 }

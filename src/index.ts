@@ -25,3 +25,24 @@ export {
   WasmUnavailableError,
   type ErrorCode,
 } from './errors.js'
+export {
+  FactoryError,
+  FactoryHardTimeoutError,
+  FactorySoftTimeoutError,
+  LockTimeoutError,
+  UndefinedValueError,
+} from './errors.js'
+export {
+  RustoCache,
+  type Factory,
+  type FactoryContext,
+  type GetOptions,
+  type GetOrSetOptions,
+  type KeyOptions,
+  type SetOptions,
+} from './cache/rusto-cache.js'
+export type { EntryOptions, L1Options, RustoCacheOptions } from './cache/options.js'
+export type { CacheEventName, CacheEvents } from './events.js'
+export type { Logger } from './logger.js'
+export type { CacheStats } from './stats.js'
+export { toBytes, toMs, type Duration } from './ttl.js'

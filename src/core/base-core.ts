@@ -108,21 +108,34 @@ export abstract class BaseCore<V> implements Core<V> {
     return slot
   }
 
-  setMany(keys: readonly string[], values: readonly V[], now: number, ttl = Infinity, grace = 0, sizes?: ArrayLike<number>): void {
+  setMany(
+    keys: readonly string[],
+    values: readonly V[],
+    now: number,
+    ttl: number | ArrayLike<number> = Infinity,
+    grace: number | ArrayLike<number> = 0,
+    sizes?: ArrayLike<number>,
+  ): void {
     checkKeys(keys)
-    checkDuration(ttl, 'ttl')
-    checkDuration(grace, 'grace')
-    if (!Array.isArray(values) || values.length !== keys.length) {
-      throw new InvalidOptionError('setMany needs one value per key')
+    const n = keys.length
+    if (!Array.isArray(values) || values.length !== n) throw new InvalidOptionError('setMany needs one value per key')
+    const perItem = (x: number | ArrayLike<number>, name: string, check: (v: unknown, name: string) => void): void => {
+      if (typeof x === 'number') return check(x, name)
+      if (x.length !== n) throw new InvalidOptionError(`setMany needs one ${name} per key`)
+      for (let i = 0; i < n; i++) check(x[i], name)
     }
+    perItem(ttl, 'ttl', checkDuration)
+    perItem(grace, 'grace', checkDuration)
     if (sizes !== undefined) {
-      if (sizes.length !== keys.length) throw new InvalidSizeError('setMany needs one size per key')
-      for (let i = 0; i < sizes.length; i++) checkSize(sizes[i])
+      if (sizes.length !== n) throw new InvalidSizeError('setMany needs one size per key')
+      for (let i = 0; i < n; i++) checkSize(sizes[i])
     }
     const hashes = this.hashMany(keys)
     try {
-      for (let i = 0; i < keys.length; i++) {
-        this.writeEntry(keys[i]!, hashes ? hashes[i]! : 0, values[i] as V, now, ttl, grace, sizes ? sizes[i]! : 0)
+      for (let i = 0; i < n; i++) {
+        const t = typeof ttl === 'number' ? ttl : ttl[i]!
+        const g = typeof grace === 'number' ? grace : grace[i]!
+        this.writeEntry(keys[i]!, hashes ? hashes[i]! : 0, values[i] as V, now, t, g, sizes ? sizes[i]! : 0)
       }
     } finally {
       this.flush()

@@ -66,8 +66,15 @@ export interface Core<V = unknown> {
   lookupMany(keys: readonly string[], now: number): Int32Array
   /** Fresh values for many keys in key order, undefined for a miss or a stale entry. */
   getMany(keys: readonly string[], now: number): (V | undefined)[]
-  /** Writes many entries with one ttl/grace, as `set` would one after another. */
-  setMany(keys: readonly string[], values: readonly V[], now: number, ttl?: number, grace?: number, sizes?: ArrayLike<number>): void
+  /** Writes many entries, as `set` would one after another; ttl and grace are one for all or one per key. */
+  setMany(
+    keys: readonly string[],
+    values: readonly V[],
+    now: number,
+    ttl?: number | ArrayLike<number>,
+    grace?: number | ArrayLike<number>,
+    sizes?: ArrayLike<number>,
+  ): void
   keyAt(slot: number): string
   valueAt(slot: number): V
   /** Keys from most to least recently used. */

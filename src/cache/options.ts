@@ -1,0 +1,121 @@
+import { InvalidOptionError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { toMs, type Duration } from '../ttl.js'
+
+/** Options that can be set for the whole cache and again on each call; the call's value wins. */
+export interface EntryOptions {
+  /**
+   * How long a value is fresh.
+   * @default '30m'
+   */
+  ttl?: Duration
+  /**
+   * How long a value stays usable as a fallback after its ttl (factory failed or timed out), or false.
+   * @default false
+   */
+  grace?: Duration | false
+  /**
+   * After a failed factory served a stale value, how long to keep serving it before calling the factory again.
+   * @default '10s'
+   */
+  graceBackoff?: Duration
+  /**
+   * Soft timeout: with a stale value at hand, answer with it once the factory has run this long and let the
+   * factory finish in the background. 0 answers stale at once (stale-while-revalidate).
+   * @default 0
+   */
+  timeout?: Duration
+  /**
+   * Hard timeout: reject with E_FACTORY_HARD_TIMEOUT once the factory has run this long (a stale value is served
+   * instead when there is one). The factory's late result is still cached.
+   * @default null (none)
+   */
+  hardTimeout?: Duration
+  /**
+   * Longest wait for another caller's factory on the same key; then a stale value, else E_LOCK_TIMEOUT.
+   * @default null (wait as long as it takes)
+   */
+  lockTimeout?: Duration
+  /**
+   * A fraction of the ttl (0 < x < 1): a hit past it answers at once and refreshes in the background.
+   * @default undefined (off)
+   */
+  earlyExpiration?: number
+  /** Called with every factory error, including background ones. */
+  onFactoryError?: (error: unknown) => void
+}
+
+export interface ResolvedOptions {
+  ttl: number
+  grace: number
+  graceBackoff: number
+  timeout: number
+  hardTimeout: number
+  lockTimeout: number
+  earlyExpiration: number
+  onFactoryError: ((error: unknown) => void) | undefined
+}
+
+export interface L1Options {
+  /** @default 100_000 */
+  maxItems?: number
+  /** Total bytes of values in L1 (sizes from sizeCalculation), as bytes or a string like '64mb'. @default none */
+  maxBytes?: number | string
+  /** Values larger than this are not kept in L1. @default none */
+  maxEntrySize?: number | string
+  /**
+   * The size of a value in bytes, used only when maxBytes or maxEntrySize is set.
+   * @default the UTF-8 length of JSON.stringify(value)
+   */
+  sizeCalculation?: (value: unknown, key: string) => number
+  /**
+   * Which L1 core: 'auto' takes WebAssembly SIMD where it validates, else the TypeScript core.
+   * @default 'auto'
+   */
+  core?: 'auto' | 'wasm' | 'js'
+}
+
+export interface RustoCacheOptions extends EntryOptions {
+  l1?: L1Options
+  /** Any pino-compatible logger. @default silent */
+  logger?: Logger
+  /** A name for this cache, used in logs (and by Redis tiers for their keys and channel). */
+  prefix?: string
+}
+
+export const DEFAULTS: ResolvedOptions = {
+  ttl: 30 * 60_000,
+  grace: 0,
+  graceBackoff: 10_000,
+  timeout: 0,
+  hardTimeout: Infinity,
+  lockTimeout: Infinity,
+  earlyExpiration: 0,
+  onFactoryError: undefined,
+}
+
+function fraction(value: unknown): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number' || !(value > 0 && value < 1)) {
+    throw new InvalidOptionError(`earlyExpiration must be a fraction of the ttl between 0 and 1, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Applies the options a call (or the constructor) gives on top of `base`. Throws before anything is written. */
+export function resolveOptions(base: ResolvedOptions, given: EntryOptions | undefined): ResolvedOptions {
+  if (!given) return base
+  const out = { ...base }
+  if (given.ttl !== undefined) out.ttl = toMs(given.ttl, 'ttl')
+  if (given.grace !== undefined) out.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
+  if (given.graceBackoff !== undefined) out.graceBackoff = toMs(given.graceBackoff, 'graceBackoff')
+  if (given.timeout !== undefined) out.timeout = toMs(given.timeout, 'timeout')
+  if (given.hardTimeout !== undefined) out.hardTimeout = toMs(given.hardTimeout, 'hardTimeout')
+  if (given.lockTimeout !== undefined) out.lockTimeout = toMs(given.lockTimeout, 'lockTimeout')
+  if (given.earlyExpiration !== undefined) out.earlyExpiration = fraction(given.earlyExpiration)
+  if (given.onFactoryError !== undefined) {
+    if (typeof given.onFactoryError !== 'function') throw new InvalidOptionError('onFactoryError must be a function')
+    out.onFactoryError = given.onFactoryError
+  }
+  return out
+}

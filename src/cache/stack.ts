@@ -1,0 +1,205 @@
+import { createCore } from '../core/create-core.js'
+import { MISS, STALE, type Core } from '../core/types.js'
+import { InvalidOptionError, UndefinedValueError } from '../errors.js'
+import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
+import type { Logger } from '../logger.js'
+import { newStats, type CacheStats } from '../stats.js'
+import { toBytes } from '../ttl.js'
+import { KeyLocks } from './locks.js'
+import type { L1Options } from './options.js'
+
+/** What L1 keeps per key: the value and what the cache needs to judge it. */
+export interface Entry {
+  value: unknown
+  /** When it was written, in stamp units (ms, strictly increasing within this cache). */
+  stamp: number
+  /** Its ttl in ms, for earlyExpiration. */
+  ttl: number
+  /** Full tag names (namespace path included), or undefined. */
+  tags: readonly string[] | undefined
+  /** After a failed refresh served this stale value: no factory call before this time (ms). */
+  backoffUntil: number
+}
+
+/** How a read found a key. */
+export const Found = { Missing: 0, Fresh: 1, Stale: 2 } as const
+export type Found = (typeof Found)[keyof typeof Found]
+
+
+export interface WriteOptions {
+  ttl: number
+  grace: number
+  tags: readonly string[] | undefined
+}
+
+function utf8Length(text: string): number {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
+
+function jsonSize(value: unknown): number {
+  const json = JSON.stringify(value)
+  return json === undefined ? 0 : utf8Length(json)
+}
+
+/**
+ * The state one cache and all its namespaces share: the L1 core, tag invalidations, locks, counters, events and
+ * the logger. It knows nothing of factories; RustoCache drives it.
+ */
+export class CacheStack {
+  readonly core: Core<Entry>
+  readonly locks = new KeyLocks()
+  readonly emitter: Emitter
+  readonly counters: CacheStats
+  /** Per full tag name: the stamp of its last deleteByTag and of its last expireByTag. */
+  private readonly tagDeleted = new Map<string, number>()
+  private readonly tagExpired = new Map<string, number>()
+  private lastStamp = 0
+  private readonly maxEntrySize: number
+  private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
+
+  constructor(
+    l1: L1Options,
+    readonly logger: Logger,
+  ) {
+    const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
+    this.maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
+    if (l1.sizeCalculation !== undefined && typeof l1.sizeCalculation !== 'function') {
+      throw new InvalidOptionError('l1.sizeCalculation must be a function (value, key) => bytes')
+    }
+    const limited = maxBytes !== undefined || this.maxEntrySize < Infinity
+    this.sizeOf = limited ? (l1.sizeCalculation ?? jsonSize) : undefined
+    this.core = createCore<Entry>({
+      kind: l1.core ?? 'auto',
+      maxItems: l1.maxItems ?? 100_000,
+      maxBytes,
+      onEvict: (_key, _entry, reason) => {
+        if (reason === 'evict') this.counters.evictions++
+      },
+    })
+    this.counters = newStats(this.core.kind)
+    this.emitter = new Emitter((error, event) => this.logger.error({ err: error, event }, 'a cache event listener threw'))
+  }
+
+  /** A stamp for a write or an invalidation happening now: ms, but never equal to or below the last one. */
+  stamp(now: number): number {
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1 / 1024
+    return this.lastStamp
+  }
+
+  /** How the last read() or peek() found its key (kept here so a hit allocates nothing). */
+  found: Found = Found.Missing
+
+  /** Looks a key up in L1, marking it used; applies tag invalidations (a deleted tag makes the entry gone). */
+  read(key: string, now: number): Entry | undefined {
+    return this.judge(key, this.core.lookup(key, now))
+  }
+
+  /** Like read, without marking the entry used. */
+  peek(key: string, now: number): Entry | undefined {
+    return this.judge(key, this.core.peek(key, now))
+  }
+
+  /** Turns a lookup code into an entry and sets `found`; the shared step of single and batch reads. */
+  judge(key: string, code: number): Entry | undefined {
+    if (code === MISS) {
+      this.found = Found.Missing
+      return undefined
+    }
+    const entry = this.core.valueAt(code & ~STALE)
+    this.found = this.judgeTags(key, entry, code < STALE ? Found.Fresh : Found.Stale)
+    return this.found === Found.Missing ? undefined : entry
+  }
+
+  /** Tags can only make an entry worse: stale if a tag was expired after it was written, gone if deleted. */
+  judgeTags(key: string, entry: Entry, found: Found): Found {
+    const tags = entry.tags
+    if (tags === undefined) return found
+    for (let i = 0; i < tags.length; i++) {
+      const deleted = this.tagDeleted.get(tags[i]!)
+      if (deleted !== undefined && deleted >= entry.stamp) {
+        this.core.delete(key)
+        return Found.Missing
+      }
+      const expired = this.tagExpired.get(tags[i]!)
+      if (expired !== undefined && expired >= entry.stamp) found = Found.Stale
+    }
+    return found
+  }
+
+  /** The L1 size of a value about to be written, or -1 when L1 cannot keep it. Throws on undefined. */
+  private sizeFor(key: string, value: unknown): number {
+    if (value === undefined) throw new UndefinedValueError(key)
+    if (!this.sizeOf) return 0
+    const size = this.sizeOf(value, key)
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0xffffffff) {
+      throw new InvalidOptionError(`l1.sizeCalculation returned ${String(size)} for key "${key}"; it must return whole bytes >= 0`)
+    }
+    // Larger than the whole L1 is refused here too, so the core never refuses one of a batch.
+    return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size
+  }
+
+  private entryFor(value: unknown, options: WriteOptions, now: number): Entry {
+    return { value, stamp: this.stamp(now), ttl: options.ttl, tags: options.tags, backoffUntil: 0 }
+  }
+
+  /** An entry too large for L1 is not kept there: counted, and any older entry for its key dropped. */
+  private refuse(key: string): false {
+    this.core.delete(key)
+    this.counters.oversized++
+    return false
+  }
+
+  /** Writes a value to L1; false when it is too large to keep there. */
+  write(key: string, value: unknown, options: WriteOptions, now: number): boolean {
+    const size = this.sizeFor(key, value)
+    if (size < 0) return this.refuse(key)
+    if (this.core.set(key, this.entryFor(value, options, now), now, options.ttl, options.grace, size) === MISS) {
+      this.counters.oversized++
+      return false
+    }
+    this.counters.writes++
+    return true
+  }
+
+  /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
+  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number): boolean[] {
+    const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
+    const kept: number[] = []
+    const written = keys.map((key, i) => (sizes[i]! < 0 ? this.refuse(key) : (kept.push(i), true)))
+    this.core.setMany(
+      kept.map((k) => keys[k]!),
+      kept.map((k) => this.entryFor(values[k], options[k]!, now)),
+      now,
+      kept.map((k) => options[k]!.ttl),
+      kept.map((k) => options[k]!.grace),
+      kept.map((k) => sizes[k]!),
+    )
+    this.counters.writes += kept.length
+    return written
+  }
+
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', now: number): void {
+    const stamp = this.stamp(now)
+    const map = how === 'delete' ? this.tagDeleted : this.tagExpired
+    for (const tag of tags) map.set(tag, stamp)
+  }
+
+  clearTags(): void {
+    this.tagDeleted.clear()
+    this.tagExpired.clear()
+  }
+
+  emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
+    this.emitter.emit(event, payload)
+  }
+}

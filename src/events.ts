@@ -1,0 +1,60 @@
+/** What each event carries. `namespace` is the namespace path ('users:admins'), absent at the root. */
+export interface CacheEvents {
+  'cache:hit': { key: string; store: 'memory'; graced: boolean; namespace?: string }
+  'cache:miss': { key: string; store: 'memory'; namespace?: string }
+  'cache:written': { key: string; store: 'memory'; namespace?: string }
+  'cache:deleted': { key: string; store: 'memory'; namespace?: string }
+  'cache:expired': { key: string; store: 'memory'; namespace?: string }
+  'cache:cleared': { store: 'memory'; namespace?: string }
+}
+
+export type CacheEventName = keyof CacheEvents
+type Listener<E extends CacheEventName> = (payload: CacheEvents[E]) => void
+
+/**
+ * A small typed emitter that runs anywhere (no node:events in the core entry). A listener that throws does not
+ * break the cache operation that emitted: the error is handed to `onListenerError`.
+ */
+export class Emitter {
+  private readonly listeners = new Map<CacheEventName, Set<Listener<CacheEventName>>>()
+
+  constructor(private readonly onListenerError: (error: unknown, event: CacheEventName) => void) {}
+
+  on<E extends CacheEventName>(event: E, listener: Listener<E>): () => void {
+    let set = this.listeners.get(event)
+    if (!set) this.listeners.set(event, (set = new Set()))
+    set.add(listener as Listener<CacheEventName>)
+    return () => this.off(event, listener)
+  }
+
+  once<E extends CacheEventName>(event: E, listener: Listener<E>): () => void {
+    const wrapped: Listener<E> = (payload) => {
+      this.off(event, wrapped)
+      listener(payload)
+    }
+    return this.on(event, wrapped)
+  }
+
+  off<E extends CacheEventName>(event: E, listener: Listener<E>): void {
+    const set = this.listeners.get(event)
+    set?.delete(listener as Listener<CacheEventName>)
+    if (set?.size === 0) this.listeners.delete(event)
+  }
+
+  /** True when someone listens, so hot paths build payloads only then. */
+  has(event: CacheEventName): boolean {
+    return this.listeners.has(event)
+  }
+
+  emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
+    const set = this.listeners.get(event)
+    if (!set) return
+    for (const listener of [...set]) {
+      try {
+        listener(payload)
+      } catch (error) {
+        this.onListenerError(error, event)
+      }
+    }
+  }
+}

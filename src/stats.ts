@@ -1,0 +1,38 @@
+import type { CoreKind } from './core/types.js'
+
+/** Counters since the cache was made; `stats()` returns a copy. */
+export interface CacheStats {
+  hits: number
+  misses: number
+  /** Answers served from a stale entry within its grace period. */
+  gracedHits: number
+  writes: number
+  deletes: number
+  /** Entries the L1 dropped to stay within maxItems / maxBytes. */
+  evictions: number
+  /** Values not kept in L1 because their size exceeded l1.maxEntrySize. */
+  oversized: number
+  factoryCalls: number
+  factoryErrors: number
+  softTimeouts: number
+  hardTimeouts: number
+  /** Which L1 core this cache runs on. */
+  core: CoreKind
+}
+
+export function newStats(core: CoreKind): CacheStats {
+  return {
+    hits: 0,
+    misses: 0,
+    gracedHits: 0,
+    writes: 0,
+    deletes: 0,
+    evictions: 0,
+    oversized: 0,
+    factoryCalls: 0,
+    factoryErrors: 0,
+    softTimeouts: 0,
+    hardTimeouts: 0,
+    core,
+  }
+}
