@@ -8,6 +8,7 @@ import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
+import * as cache from './suites/cache.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -20,8 +21,9 @@ console.log(`rustocache bench: ${rounds} rounds x ${time} ms per task, contender
 const log = (s) => console.error(s)
 let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
+const coreRows = scenarios.length > 0
 const results = await runRounds(scenarios, { rounds, time, baseline: core.baseline, log })
-printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
+if (coreRows) printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
 
 const memory = only ? {} : await core.memory(log)
 if (!only) {
@@ -39,6 +41,16 @@ if (!only) {
   printTable(ratioTable(exact, names), 'Exact lookups: what checking the key costs (median ns per key, ratio vs hashing it)')
 }
 
+let api = {}
+let bookkeeping = {}
+if (!only || only === 'cache') {
+  api = await runRounds(cache.scenarios(), { rounds, time, baseline: cache.baseline, log })
+  printTable(ratioTable(api, cache.columns), `Cache API: median ns/op over ${rounds} rounds (median per-round ratio vs await lru-cache.get)`)
+  bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, baseline: 'off', log })
+  printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
+}
+
 mkdirSync(join(here, 'results'), { recursive: true })
 writeFileSync(join(here, 'results', 'core.json'), JSON.stringify({ machine, rounds, time, baseline: core.baseline, results, memory, exactness: exact }, null, 2))
-console.log('\nwrote bench/results/core.json')
+writeFileSync(join(here, 'results', 'cache.json'), JSON.stringify({ machine, rounds, time, baseline: cache.baseline, results: api, bookkeeping }, null, 2))
+console.log('\nwrote bench/results/core.json and bench/results/cache.json')

@@ -10,14 +10,15 @@ const median = (xs) => {
 }
 
 /**
- * scenarios: [{ name, opsPerCall, contenders: { [name]: () => (() => void) } }]; each contender factory builds
- * its state once and returns the function tinybench calls (doing opsPerCall operations).
+ * scenarios: [{ name, opsPerCall, contenders: { [name]: () => fn | Promise<fn> } }]; each contender factory builds
+ * its state once and returns the function tinybench calls (doing opsPerCall operations; it may be async).
  */
 export async function runRounds(scenarios, { rounds, time, baseline, log }) {
   const results = {}
   for (const scenario of scenarios) {
     const names = Object.keys(scenario.contenders)
-    const fns = Object.fromEntries(names.map((n) => [n, scenario.contenders[n]()]))
+    const fns = {}
+    for (const n of names) fns[n] = await scenario.contenders[n]()
     const samples = Object.fromEntries(names.map((n) => [n, []]))
     for (let round = 0; round < rounds; round++) {
       const order = names.map((_, i) => names[(i + round) % names.length])

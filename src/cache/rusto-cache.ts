@@ -129,7 +129,7 @@ export class RustoCache {
       this.hit(options.key, false)
       return entry!.value as T
     }
-    if (found === Found.Stale && this.staleUsable(entry!, options.grace, now)) return this.graced(options.key, entry!)
+    if (found === Found.Stale && this.staleUsable(entry!, options.grace, now)) return this.graced(options.key, entry!, 'get')
     this.miss(options.key)
     const fallback = options.defaultValue
     return typeof fallback === 'function' ? (fallback as () => T)() : fallback
@@ -149,9 +149,10 @@ export class RustoCache {
         this.hit(options.keys[i]!, false)
         out[i] = entry!.value as T
       } else if (found === Found.Stale && this.staleUsable(entry!, options.grace, now)) {
-        out[i] = this.graced(options.keys[i]!, entry!) as T
+        out[i] = this.graced(options.keys[i]!, entry!, 'getMany') as T
       } else {
         this.miss(options.keys[i]!)
+        out[i] = undefined
       }
     }
     return out
@@ -303,9 +304,9 @@ export class RustoCache {
     if (this.stack.emitter.has('cache:miss')) this.stack.emit('cache:miss', { key, store: 'memory', namespace: this.namespaceName })
   }
 
-  private graced<T>(key: string, entry: Entry): T {
+  private graced<T>(key: string, entry: Entry, op = 'getOrSet'): T {
     this.hit(key, true)
-    this.logger.warn({ key, op: 'get', tier: 'l1', graced: true }, 'answered with a stale value within grace')
+    this.logger.warn({ key, op, tier: 'l1', graced: true }, 'answered with a stale value within grace')
     return entry.value as T
   }
 

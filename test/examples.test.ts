@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process'
+import { readdirSync } from 'node:fs'
+import { promisify } from 'node:util'
+import { describe, expect, it } from 'vitest'
+
+// Every example in examples/ runs against the built package (npm test builds dist/ first) and says what it
+// promises in its comments.
+const run = promisify(execFile)
+const expected: Record<string, RegExp> = {
+  'get-or-set.mjs': /1000 callers, 1 factory call, got Ada/,
+  'grace.mjs': /again \(backing off, no factory call\): 42 \| factory calls: 1/,
+  'timeouts.mjs': /soft timeout answer: yesterday[\s\S]*after the background run: today[\s\S]*hard timeout: E_FACTORY_HARD_TIMEOUT[\s\S]*late value cached: today/,
+  'early-refresh.mjs': /hit past 80%: config v1[\s\S]*refreshed meanwhile: config v2/,
+  'tags.mjs': /still served within grace: \{ name: 'Linus' \}[\s\S]*deleted: \[ undefined, undefined \]/,
+  'namespaces.mjs': /after users.clear\(\): undefined undefined global/,
+  'events-stats-logging.mjs': /hit a \(graced\)/,
+  'batch.mjs': /\[ 9, undefined, 64 \]/,
+  'byte-limits.mjs': /a: undefined, b: 400, c: 400, huge: undefined/,
+  'core.mjs': /dropped a evict\n(wasm|js) fresh 2 \[ 'b', 'c' \]/,
+}
+
+describe('examples', () => {
+  const files = readdirSync('examples').filter((f) => f.endsWith('.mjs'))
+
+  it('has an expectation for every example', () => {
+    expect(files.sort()).toEqual(Object.keys(expected).sort())
+  })
+
+  it.each(Object.entries(expected))('%s runs and prints what it promises', async (file, pattern) => {
+    const { stdout } = await run(process.execPath, [`examples/${file}`], { timeout: 20_000 })
+    expect(stdout).toMatch(pattern)
+  })
+})
