@@ -1,4 +1,4 @@
-import { FactoryError, FactoryHardTimeoutError, InvalidKeyError, InvalidOptionError, LockTimeoutError, RustoCacheError } from '../errors.js'
+import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, InvalidKeyError, InvalidOptionError, LockTimeoutError, RustoCacheError } from '../errors.js'
 import type { CacheEventName, CacheEvents } from '../events.js'
 import { silentLogger, type Logger } from '../logger.js'
 import type { CacheStats } from '../stats.js'
@@ -347,7 +347,8 @@ export class RustoCache {
       const outcome = await race(attempt, stale ? o.timeout : Infinity, o.hardTimeout)
       if (outcome === SOFT) {
         this.stack.counters.softTimeouts++
-        this.logger.warn({ key: options.key, op: 'getOrSet', timeout: o.timeout }, 'factory ran past its soft timeout: answering stale')
+        const err = new FactorySoftTimeoutError(options.key, o.timeout)
+        this.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
         return this.graced(options.key, stale!)
       }
       if (outcome === HARD) {
