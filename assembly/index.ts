@@ -18,8 +18,10 @@ export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, no
   L.configure(maxItems, maxBytes, initialCapacity);
 }
 
+/** Fresh is decided from the record alone; only a stale entry reads its physical deadline. */
 function state(s: u32, t: u32): i32 {
-  return T.physicalDeadline(s) <= t ? -1 : L.expOf(s) <= t ? <i32>s | STALE : <i32>s;
+  if (L.expOf(s) > t) return <i32>s;
+  return T.physicalDeadline(s) <= t ? -1 : <i32>s | STALE;
 }
 
 /** A verified hit: drops the entry if it is past its physical deadline, else makes it most recent. */

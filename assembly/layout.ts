@@ -1,14 +1,14 @@
 // Memory layout and state of the L1 table. Everything the core knows lives here; the other files only read
 // and write through it. From `base` (16-byte aligned, after AssemblyScript's static data):
 //
-//   RECORDS  cap records of `stride` bytes, one per slot, so a lookup touches one cache line per entry:
+//   RECORDS  cap records of 16 bytes, one per slot, four to a cache line, so a lookup touches one line:
 //            +0  HASH  u32  the key's 32-bit hash (growth and deletion never need the key itself)
 //            +4  PREV  u32  LRU link towards the head (most recent); FREE marks a slot on the free list
 //            +8  NEXT  u32  LRU link towards the tail; for a free slot, the next free slot
 //            +12 EXP   u32  logical deadline (encoded tick, see time.ts): at or past it the entry is stale
-//            +16 PHYS  u32  physical deadline: at or past it the entry is gone. Only once an entry with grace
-//                           was written (hasPhys); until then PHYS == EXP and the field is absent.
-//            +16/+20 SIZE u32  the entry's byte size; only when a byte limit is set (trackSizes)
+//   PHYS     u32[cap]  physical deadline: at or past it the entry is gone. Only once an entry with grace was
+//            written (hasPhys); until then PHYS == EXP. Kept apart so a fresh hit never reads it.
+//   SIZE     u32[cap]  the entry's byte size; only when a byte limit is set (trackSizes)
 //   INDEX    u32[nbuckets]  open addressing, linear probing; 0 is an empty bucket, else three fields:
 //            bits [0, slotBits)            slot + 1
 //            bits [slotBits, +3)           distance from the key's home bucket, 7 meaning "7 or more"
@@ -44,25 +44,24 @@ export let totalBytes: f64 = 0;
 
 export let slotBits: u32 = 0;
 export let slotMask: u32 = 0;
-export let stride: usize = 16;
-export let sizeField: usize = 16;
+export let oPhys: usize = 0;
+export let oSize: usize = 0;
 export let oIndex: usize = 0;
 export let oScratch: usize = 0;
 export let scratchBytes: usize = 0;
-
-@inline function rec(s: u32): usize { return base + <usize>s * stride; }
+@inline function rec(s: u32): usize { return base + (<usize>s << 4); }
 @inline export function hashOf(s: u32): u32 { return load<u32>(rec(s)); }
 @inline export function prevOf(s: u32): u32 { return load<u32>(rec(s), 4); }
 @inline export function nextOf(s: u32): u32 { return load<u32>(rec(s), 8); }
 @inline export function expOf(s: u32): u32 { return load<u32>(rec(s), 12); }
-@inline export function physOf(s: u32): u32 { return load<u32>(rec(s), 16); }
-@inline export function sizeOf(s: u32): u32 { return trackSizes ? load<u32>(rec(s) + sizeField) : 0; }
+@inline export function physOf(s: u32): u32 { return load<u32>(oPhys + (<usize>s << 2)); }
+@inline export function sizeOf(s: u32): u32 { return trackSizes ? load<u32>(oSize + (<usize>s << 2)) : 0; }
 @inline export function setHash(s: u32, v: u32): void { store<u32>(rec(s), v); }
 @inline export function setPrev(s: u32, v: u32): void { store<u32>(rec(s), v, 4); }
 @inline export function setNext(s: u32, v: u32): void { store<u32>(rec(s), v, 8); }
 @inline export function setExp(s: u32, v: u32): void { store<u32>(rec(s), v, 12); }
-@inline export function setPhys(s: u32, v: u32): void { store<u32>(rec(s), v, 16); }
-@inline export function setSize(s: u32, v: u32): void { store<u32>(rec(s) + sizeField, v); }
+@inline export function setPhys(s: u32, v: u32): void { store<u32>(oPhys + (<usize>s << 2), v); }
+@inline export function setSize(s: u32, v: u32): void { store<u32>(oSize + (<usize>s << 2), v); }
 
 export function setCount(v: u32): void { count = v; }
 export function setHiwater(v: u32): void { hiwater = v; }
@@ -102,30 +101,27 @@ export function resetEntries(): void {
 
 /**
  * Lays the table out for capacity `newCap` (>= cap), with or without PHYS, and clears the index for the caller to
- * rebuild. Records only move when the stride grows; then each moves to an address at or above its old one, so
- * copying from the last record down never overwrites one still to be read.
+ * rebuild. Records never move (they start at base); the PHYS and SIZE arrays after them only move up, so copying
+ * the last one first never overwrites data still to be read.
  */
 export function relayout(newCap: u32, phys: bool): void {
-  const newStride: usize = 16 + (phys ? 4 : 0) + (trackSizes ? 4 : 0);
-  const newSizeField: usize = phys ? 20 : 16;
-  const nIndex = base + <usize>newCap * newStride;
+  const live = <usize>hiwater << 2;
+  const column = <usize>newCap << 2;
+  const nPhys = base + (<usize>newCap << 4);
+  const nSize = phys ? nPhys + column : nPhys;
+  const nIndex = trackSizes ? nSize + column : nSize;
   const buckets = bucketsFor(newCap);
   const nScratch = (nIndex + (<usize>buckets << 2) + 15) & ~<usize>15;
   ensureMemory(nScratch + scratchBytes);
-  if (cap > 0 && newStride != stride) {
-    for (let s = <i32>hiwater - 1; s >= 0; s--) {
-      const from = base + <usize>s * stride;
-      const to = base + <usize>s * newStride;
-      const exp = load<u32>(from, 12);
-      const physical = hasPhys ? load<u32>(from, 16) : exp;
-      const size = trackSizes ? load<u32>(from + sizeField) : 0;
-      memory.copy(to, from, 16);
-      if (phys) store<u32>(to, physical, 16);
-      if (trackSizes) store<u32>(to + newSizeField, size);
+  if (cap > 0) {
+    if (trackSizes) memory.copy(nSize, oSize, live);
+    if (phys && hasPhys) memory.copy(nPhys, oPhys, live);
+    else if (phys) {
+      for (let s: u32 = 0; s < hiwater; s++) store<u32>(nPhys + (<usize>s << 2), load<u32>(rec(s), 12));
     }
   }
-  stride = newStride;
-  sizeField = newSizeField;
+  oPhys = nPhys;
+  oSize = nSize;
   slotBits = 32 - clz<u32>(newCap);
   slotMask = (<u32>1 << slotBits) - 1;
   oIndex = nIndex;
@@ -135,6 +131,7 @@ export function relayout(newCap: u32, phys: bool): void {
   hasPhys = phys;
   memory.fill(oIndex, 0, <usize>buckets << 2);
 }
+
 /** Makes the scratch region at least `bytes` long and returns its address (memory may have grown). */
 export function ensureScratch(bytes: usize): usize {
   if (bytes > scratchBytes) {

@@ -344,6 +344,31 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
     })
   })
 
+  describe('timeouts on real timers', () => {
+    it('answers stale at the soft timeout while the factory is still running', async () => {
+      const cache = make({ grace: '1h', timeout: 30 })
+      await cache.set({ key: 'k', value: 'stale', ttl: 10 })
+      await sleep(15)
+      let finished = false
+      const factory = () => sleep(300).then(() => ((finished = true), 'fresh'))
+      expect(await cache.getOrSet({ key: 'k', factory })).toBe('stale')
+      expect(finished).toBe(false)
+      await sleep(320)
+      expect(finished).toBe(true)
+      expect(await cache.get({ key: 'k', grace: false })).toBe('fresh')
+    })
+
+    it('rejects at the hard timeout while the factory is still running', async () => {
+      const cache = make({ hardTimeout: 30 })
+      let finished = false
+      const factory = () => sleep(300).then(() => ((finished = true), 'late'))
+      expect(await codeOf(cache.getOrSet({ key: 'k', factory }))).toBe(ErrorCodes.E_FACTORY_HARD_TIMEOUT)
+      expect(finished).toBe(false)
+      await sleep(320)
+      expect(await cache.get({ key: 'k' })).toBe('late')
+    })
+  })
+
   it('leaves no unhandled rejection from background work', async () => {
     const unhandled: unknown[] = []
     const onUnhandled = (reason: unknown) => unhandled.push(reason)
