@@ -1,6 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
-// BENCH_ONLY=<text> runs only the scenarios whose name contains it.
+// BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
+// BENCH_ONLY=bookkeeping only its on/off comparison.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,6 +47,8 @@ let bookkeeping = {}
 if (!only || only === 'cache') {
   api = await runRounds(cache.scenarios(), { rounds, time, baseline: cache.baseline, log })
   printTable(ratioTable(api, cache.columns), `Cache API: median ns/op over ${rounds} rounds (median per-round ratio vs await lru-cache.get)`)
+}
+if (!only || only === 'cache' || only === 'bookkeeping') {
   bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, baseline: 'off', log })
   printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
 }

@@ -112,6 +112,7 @@ export function scenarios() {
     {
       name: `${STAMPEDE.toLocaleString('en')} concurrent getOrSet, one cold key (per call)`,
       opsPerCall: STAMPEDE,
+      iterations: 5,
       contenders: each((make) => {
         const c = make()
         return async () => {
