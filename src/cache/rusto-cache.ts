@@ -49,13 +49,15 @@ type Outcome<T> = { ok: true; value: T | undefined } | { ok: false; error: Rusto
 function race<T>(attempt: Promise<T>, softMs: number, hardMs: number): Promise<T | typeof SOFT | typeof HARD> {
   if (softMs === Infinity && hardMs === Infinity) return attempt
   return new Promise((resolve) => {
-    const soft = softMs < Infinity ? setTimeout(() => resolve(SOFT), softMs) : undefined
-    const hard = hardMs < Infinity ? setTimeout(() => resolve(HARD), hardMs) : undefined
-    void attempt.then((value) => {
+    // Whichever comes first clears both timers, so no timer keeps the process alive after the answer.
+    const settle = (value: T | typeof SOFT | typeof HARD) => {
       clearTimeout(soft)
       clearTimeout(hard)
       resolve(value)
-    })
+    }
+    const soft = softMs < Infinity ? setTimeout(() => settle(SOFT), softMs) : undefined
+    const hard = hardMs < Infinity ? setTimeout(() => settle(HARD), hardMs) : undefined
+    void attempt.then(settle)
   })
 }
 
@@ -84,6 +86,7 @@ export class RustoCache {
   /** The same API with every key and tag prefixed; clear() on it clears only its keys. Namespaces nest. */
   namespace(name: string): RustoCache {
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('a namespace name must be a non-empty string')
+    // A view sharing this cache's stack: built without the constructor, which would make a new L1.
     const view = Object.create(RustoCache.prototype) as RustoCache
     const path = `${this.path}${name}:`
     Object.assign(view, {
