@@ -17,6 +17,7 @@ const expected: Record<string, RegExp> = {
   'batch.mjs': /\[ 9, undefined, 64 \]/,
   'byte-limits.mjs': /a: undefined, b: 400, c: 400, huge: undefined/,
   'core.mjs': /dropped a evict\n(wasm|js) fresh 2 \[ 'b', 'c' \]/,
+  'factory-context.mjs': /skipped: undefined false[\s\S]*kept the stale feed: \[ 'old post' \] \| onFactoryError saw: \[ 'E_FACTORY_ERROR' \][\s\S]*forced: \{ eur: 1.09 \}/,
 }
 
 describe('examples', () => {
