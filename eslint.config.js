@@ -24,7 +24,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'scripts/**', '*.config.*'],
+    files: ['test/**', 'bench/**', 'scripts/**', 'examples/**', '*.config.*', 'src/redis/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
 )

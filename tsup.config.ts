@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup'
 // One line per public entry; each gets ESM, CJS and types.
 const entry = {
   index: 'src/index.ts',
+  redis: 'src/redis/index.ts',
 }
 
 export default defineConfig({

@@ -20,6 +20,8 @@ export const ErrorCodes = {
   E_FACTORY_SOFT_TIMEOUT: 'E_FACTORY_SOFT_TIMEOUT',
   /** Waiting for another caller's factory on the same key took longer than `lockTimeout`, with nothing stale to serve. */
   E_LOCK_TIMEOUT: 'E_LOCK_TIMEOUT',
+  /** An L2 (Redis) command failed and `suppressL2Errors` is false; the original error is `cause`. */
+  E_L2_CACHE_ERROR: 'E_L2_CACHE_ERROR',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -100,5 +102,11 @@ export class LockTimeoutError extends RustoCacheError {
   constructor(key: string, ms: number) {
     super(ErrorCodes.E_LOCK_TIMEOUT, `waited ${ms} ms for another factory on key "${key}" and had no stale value to serve`)
     this.key = key
+  }
+}
+
+export class L2CacheError extends RustoCacheError {
+  constructor(operation: string, cause: unknown) {
+    super(ErrorCodes.E_L2_CACHE_ERROR, `L2 ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
 }

@@ -16,6 +16,11 @@ export interface CacheStats {
   factoryErrors: number
   softTimeouts: number
   hardTimeouts: number
+  /** Reads answered by L2 (then backfilled into L1), and reads L2 could not answer. */
+  l2Hits: number
+  l2Misses: number
+  /** Failed L2 commands, suppressed or not, and calls skipped while the circuit breaker was open. */
+  l2Errors: number
   /** Which L1 core this cache runs on. */
   core: CoreKind
 }
@@ -33,6 +38,9 @@ export function newStats(core: CoreKind): CacheStats {
     factoryErrors: 0,
     softTimeouts: 0,
     hardTimeouts: 0,
+    l2Hits: 0,
+    l2Misses: 0,
+    l2Errors: 0,
     core,
   }
 }

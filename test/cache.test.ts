@@ -509,6 +509,9 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
         factoryErrors: 1,
         softTimeouts: 0,
         hardTimeouts: 0,
+        l2Hits: 0,
+        l2Misses: 0,
+        l2Errors: 0,
         core,
       })
     })

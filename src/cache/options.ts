@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
+import type { L2DriverFactory } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 
@@ -77,6 +78,18 @@ export interface L1Options {
 
 export interface RustoCacheOptions extends EntryOptions {
   l1?: L1Options
+  /** A second tier shared by every instance: `redisDriver({ connection })` from 'rustocache/redis'. */
+  l2?: L2DriverFactory
+  /**
+   * Treat a failed L2 command as an L2 miss (counted in stats().l2Errors and logged) instead of rejecting.
+   * @default true
+   */
+  suppressL2Errors?: boolean
+  /**
+   * After an L2 failure, stop calling L2 for this long (reads go to the factory, writes stay in L1).
+   * @default null (no circuit breaker)
+   */
+  l2CircuitBreakerDuration?: Duration
   /** Any pino-compatible logger. @default silent */
   logger?: Logger
   /** A name for this cache, used in logs (and by Redis tiers for their keys and channel). */

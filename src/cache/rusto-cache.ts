@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../logger.js'
 import type { CacheStats } from '../stats.js'
 import { toMs, type Duration } from '../ttl.js'
 import { DEFAULTS, resolveOptions, type EntryOptions, type ResolvedOptions, type RustoCacheOptions } from './options.js'
+import type { L2Entry } from '../l2/types.js'
 import { CacheStack, Found, type Entry, type WriteOptions } from './stack.js'
 
 const SKIP: unique symbol = Symbol('rustocache.skip')
@@ -77,7 +78,12 @@ export class RustoCache {
     if (typeof options !== 'object' || options === null) throw new InvalidOptionError('RustoCache options must be an object')
     const logger = (options.logger ?? silentLogger).child({ cache: options.prefix ?? 'rustocache' })
     this.defaults = resolveOptions(DEFAULTS, options)
-    this.stack = new CacheStack(options.l1 ?? {}, logger)
+    this.stack = new CacheStack(options.l1 ?? {}, logger, {
+      factory: options.l2,
+      prefix: options.prefix ?? 'rustocache',
+      suppressErrors: options.suppressL2Errors,
+      breaker: options.l2CircuitBreakerDuration,
+    })
     this.logger = logger
     this.path = ''
     this.namespaceName = undefined
@@ -132,7 +138,17 @@ export class RustoCache {
       this.hit(options.key, false)
       return entry!.value as T
     }
-    if (found === Found.Stale && this.staleUsable(entry!, options.grace, now)) return this.graced(options.key, entry!, 'get')
+    let stale = found === Found.Stale && this.staleUsable(entry!, options.grace, now) ? entry : undefined
+    if (this.stack.l2) {
+      const remote = await this.fromL2(key, now)
+      if (remote?.found === Found.Fresh) {
+        this.hit(options.key, false)
+        return remote.value as T
+      }
+      // A stale value from L2 is at least as new as L1's.
+      if (remote?.entry && this.staleUsable(remote.entry, options.grace, now)) stale = remote.entry
+    }
+    if (stale) return this.graced(options.key, stale, 'get')
     this.miss(options.key)
     const fallback = options.defaultValue
     return typeof fallback === 'function' ? (fallback as () => T)() : fallback
@@ -145,15 +161,35 @@ export class RustoCache {
     const now = Date.now()
     const codes = this.stack.core.lookupMany(keys, now)
     const out = new Array<T | undefined>(keys.length)
+    const found = new Array<Entry | undefined>(keys.length)
+    const ask: number[] = []
     for (let i = 0; i < keys.length; i++) {
       const entry = this.stack.judge(keys[i]!, codes[i]!)
-      const found = this.stack.found
-      if (found === Found.Fresh) {
+      if (this.stack.found === Found.Fresh) {
         this.hit(options.keys[i]!, false)
         out[i] = entry!.value as T
-      } else if (found === Found.Stale && this.staleUsable(entry!, options.grace, now)) {
-        out[i] = this.graced(options.keys[i]!, entry!, 'getMany') as T
-      } else {
+        continue
+      }
+      found[i] = this.stack.found === Found.Stale && this.staleUsable(entry!, options.grace, now) ? entry : undefined
+      ask.push(i)
+    }
+    if (ask.length > 0 && this.stack.l2) {
+      // One batch read (MGET) for every key L1 could not answer fresh.
+      const remote = (await this.stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)))) ?? []
+      for (let j = 0; j < ask.length; j++) {
+        const i = ask[j]!
+        const r = remote[j] ? await this.judgedRemote(keys[i]!, remote[j]!, now) : undefined
+        if (r?.found === Found.Fresh) {
+          this.hit(options.keys[i]!, false)
+          out[i] = r.value as T
+          ask[j] = -1
+        } else if (r?.entry && this.staleUsable(r.entry, options.grace, now)) found[i] = r.entry
+      }
+    }
+    for (const i of ask) {
+      if (i < 0) continue
+      if (found[i]) out[i] = this.graced(options.keys[i]!, found[i]!, 'getMany') as T
+      else {
         this.miss(options.keys[i]!)
         out[i] = undefined
       }
@@ -161,12 +197,17 @@ export class RustoCache {
     return out
   }
 
+  /** Writes L1, then L2. Resolves true once written (a value too large for L1 still goes to L2). */
   async set<T>(options: SetOptions<T>): Promise<boolean> {
     const key = this.keyFor(options)
     const o = resolveOptions(this.defaults, options)
-    const written = this.stack.write(key, options.value, { ttl: o.ttl, grace: o.grace, tags: this.tagsFor(options.tags) }, Date.now())
-    if (written) this.emit('cache:written', options.key)
-    return written
+    const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags: this.tagsFor(options.tags) }
+    const now = Date.now()
+    const stamp = this.stack.stamp(now)
+    const inL1 = this.stack.write(key, options.value, write, now, stamp)
+    const inL2 = await this.toL2(key, options.value, write, stamp, now)
+    if (inL1 || inL2) this.emit('cache:written', options.key)
+    return inL1 || inL2
   }
 
   setForever<T>(options: SetOptions<T>): Promise<boolean> {
@@ -182,7 +223,14 @@ export class RustoCache {
       const o = resolveOptions(this.defaults, item)
       return { ttl: o.ttl, grace: o.grace, tags: this.tagsFor(item.tags) }
     })
-    const written = this.stack.writeMany(keys, items.map((item) => item.value), writes, Date.now())
+    const now = Date.now()
+    const stamps = keys.map(() => this.stack.stamp(now))
+    const values = items.map((item) => item.value)
+    const written = this.stack.writeMany(keys, values, writes, now, stamps)
+    if (this.stack.l2) {
+      const batch = keys.map((key, i) => ({ key, ...this.stack.toRemote(values[i], writes[i]!, stamps[i]!, now) }))
+      if ((await this.stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch))) !== undefined) written.fill(true)
+    }
     for (let i = 0; i < items.length; i++) if (written[i]) this.emit('cache:written', items[i]!.key)
   }
 
@@ -206,7 +254,10 @@ export class RustoCache {
   }
 
   async delete(options: KeyOptions): Promise<boolean> {
-    const deleted = this.stack.core.delete(this.keyFor(options))
+    const key = this.keyFor(options)
+    const inL1 = this.stack.core.delete(key)
+    const inL2 = (await this.stack.l2Call('delete', key, (l2) => l2.delete(key))) === true
+    const deleted = inL1 || inL2
     if (deleted) {
       this.stack.counters.deletes++
       this.emit('cache:deleted', options.key)
@@ -225,24 +276,35 @@ export class RustoCache {
         this.emit('cache:deleted', options.keys[i]!)
       }
     }
-    return n
+    // One UNLINK for the batch; its count covers keys that were only in L2.
+    const inL2 = (await this.stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys))) ?? 0
+    return Math.max(n, inL2)
   }
 
   /** Marks the entry stale now: get() and getOrSet() may still serve it within its grace. */
   async expire(options: KeyOptions): Promise<boolean> {
-    const expired = this.stack.core.expire(this.keyFor(options), Date.now())
-    if (expired) this.emit('cache:expired', options.key)
-    return expired
+    const key = this.keyFor(options)
+    const now = Date.now()
+    const inL1 = this.stack.core.expire(key, now)
+    const inL2 = (await this.stack.l2Call('expire', key, (l2) => l2.expire(key, now))) === true
+    if (inL1 || inL2) this.emit('cache:expired', options.key)
+    return inL1 || inL2
   }
 
   /** Deletes every entry carrying one of these tags: no read brings them back, graced or not. */
   async deleteByTag(options: { tags: string[] }): Promise<void> {
-    this.stack.invalidateTags(this.tagsFor(options?.tags) ?? [], 'delete', Date.now())
+    await this.invalidate(options, 'delete')
   }
 
   /** Marks every entry carrying one of these tags stale: grace still serves them. */
   async expireByTag(options: { tags: string[] }): Promise<void> {
-    this.stack.invalidateTags(this.tagsFor(options?.tags) ?? [], 'expire', Date.now())
+    await this.invalidate(options, 'expire')
+  }
+
+  private async invalidate(options: { tags: string[] }, how: 'delete' | 'expire'): Promise<void> {
+    const tags = this.tagsFor(options?.tags) ?? []
+    const stamp = this.stack.invalidateTags(tags, how, Date.now())
+    await this.stack.l2Call(`${how}ByTag`, undefined, (l2) => l2.invalidateTags(tags, how, stamp))
   }
 
   /** Removes every entry of this cache; on a namespace, only that namespace's (and its children's). */
@@ -254,11 +316,14 @@ export class RustoCache {
       const mine = [...this.stack.core.keys()].filter((k) => k.startsWith(this.path))
       for (const k of mine) this.stack.core.delete(k)
     }
+    await this.stack.l2Call('clear', undefined, (l2) => l2.clear(this.path))
     if (this.stack.emitter.has('cache:cleared')) this.stack.emit('cache:cleared', { store: 'memory', namespace: this.namespaceName })
   }
 
-  /** Releases what the cache holds open. L1-only caches hold nothing; Redis tiers close their connections. */
-  async disconnect(): Promise<void> {}
+  /** Releases what the cache holds open: the L2 connection it made (one handed in stays open). */
+  async disconnect(): Promise<void> {
+    await this.stack.l2?.disconnect()
+  }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
     return this.stack.emitter.on(event, listener)
@@ -289,11 +354,38 @@ export class RustoCache {
     return tags.length === 0 ? undefined : this.path === '' ? [...tags] : tags.map((t) => this.path + t)
   }
 
+  /** An L2 entry judged (tags, expiry) and copied into L1: the value, how it stands, and the L1 entry if kept. */
+  private async judgedRemote(key: string, remote: L2Entry, now: number): Promise<{ found: Found; value: unknown; entry: Entry | undefined }> {
+    const found = await this.stack.judgeRemote(key, remote, now)
+    if (found === Found.Missing) return { found, value: undefined, entry: undefined }
+    this.stack.counters.l2Hits++
+    return { found, value: remote.value, entry: this.stack.backfill(key, remote, found, this.defaults.grace, now) }
+  }
+
+  /** Reads one key from L2 (undefined when L2 has nothing usable, is down, or its breaker is open). */
+  private async fromL2(key: string, now: number): Promise<{ found: Found; value: unknown; entry: Entry | undefined } | undefined> {
+    const remote = await this.stack.l2Call('get', key, (l2) => l2.get(key))
+    if (remote === undefined) {
+      this.stack.counters.l2Misses++
+      return undefined
+    }
+    const judged = await this.judgedRemote(key, remote, now)
+    return judged.found === Found.Missing ? undefined : judged
+  }
+
+  /** Writes a value to L2; true when L2 took it. */
+  private async toL2(key: string, value: unknown, write: WriteOptions, stamp: number, now: number): Promise<boolean> {
+    if (!this.stack.l2) return false
+    const { entry, ttlMs } = this.stack.toRemote(value, write, stamp, now)
+    return (await this.stack.l2Call('set', key, (l2) => l2.set(key, entry, ttlMs).then(() => true))) === true
+  }
+
   /** A stale entry (the core keeps it only within its own grace) may answer unless the call narrows grace. */
-  private staleUsable(entry: Entry, grace: Duration | false | undefined, now: number): boolean {
+  private staleUsable(entry: Entry | L2Entry, grace: Duration | false | undefined, now: number): boolean {
     if (grace === undefined) return true
     if (grace === false) return false
-    return now < entry.stamp + entry.ttl + toMs(grace, 'grace')
+    const expiredAt = 'expiresAt' in entry ? entry.expiresAt : entry.stamp + entry.ttl
+    return now < expiredAt + toMs(grace, 'grace')
   }
 
   private hit(key: string, graced: boolean): void {
@@ -344,24 +436,43 @@ export class RustoCache {
         forceFresh = false
         continue
       }
+      const release = locks.acquire(key)
+      let candidate = stale
+      if (this.stack.l2 && !forceFresh) {
+        // Under the lock, so a stampede makes one L2 read, not one per caller.
+        let remote: Awaited<ReturnType<RustoCache['fromL2']>>
+        try {
+          remote = await this.fromL2(key, Date.now())
+        } catch (error) {
+          release()
+          throw error
+        }
+        if (remote?.found === Found.Fresh) {
+          release()
+          this.hit(options.key, false)
+          return remote.value as T
+        }
+        // L2's stale value beats L1's: another instance may have refreshed it since.
+        if (remote?.entry && this.staleUsable(remote.entry, options.grace, now)) candidate = remote.entry
+      }
       this.miss(options.key)
-      const attempt = this.attempt(key, options.key, options.factory, o, tags, stale)
-      if (stale && o.timeout === 0) return this.graced(options.key, stale)
-      const outcome = await race(attempt, stale ? o.timeout : Infinity, o.hardTimeout)
+      const attempt = this.attempt(key, options.key, options.factory, o, tags, candidate, release)
+      if (candidate && o.timeout === 0) return this.graced(options.key, candidate)
+      const outcome = await race(attempt, candidate ? o.timeout : Infinity, o.hardTimeout)
       if (outcome === SOFT) {
         this.stack.counters.softTimeouts++
         const err = new FactorySoftTimeoutError(options.key, o.timeout)
         this.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
-        return this.graced(options.key, stale!)
+        return this.graced(options.key, candidate!)
       }
       if (outcome === HARD) {
         this.stack.counters.hardTimeouts++
         this.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
-        if (stale) return this.graced(options.key, stale)
+        if (candidate) return this.graced(options.key, candidate)
         throw new FactoryHardTimeoutError(options.key, o.hardTimeout)
       }
       if (outcome.ok) return outcome.value as T
-      if (stale) return this.graced(options.key, stale)
+      if (candidate) return this.graced(options.key, candidate)
       throw outcome.error
     }
   }
@@ -376,7 +487,7 @@ export class RustoCache {
       this.logger.error({ key: options.key, err: error }, 'early refresh skipped: invalid options')
       return
     }
-    void this.attempt(key, options.key, options.factory, o, this.tagsFor(options.tags), entry)
+    void this.attempt(key, options.key, options.factory, o, this.tagsFor(options.tags), entry, this.stack.locks.acquire(key))
   }
 
   /**
@@ -391,11 +502,12 @@ export class RustoCache {
     o: ResolvedOptions,
     tags: readonly string[] | undefined,
     stale: Entry | undefined,
+    release: () => void,
   ): Promise<Outcome<T>> {
-    const release = this.stack.locks.acquire(key)
     const started = Date.now()
     const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags }
     let skipped = false
+    let skipL2Write = false
     const ctx: FactoryContext<T> = {
       gracedEntry: stale ? { value: stale.value as T } : undefined,
       skip: () => {
@@ -409,6 +521,7 @@ export class RustoCache {
         if (given.ttl !== undefined) write.ttl = toMs(given.ttl, 'ttl')
         if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
         if (given.tags !== undefined) write.tags = this.tagsFor(given.tags)
+        if (given.skipL2Write !== undefined) skipL2Write = given.skipL2Write === true
       },
     }
     this.stack.counters.factoryCalls++
@@ -416,8 +529,12 @@ export class RustoCache {
       const value = await factory(ctx)
       if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
       const now = Date.now()
-      if (this.stack.write(key, value, write, now)) this.emit('cache:written', userKey)
-      this.logger.debug({ key: userKey, op: 'factory', tier: 'l1', duration: now - started }, 'factory value cached')
+      const stamp = this.stack.stamp(now)
+      const inL1 = this.stack.write(key, value, write, now, stamp)
+      // L1 first so this process answers at once, then L2 (awaited: the bus publishes only after it).
+      const inL2 = !skipL2Write && (await this.toL2(key, value, write, stamp, now))
+      if (inL1 || inL2) this.emit('cache:written', userKey)
+      this.logger.debug({ key: userKey, op: 'factory', tier: inL2 ? 'l2' : 'l1', duration: now - started }, 'factory value cached')
       return { ok: true, value }
     } catch (error) {
       const failure =

@@ -1,10 +1,11 @@
 import { createCore } from '../core/create-core.js'
 import { MISS, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, UndefinedValueError } from '../errors.js'
+import { InvalidOptionError, L2CacheError, UndefinedValueError } from '../errors.js'
+import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
 import { newStats, type CacheStats } from '../stats.js'
-import { toBytes } from '../ttl.js'
+import { toBytes, toMs, type Duration } from '../ttl.js'
 import { KeyLocks } from './locks.js'
 import type { L1Options } from './options.js'
 
@@ -67,9 +68,16 @@ export class CacheStack {
   private readonly maxEntrySize: number
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
 
+  /** The second tier, if the cache has one. */
+  readonly l2: L2Driver | undefined
+  private readonly suppressL2Errors: boolean
+  private readonly breakerMs: number
+  private breakerUntil = 0
+
   constructor(
     l1: L1Options,
     readonly logger: Logger,
+    l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined },
   ) {
     const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
     this.maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
@@ -87,6 +95,12 @@ export class CacheStack {
       },
     })
     this.counters = newStats(this.core.kind)
+    if (l2.factory !== undefined && (typeof l2.factory !== 'object' || typeof l2.factory.create !== 'function')) {
+      throw new InvalidOptionError("l2 must be a driver factory such as redisDriver({ connection }) from 'rustocache/redis'")
+    }
+    this.suppressL2Errors = l2.suppressErrors ?? true
+    this.breakerMs = l2.breaker === undefined || l2.breaker === null ? 0 : toMs(l2.breaker, 'l2CircuitBreakerDuration')
+    this.l2 = l2.factory?.create({ prefix: l2.prefix, logger })
     this.emitter = new Emitter((error, event) => this.logger.error({ err: error, event }, 'a cache event listener threw'))
   }
 
@@ -148,8 +162,8 @@ export class CacheStack {
     return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size
   }
 
-  private entryFor(value: unknown, options: WriteOptions, now: number): Entry {
-    return { value, stamp: this.stamp(now), ttl: options.ttl, tags: options.tags, backoffUntil: 0 }
+  private entryFor(value: unknown, options: WriteOptions, stamp: number): Entry {
+    return { value, stamp, ttl: options.ttl, tags: options.tags, backoffUntil: 0 }
   }
 
   /** An entry too large for L1 is not kept there: counted, and any older entry for its key dropped. */
@@ -159,11 +173,11 @@ export class CacheStack {
     return false
   }
 
-  /** Writes a value to L1; false when it is too large to keep there. */
-  write(key: string, value: unknown, options: WriteOptions, now: number): boolean {
+  /** Writes a value to L1; false when it is too large to keep there. `stamp` defaults to a new one. */
+  write(key: string, value: unknown, options: WriteOptions, now: number, stamp = this.stamp(now)): boolean {
     const size = this.sizeFor(key, value)
     if (size < 0) return this.refuse(key)
-    if (this.core.set(key, this.entryFor(value, options, now), now, options.ttl, options.grace, size) === MISS) {
+    if (this.core.set(key, this.entryFor(value, options, stamp), now, options.ttl, options.grace, size) === MISS) {
       this.counters.oversized++
       return false
     }
@@ -172,13 +186,13 @@ export class CacheStack {
   }
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
-  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number): boolean[] {
+  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
     const written = keys.map((key, i) => (sizes[i]! < 0 ? this.refuse(key) : (kept.push(i), true)))
     this.core.setMany(
       kept.map((k) => keys[k]!),
-      kept.map((k) => this.entryFor(values[k], options[k]!, now)),
+      kept.map((k) => this.entryFor(values[k], options[k]!, stamps[k]!)),
       now,
       kept.map((k) => options[k]!.ttl),
       kept.map((k) => options[k]!.grace),
@@ -188,10 +202,69 @@ export class CacheStack {
     return written
   }
 
-  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', now: number): void {
-    const stamp = this.stamp(now)
+  /** Records a tag invalidation locally and returns its stamp (for L2 and the bus). */
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', now: number, stamp = this.stamp(now)): number {
     const map = how === 'delete' ? this.tagDeleted : this.tagExpired
-    for (const tag of tags) map.set(tag, stamp)
+    for (const tag of tags) if (!(map.get(tag)! >= stamp)) map.set(tag, stamp)
+    return stamp
+  }
+
+  /**
+   * Runs an L2 command. Resolves undefined when there is no L2, when the circuit breaker is open, or when the
+   * command failed and errors are suppressed; otherwise a failure rejects with E_L2_CACHE_ERROR.
+   */
+  async l2Call<T>(op: string, key: string | undefined, run: (l2: L2Driver) => Promise<T>): Promise<T | undefined> {
+    const l2 = this.l2
+    if (!l2) return undefined
+    if (this.breakerUntil > Date.now()) {
+      this.counters.l2Errors++
+      if (!this.suppressL2Errors) throw new L2CacheError(op, new Error('circuit breaker open'))
+      return undefined
+    }
+    try {
+      return await run(l2)
+    } catch (error) {
+      this.counters.l2Errors++
+      if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
+      this.logger.error({ err: error, op, key, tier: 'l2' }, 'L2 command failed')
+      if (!this.suppressL2Errors) throw new L2CacheError(op, error)
+      return undefined
+    }
+  }
+
+  /**
+   * How an entry read from L2 stands: tags invalidated after it was written (here, or by another instance, as
+   * recorded in L2) make it gone or stale; past its logical expiry it is stale.
+   */
+  async judgeRemote(key: string, entry: L2Entry, now: number): Promise<Found> {
+    let found: Found = entry.expiresAt > now ? Found.Fresh : Found.Stale
+    const tags = entry.tags
+    if (tags === undefined) return found
+    const remote = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
+    for (let i = 0; i < tags.length; i++) {
+      const deleted = Math.max(this.tagDeleted.get(tags[i]!) ?? -Infinity, remote[i]?.deleted ?? -Infinity)
+      if (deleted >= entry.createdAt) return Found.Missing
+      const expired = Math.max(this.tagExpired.get(tags[i]!) ?? -Infinity, remote[i]?.expired ?? -Infinity)
+      if (expired >= entry.createdAt) found = Found.Stale
+    }
+    return found
+  }
+
+  /** Copies an L2 entry into L1 (stale ones as stale, kept for `grace`); returns the L1 entry, if kept. */
+  backfill(key: string, remote: L2Entry, found: Found, grace: number, now: number): Entry | undefined {
+    const ttl = found === Found.Fresh ? remote.expiresAt - now : 0
+    const options: WriteOptions = { ttl, grace, tags: remote.tags }
+    if (!this.write(key, remote.value, options, now, remote.createdAt)) return undefined
+    const code = this.core.peek(key, now)
+    return code === MISS ? undefined : this.core.valueAt(code & ~STALE)
+  }
+
+  /** The L2 form of a value written now. */
+  toRemote(value: unknown, options: WriteOptions, stamp: number, now: number): { entry: L2Entry; ttlMs: number } {
+    return {
+      entry: { value, expiresAt: now + options.ttl, createdAt: stamp, tags: options.tags },
+      ttlMs: options.ttl + options.grace,
+    }
   }
 
   clearTags(): void {

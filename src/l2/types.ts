@@ -1,0 +1,49 @@
+// The L2 contract: what the cache asks of a second tier. Runtime-neutral (no Node imports): drivers for Node
+// live behind their own entries (rustocache/redis).
+
+/** What L2 keeps per key, beside the value: when it stops being fresh, when it was written, its tags. */
+export interface L2Entry {
+  value: unknown
+  /** Logical expiry, ms since the epoch (Infinity: never). The physical expiry is the key's TTL in L2. */
+  expiresAt: number
+  createdAt: number
+  tags: readonly string[] | undefined
+}
+
+/** Turns values into strings for L2 and back. JSON by default; superjson keeps Dates, Maps, Sets and BigInts. */
+export interface Serializer {
+  serialize(value: unknown): string
+  deserialize(text: string): unknown
+}
+
+export const jsonSerializer: Serializer = {
+  serialize: (value) => JSON.stringify(value),
+  deserialize: (text) => JSON.parse(text),
+}
+
+/** A second tier. Keys are the cache's full keys (namespace path included); the driver adds its own prefix. */
+export interface L2Driver {
+  get(key: string): Promise<L2Entry | undefined>
+  /** In key order, undefined for a miss. */
+  getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]>
+  /** `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. */
+  set(key: string, entry: L2Entry, ttlMs: number): Promise<void>
+  setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void>
+  delete(key: string): Promise<boolean>
+  deleteMany(keys: readonly string[]): Promise<number>
+  /** Makes the entry stale now, keeping it until its physical expiry. */
+  expire(key: string, now: number): Promise<boolean>
+  /** Deletes every key starting with `path` ('' for all of this cache's keys). */
+  clear(path: string): Promise<void>
+  /** Records a tag invalidation ('delete' or 'expire') at `stamp`, for instances that did not hear of it. */
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void>
+  /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
+  tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
+  disconnect(): Promise<void>
+}
+
+/** What `l2:` takes: made once per cache, with the cache's prefix. */
+export interface L2DriverFactory {
+  readonly kind: string
+  create(context: { prefix: string; logger: import('../logger.js').Logger }): L2Driver
+}

@@ -1,0 +1,204 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { decodeEntry, encodeEntry } from '../l2/envelope.js'
+import { jsonSerializer, type L2Driver, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
+import type { Logger } from '../logger.js'
+
+export type RedisConnection = RedisOptions | string | Redis | Cluster
+
+export interface RedisDriverOptions {
+  /** ioredis options, a redis:// URL, or an existing Redis or Cluster instance (used as it is, not closed by us). */
+  connection: RedisConnection
+  /**
+   * Longest a command may take, including waiting for a connection; then it fails and the cache answers without
+   * L2. Applies to connections made from options or a URL.
+   * @default 500
+   */
+  commandTimeout?: number
+  /** @default JSON */
+  serializer?: Serializer
+}
+
+// expire(): rewrite the logical expiry in the entry's text header, keeping its TTL. KEYS[1] key, ARGV[1] now.
+const EXPIRE_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local a = string.find(v, '|', 1, true)
+if not a then return 0 end
+local b = string.find(v, '|', a + 1, true)
+if not b then return 0 end
+local current = string.sub(v, a + 1, b - 1)
+if current ~= 'inf' and tonumber(current) <= tonumber(ARGV[1]) then return 1 end
+redis.call('SET', KEYS[1], string.sub(v, 1, a) .. ARGV[1] .. string.sub(v, b), 'KEEPTTL')
+return 1
+`
+
+/** Escapes SCAN MATCH's glob characters so a prefix matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
+}
+
+/** Waits for a connection that is coming up, but never longer than the command timeout. */
+function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve()
+  if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`Redis connection is ${redis.status}`))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady)
+      reject(new Error(`Redis not ready within ${ms} ms (status ${redis.status})`))
+    }, ms)
+    const onReady = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+    redis.once('ready', onReady)
+  })
+}
+
+export class RedisDriver implements L2Driver {
+  private readonly serializer: Serializer
+  private readonly tagKeys: { delete: string; expire: string }
+
+  constructor(
+    readonly redis: Redis | Cluster,
+    private readonly owned: boolean,
+    private readonly prefix: string,
+    private readonly commandTimeout: number,
+    serializer: Serializer | undefined,
+  ) {
+    this.serializer = serializer ?? jsonSerializer
+    // One hash slot for both tag hashes and every key of a batch on a cluster would be wrong; tags live apart.
+    this.tagKeys = { delete: `${prefix}:__tags:deleted`, expire: `${prefix}:__tags:expired` }
+  }
+
+  private key(key: string): string {
+    return `${this.prefix}:${key}`
+  }
+
+  private async ready(): Promise<void> {
+    await whenReady(this.redis, this.commandTimeout)
+  }
+
+  private decode(text: string | null): L2Entry | undefined {
+    return text === null ? undefined : decodeEntry(text, this.serializer)
+  }
+
+  async get(key: string): Promise<L2Entry | undefined> {
+    await this.ready()
+    return this.decode(await this.redis.get(this.key(key)))
+  }
+
+  async getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
+    if (keys.length === 0) return []
+    await this.ready()
+    const texts = await this.redis.mget(...keys.map((k) => this.key(k)))
+    return texts.map((t) => this.decode(t))
+  }
+
+  async set(key: string, entry: L2Entry, ttlMs: number): Promise<void> {
+    await this.ready()
+    const text = encodeEntry(entry, this.serializer)
+    if (ttlMs === Infinity) await this.redis.set(this.key(key), text)
+    else await this.redis.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+  }
+
+  async setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void> {
+    if (items.length === 0) return
+    await this.ready()
+    const pipeline = this.redis.pipeline()
+    for (const { key, entry, ttlMs } of items) {
+      const text = encodeEntry(entry, this.serializer)
+      if (ttlMs === Infinity) pipeline.set(this.key(key), text)
+      else pipeline.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+    }
+    const results = (await pipeline.exec()) ?? []
+    const failed = results.find(([error]) => error)
+    if (failed) throw failed[0]
+  }
+
+  async delete(key: string): Promise<boolean> {
+    await this.ready()
+    return (await this.redis.unlink(this.key(key))) > 0
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    if (keys.length === 0) return 0
+    await this.ready()
+    return this.redis.unlink(...keys.map((k) => this.key(k)))
+  }
+
+  async expire(key: string, now: number): Promise<boolean> {
+    await this.ready()
+    return (await this.redis.eval(EXPIRE_SCRIPT, 1, this.key(key), String(Math.floor(now)))) === 1
+  }
+
+  async clear(path: string): Promise<void> {
+    await this.ready()
+    const match = `${globEscape(`${this.prefix}:${path}`)}*`
+    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]
+    for (const node of nodes) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000)
+        cursor = next
+        // On a cluster each key may sit in another slot: unlink one by one through the node that holds them.
+        for (const key of keys) {
+          if (key === this.tagKeys.delete || key === this.tagKeys.expire) continue
+          await node.unlink(key)
+        }
+      } while (cursor !== '0')
+    }
+    if (path === '') await this.redis.unlink(this.tagKeys.delete, this.tagKeys.expire)
+  }
+
+  async invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void> {
+    if (tags.length === 0) return
+    await this.ready()
+    const fields: string[] = []
+    for (const tag of tags) fields.push(tag, String(stamp))
+    await this.redis.hset(how === 'delete' ? this.tagKeys.delete : this.tagKeys.expire, ...fields)
+  }
+
+  async tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>> {
+    if (tags.length === 0) return []
+    await this.ready()
+    const [deleted, expired] = await Promise.all([this.redis.hmget(this.tagKeys.delete, ...tags), this.redis.hmget(this.tagKeys.expire, ...tags)])
+    return tags.map((_, i) => ({ deleted: Number(deleted[i] ?? -Infinity), expired: Number(expired[i] ?? -Infinity) }))
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.owned) return
+    try {
+      await this.redis.quit()
+    } catch {
+      this.redis.disconnect()
+    }
+  }
+}
+
+/** Makes the ioredis connection for a driver or bus: fail fast, never queue commands while Redis is away. */
+export function connect(connection: RedisConnection, commandTimeout: number, logger: Logger): { redis: Redis | Cluster; owned: boolean } {
+  if (connection instanceof Redis || connection instanceof Cluster) return { redis: connection, owned: false }
+  const failFast: RedisOptions = {
+    enableOfflineQueue: false,
+    commandTimeout,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(50 * times, 1_000),
+  }
+  const redis = typeof connection === 'string' ? new Redis(connection, failFast) : new Redis({ ...connection, ...failFast })
+  // Without a listener ioredis would throw connection errors as unhandled 'error' events.
+  redis.on('error', (error: Error) => logger.debug({ err: error, tier: 'l2' }, 'redis connection error'))
+  return { redis, owned: true }
+}
+
+/** The L2 tier on Redis (or a Redis Cluster instance), for `new RustoCache({ l2: redisDriver({ connection }) })`. */
+export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
+  if (!options || options.connection === undefined) throw new TypeError('redisDriver needs { connection }')
+  const commandTimeout = options.commandTimeout ?? 500
+  return {
+    kind: 'redis',
+    create: ({ prefix, logger }) => {
+      const { redis, owned } = connect(options.connection, commandTimeout, logger)
+      return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer)
+    },
+  }
+}
