@@ -133,18 +133,19 @@ export class RedisDriver implements L2Driver {
 
   async clear(path: string): Promise<void> {
     await this.ready()
-    const match = `${globEscape(`${this.prefix}:${path}`)}*`
     const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]
     for (const node of nodes) {
+      // SCAN sees the keys as stored, ioredis keyPrefix included; UNLINK through ioredis adds it again.
+      const keyPrefix = (node.options as { keyPrefix?: string }).keyPrefix ?? ''
+      const match = `${globEscape(`${keyPrefix}${this.prefix}:${path}`)}*`
       let cursor = '0'
       do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000)
+        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000)
         cursor = next
-        // On a cluster each key may sit in another slot: unlink one by one through the node that holds them.
-        for (const key of keys) {
-          if (key === this.tagKeys.delete || key === this.tagKeys.expire) continue
-          await node.unlink(key)
-        }
+        const keys = found.map((k) => k.slice(keyPrefix.length)).filter((k) => k !== this.tagKeys.delete && k !== this.tagKeys.expire)
+        // On a cluster the keys of one page sit in many slots: one UNLINK each, through the node that holds them.
+        if (this.redis instanceof Cluster) for (const key of keys) await node.unlink(key)
+        else if (keys.length > 0) await node.unlink(...keys)
       } while (cursor !== '0')
     }
     if (path === '') await this.redis.unlink(this.tagKeys.delete, this.tagKeys.expire)

@@ -1,0 +1,202 @@
+import { Redis } from 'ioredis'
+import superjson from 'superjson'
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
+import { ErrorCodes, RustoCache, type RustoCacheOptions } from '../src/index.js'
+import { redisDriver, type RedisConnection } from '../src/redis/index.js'
+import { startRedisServer, type RedisServer } from './helpers/redis-server.js'
+
+const url = inject('redisUrl')
+const open: RustoCache[] = []
+let prefixes = 0
+
+/** A cache on Redis with a prefix of its own test; `group` shares one prefix between instances. */
+function make(group: string, options: RustoCacheOptions = {}, connection: RedisConnection = url): RustoCache {
+  const cache = new RustoCache({ prefix: `t${process.pid}:${group}`, l2: redisDriver({ connection }), ...options })
+  open.push(cache)
+  return cache
+}
+const group = () => `g${++prefixes}`
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.disconnect()))
+})
+
+describe('Redis L2', () => {
+  it('backfills L1 from L2: a second instance answers without its factory', async () => {
+    const g = group()
+    const a = make(g)
+    const b = make(g)
+    expect(await a.getOrSet({ key: 'user:1', factory: () => ({ name: 'Ada' }) })).toEqual({ name: 'Ada' })
+    let calls = 0
+    expect(await b.getOrSet({ key: 'user:1', factory: () => (calls++, { name: 'other' }) })).toEqual({ name: 'Ada' })
+    expect(calls).toBe(0)
+    expect(b.stats()).toMatchObject({ l2Hits: 1 })
+    expect(await b.get({ key: 'user:1' })).toEqual({ name: 'Ada' })
+    expect(b.stats().l2Hits).toBe(1) // the second read was an L1 hit
+  })
+
+  it('keeps a value too large for L1 in L2', async () => {
+    const g = group()
+    const a = make(g, { l1: { maxEntrySize: 10 } })
+    await a.set({ key: 'big', value: 'x'.repeat(100) })
+    expect(await a.get({ key: 'big' })).toBe('x'.repeat(100))
+    expect(a.stats()).toMatchObject({ oversized: 2, l2Hits: 1 })
+  })
+
+  it('serves L2 stale within grace, and a stale L2 value beats a stale L1 one', async () => {
+    const g = group()
+    const a = make(g, { grace: '1h' })
+    const b = make(g, { grace: '1h' })
+    await b.set({ key: 'k', value: 'old', ttl: 50 })
+    await b.get({ key: 'k' })
+    await a.set({ key: 'k', value: 'newer', ttl: 50 })
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    expect(await b.getOrSet({ key: 'k', factory: () => Promise.reject(new Error('down')), timeout: null })).toBe('newer')
+    expect(await b.get({ key: 'k', grace: false })).toBeUndefined()
+  })
+
+  it('expires across tiers and instances: stale for grace, then refreshed', async () => {
+    const g = group()
+    const a = make(g, { grace: '1h' })
+    const b = make(g, { grace: '1h' })
+    await a.set({ key: 'k', value: 'v' })
+    expect(await a.expire({ key: 'k' })).toBe(true)
+    expect(await b.get({ key: 'k' })).toBe('v')
+    expect(await b.get({ key: 'k', grace: false })).toBeUndefined()
+    expect(await b.getOrSet({ key: 'k', factory: () => 'fresh', timeout: null })).toBe('fresh')
+  })
+
+  it('deleteByTag holds for L2 entries read by an instance that never heard of it', async () => {
+    const g = group()
+    const a = make(g, { grace: '1h' })
+    await a.set({ key: 'p', value: 'profile', tags: ['user:1'] })
+    await a.set({ key: 'q', value: 'other', tags: ['user:2'] })
+    await make(g).deleteByTag({ tags: ['user:1'] })
+    const c = make(g, { grace: '1h' })
+    expect(await c.get({ key: 'p' })).toBeUndefined()
+    expect(await c.get({ key: 'q' })).toBe('other')
+    await make(g).expireByTag({ tags: ['user:2'] })
+    const d = make(g, { grace: '1h' })
+    expect(await d.get({ key: 'q' })).toBe('other')
+    expect(await d.get({ key: 'q', grace: false })).toBeUndefined()
+  })
+
+  it('clears only a namespace in Redis, honouring the ioredis keyPrefix', async () => {
+    const g = group()
+    const connection = { host: '127.0.0.1', port: Number(new URL(url).port), keyPrefix: `kp${g}:` }
+    const root = make(g, {}, connection)
+    const users = root.namespace('users')
+    await root.set({ key: 'settings', value: 1 })
+    await users.set({ key: '1', value: 'a' })
+    await users.set({ key: '2', value: 'b' })
+    await users.clear()
+    const fresh = make(g, {}, connection)
+    expect(await fresh.getMany({ keys: ['users:1', 'users:2', 'settings'] })).toEqual([undefined, undefined, 1])
+    const admin = new Redis(url)
+    try {
+      expect((await admin.keys(`kp${g}:*`)).sort()).toEqual([`kp${g}:t${process.pid}:${g}:settings`])
+    } finally {
+      admin.disconnect()
+    }
+  })
+
+  it('stores Dates, Maps and BigInts through superjson', async () => {
+    const g = group()
+    const serializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }
+    const options: RustoCacheOptions = {}
+    const a = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: url, serializer }), ...options })
+    const b = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: url, serializer }), ...options })
+    open.push(a, b)
+    const value = { at: new Date(0), tags: new Map([['a', 1n]]) }
+    await a.set({ key: 'rich', value })
+    const read = await b.get<typeof value>({ key: 'rich' })
+    expect(read?.at).toBeInstanceOf(Date)
+    expect(read?.tags.get('a')).toBe(1n)
+  })
+})
+
+describe('Redis L2 batches', () => {
+  let server: RedisServer
+  let admin: Redis
+  beforeAll(async () => {
+    server = await startRedisServer()
+    admin = new Redis(server.url)
+  })
+  afterAll(async () => {
+    admin.disconnect()
+    await server.stop()
+  })
+  const calls = async (command: string): Promise<number> => {
+    const info = await admin.info('commandstats')
+    return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
+  }
+
+  it('reads getMany misses with one MGET, writes setMany as one pipeline, deletes deleteMany with one UNLINK', async () => {
+    const g = group()
+    const a = make(g, {}, server.url)
+    const b = make(g, {}, server.url)
+    await a.setMany({ items: [{ key: 'a', value: 1 }, { key: 'b', value: 2 }, { key: 'c', value: 3 }] })
+    const mget = await calls('mget')
+    expect(await b.getMany({ keys: ['c', 'zz', 'a', 'b'] })).toEqual([3, undefined, 1, 2])
+    expect(await calls('mget')).toBe(mget + 1)
+    const unlink = await calls('unlink')
+    expect(await b.deleteMany({ keys: ['a', 'b', 'zz'] })).toBe(2)
+    expect(await calls('unlink')).toBe(unlink + 1)
+    expect(await make(g, {}, server.url).getMany({ keys: ['a', 'b', 'c'] })).toEqual([undefined, undefined, 3])
+  })
+})
+
+describe('Redis down', () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server.stop()
+  })
+
+  it('never hangs a cold getOrSet: the factory answers and the L2 error is counted', async () => {
+    const cache = make(group(), {}, server.url)
+    await cache.set({ key: 'warm', value: 1 })
+    await server.stop()
+    try {
+      const answer = cache.getOrSet({ key: 'cold', factory: () => 'from the source' })
+      const guard = new Promise((_, reject) => setTimeout(() => reject(new Error('getOrSet hung')), 5_000))
+      expect(await Promise.race([answer, guard])).toBe('from the source')
+      expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(2) // the L2 read and the L2 write
+      expect(await cache.get({ key: 'warm' })).toBe(1) // L1 still answers
+    } finally {
+      await server.start()
+    }
+  })
+
+  it('rejects with E_L2_CACHE_ERROR when suppressL2Errors is false', async () => {
+    const cache = make(group(), { suppressL2Errors: false }, server.url)
+    await server.stop()
+    try {
+      await expect(cache.getOrSet({ key: 'cold', factory: () => 1 })).rejects.toMatchObject({ code: ErrorCodes.E_L2_CACHE_ERROR })
+    } finally {
+      await server.start()
+    }
+  })
+
+  it('stops calling L2 while the circuit breaker is open', async () => {
+    const cache = make(group(), { l2CircuitBreakerDuration: '1h' }, server.url)
+    await cache.get({ key: 'k' }) // connected
+    const l2 = (cache as unknown as { stack: { l2: { get: (key: string) => Promise<unknown> } } }).stack.l2
+    let sent = 0
+    const get = l2.get.bind(l2)
+    l2.get = (key) => (sent++, get(key))
+    await server.stop()
+    try {
+      expect(await cache.getOrSet({ key: 'a', factory: () => 1 })).toBe(1)
+      const afterFirst = sent
+      expect(await cache.getOrSet({ key: 'b', factory: () => 2 })).toBe(2)
+      expect(await cache.get({ key: 'c' })).toBeUndefined()
+      expect(sent).toBe(afterFirst)
+      expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(3)
+    } finally {
+      await server.start()
+    }
+  })
+})
