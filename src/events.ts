@@ -6,6 +6,10 @@ export interface CacheEvents {
   'cache:deleted': { key: string; store: 'memory'; namespace?: string }
   'cache:expired': { key: string; store: 'memory'; namespace?: string }
   'cache:cleared': { store: 'memory'; namespace?: string }
+  /** A message this instance sent (or re-sent from its retry queue) on the bus. */
+  'bus:message:published': { type: string; keys: readonly string[] }
+  /** A message from another instance, applied to this instance's L1. */
+  'bus:message:received': { type: string; keys: readonly string[] }
 }
 
 export type CacheEventName = keyof CacheEvents

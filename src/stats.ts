@@ -21,6 +21,12 @@ export interface CacheStats {
   l2Misses: number
   /** Failed L2 commands, suppressed or not, and calls skipped while the circuit breaker was open. */
   l2Errors: number
+  /** Bus messages sent, heard from other instances, and dropped from a full retry queue. */
+  busPublished: number
+  busReceived: number
+  busDropped: number
+  /** Messages waiting in the retry queue now. */
+  busQueued: number
   /** Which L1 core this cache runs on. */
   core: CoreKind
 }
@@ -41,6 +47,10 @@ export function newStats(core: CoreKind): CacheStats {
     l2Hits: 0,
     l2Misses: 0,
     l2Errors: 0,
+    busPublished: 0,
+    busReceived: 0,
+    busDropped: 0,
+    busQueued: 0,
     core,
   }
 }

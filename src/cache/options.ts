@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
+import type { BusFactory } from '../bus/types.js'
 import type { L2DriverFactory } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
@@ -90,6 +91,11 @@ export interface RustoCacheOptions extends EntryOptions {
    * @default null (no circuit breaker)
    */
   l2CircuitBreakerDuration?: Duration
+  /**
+   * Keeps every instance's L1 coherent: `redisBus({ connection })` from 'rustocache/redis', or `memoryBus()` for
+   * caches in one process. Messages that cannot be sent wait in its retry queue.
+   */
+  bus?: BusFactory
   /** Any pino-compatible logger. @default silent */
   logger?: Logger
   /** A name for this cache, used in logs (and by Redis tiers for their keys and channel). */

@@ -5,6 +5,7 @@ import type { CacheStats } from '../stats.js'
 import { toMs, type Duration } from '../ttl.js'
 import { DEFAULTS, resolveOptions, type EntryOptions, type ResolvedOptions, type RustoCacheOptions } from './options.js'
 import type { L2Entry } from '../l2/types.js'
+import { Coherence } from './coherence.js'
 import { CacheStack, Found, type Entry, type WriteOptions } from './stack.js'
 
 const SKIP: unique symbol = Symbol('rustocache.skip')
@@ -84,6 +85,8 @@ export class RustoCache {
       suppressErrors: options.suppressL2Errors,
       breaker: options.l2CircuitBreakerDuration,
     })
+    const stack = this.stack
+    stack.coherence = new Coherence(stack, options.bus, `${options.prefix ?? 'rustocache'}:bus`, (m) => stack.applyRemote(m))
     this.logger = logger
     this.path = ''
     this.namespaceName = undefined
@@ -206,6 +209,7 @@ export class RustoCache {
     const stamp = this.stack.stamp(now)
     const inL1 = this.stack.write(key, options.value, write, now, stamp)
     const inL2 = await this.toL2(key, options.value, write, stamp, now)
+    await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || !this.stack.l2)
     if (inL1 || inL2) this.emit('cache:written', options.key)
     return inL1 || inL2
   }
@@ -227,10 +231,13 @@ export class RustoCache {
     const stamps = keys.map(() => this.stack.stamp(now))
     const values = items.map((item) => item.value)
     const written = this.stack.writeMany(keys, values, writes, now, stamps)
+    let inL2 = !this.stack.l2
     if (this.stack.l2) {
       const batch = keys.map((key, i) => ({ key, ...this.stack.toRemote(values[i], writes[i]!, stamps[i]!, now) }))
-      if ((await this.stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch))) !== undefined) written.fill(true)
+      inL2 = (await this.stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+      if (inL2) written.fill(true)
     }
+    await this.stack.coherence.announce({ type: 'set', keys }, inL2)
     for (let i = 0; i < items.length; i++) if (written[i]) this.emit('cache:written', items[i]!.key)
   }
 
@@ -256,8 +263,9 @@ export class RustoCache {
   async delete(options: KeyOptions): Promise<boolean> {
     const key = this.keyFor(options)
     const inL1 = this.stack.core.delete(key)
-    const inL2 = (await this.stack.l2Call('delete', key, (l2) => l2.delete(key))) === true
-    const deleted = inL1 || inL2
+    const l2Result = await this.stack.l2Call('delete', key, (l2) => l2.delete(key))
+    await this.stack.coherence.announce({ type: 'delete', keys: [key] }, l2Result !== undefined || !this.stack.l2)
+    const deleted = inL1 || l2Result === true
     if (deleted) {
       this.stack.counters.deletes++
       this.emit('cache:deleted', options.key)
@@ -277,8 +285,9 @@ export class RustoCache {
       }
     }
     // One UNLINK for the batch; its count covers keys that were only in L2.
-    const inL2 = (await this.stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys))) ?? 0
-    return Math.max(n, inL2)
+    const inL2 = await this.stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys))
+    await this.stack.coherence.announce({ type: 'delete', keys }, inL2 !== undefined || !this.stack.l2)
+    return Math.max(n, inL2 ?? 0)
   }
 
   /** Marks the entry stale now: get() and getOrSet() may still serve it within its grace. */
@@ -286,7 +295,9 @@ export class RustoCache {
     const key = this.keyFor(options)
     const now = Date.now()
     const inL1 = this.stack.core.expire(key, now)
-    const inL2 = (await this.stack.l2Call('expire', key, (l2) => l2.expire(key, now))) === true
+    const l2Result = await this.stack.l2Call('expire', key, (l2) => l2.expire(key, now))
+    await this.stack.coherence.announce({ type: 'expire', keys: [key] }, l2Result !== undefined || !this.stack.l2)
+    const inL2 = l2Result === true
     if (inL1 || inL2) this.emit('cache:expired', options.key)
     return inL1 || inL2
   }
@@ -304,7 +315,8 @@ export class RustoCache {
   private async invalidate(options: { tags: string[] }, how: 'delete' | 'expire'): Promise<void> {
     const tags = this.tagsFor(options?.tags) ?? []
     const stamp = this.stack.invalidateTags(tags, how, Date.now())
-    await this.stack.l2Call(`${how}ByTag`, undefined, (l2) => l2.invalidateTags(tags, how, stamp))
+    const done = await this.stack.l2Call(`${how}ByTag`, undefined, (l2) => l2.invalidateTags(tags, how, stamp).then(() => true))
+    await this.stack.coherence.announce({ type: how === 'delete' ? 'delete-tags' : 'expire-tags', keys: [], tags, stamp }, done === true || !this.stack.l2)
   }
 
   /** Removes every entry of this cache; on a namespace, only that namespace's (and its children's). */
@@ -316,12 +328,14 @@ export class RustoCache {
       const mine = [...this.stack.core.keys()].filter((k) => k.startsWith(this.path))
       for (const k of mine) this.stack.core.delete(k)
     }
-    await this.stack.l2Call('clear', undefined, (l2) => l2.clear(this.path))
+    const done = await this.stack.l2Call('clear', undefined, (l2) => l2.clear(this.path).then(() => true))
+    await this.stack.coherence.announce({ type: 'clear', keys: [], path: this.path }, done === true || !this.stack.l2)
     if (this.stack.emitter.has('cache:cleared')) this.stack.emit('cache:cleared', { store: 'memory', namespace: this.namespaceName })
   }
 
   /** Releases what the cache holds open: the L2 connection it made (one handed in stays open). */
   async disconnect(): Promise<void> {
+    await this.stack.coherence.close()
     await this.stack.l2?.disconnect()
   }
 
@@ -508,6 +522,7 @@ export class RustoCache {
     const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags }
     let skipped = false
     let skipL2Write = false
+    let skipBusNotify = false
     const ctx: FactoryContext<T> = {
       gracedEntry: stale ? { value: stale.value as T } : undefined,
       skip: () => {
@@ -522,6 +537,7 @@ export class RustoCache {
         if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
         if (given.tags !== undefined) write.tags = this.tagsFor(given.tags)
         if (given.skipL2Write !== undefined) skipL2Write = given.skipL2Write === true
+        if (given.skipBusNotify !== undefined) skipBusNotify = given.skipBusNotify === true
       },
     }
     this.stack.counters.factoryCalls++
@@ -533,6 +549,7 @@ export class RustoCache {
       const inL1 = this.stack.write(key, value, write, now, stamp)
       // L1 first so this process answers at once, then L2 (awaited: the bus publishes only after it).
       const inL2 = !skipL2Write && (await this.toL2(key, value, write, stamp, now))
+      if (!skipBusNotify) await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || skipL2Write || !this.stack.l2)
       if (inL1 || inL2) this.emit('cache:written', userKey)
       this.logger.debug({ key: userKey, op: 'factory', tier: inL2 ? 'l2' : 'l1', duration: now - started }, 'factory value cached')
       return { ok: true, value }

@@ -6,6 +6,8 @@ import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
 import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
+import type { BusMessage } from '../bus/types.js'
+import type { Coherence } from './coherence.js'
 import { KeyLocks } from './locks.js'
 import type { L1Options } from './options.js'
 
@@ -14,8 +16,9 @@ export interface Entry {
   value: unknown
   /** When it was written, in stamp units (ms, strictly increasing within this cache). */
   stamp: number
-  /** Its ttl in ms, for earlyExpiration. */
+  /** Its ttl and grace in ms (earlyExpiration; rewriting it to L2 after an outage). */
   ttl: number
+  grace: number
   /** Full tag names (namespace path included), or undefined. */
   tags: readonly string[] | undefined
   /** After a failed refresh served this stale value: no factory call before this time (ms). */
@@ -68,6 +71,8 @@ export class CacheStack {
   private readonly maxEntrySize: number
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
 
+  /** The bus and retry queue; set by the cache right after the stack is made. */
+  coherence!: Coherence
   /** The second tier, if the cache has one. */
   readonly l2: L2Driver | undefined
   private readonly suppressL2Errors: boolean
@@ -163,7 +168,7 @@ export class CacheStack {
   }
 
   private entryFor(value: unknown, options: WriteOptions, stamp: number): Entry {
-    return { value, stamp, ttl: options.ttl, tags: options.tags, backoffUntil: 0 }
+    return { value, stamp, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
   }
 
   /** An entry too large for L1 is not kept there: counted, and any older entry for its key dropped. */
@@ -270,6 +275,34 @@ export class CacheStack {
   clearTags(): void {
     this.tagDeleted.clear()
     this.tagExpired.clear()
+  }
+
+  /**
+   * Another instance changed something. With an L2, a key it wrote is marked stale here, so the next read fetches
+   * the new value from L2 and this copy stays a fallback; without an L2 there is nowhere to fetch from: drop it.
+   */
+  applyRemote(message: BusMessage): void {
+    const now = Date.now()
+    switch (message.type) {
+      case 'set':
+      case 'expire':
+        for (const key of message.keys) {
+          if (this.l2 || message.type === 'expire') this.core.expire(key, now)
+          else this.core.delete(key)
+        }
+        return
+      case 'delete':
+        for (const key of message.keys) this.core.delete(key)
+        return
+      case 'clear':
+        if (!message.path) this.core.clear()
+        else for (const key of [...this.core.keys()]) if (key.startsWith(message.path)) this.core.delete(key)
+        return
+      case 'delete-tags':
+      case 'expire-tags':
+        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', now, message.stamp)
+        return
+    }
   }
 
   emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {

@@ -1,0 +1,46 @@
+import type { BusFactory, BusTransport, RetryQueueOptions } from './types.js'
+
+/**
+ * A bus between caches of one process (tests, or several caches in one browser tab). Messages are delivered
+ * asynchronously, as over a network. `memoryBus()` returns one shared channel set; pass the same factory to
+ * every cache that should hear the others.
+ */
+export function memoryBus(options: { retryQueue?: RetryQueueOptions } = {}): BusFactory & {
+  setOnline(online: boolean, announce?: boolean): void
+} {
+  const channels = new Map<string, Set<(payload: string) => void>>()
+  const reconnects = new Set<() => void>()
+  let online = true
+  return {
+    kind: 'memory',
+    retryQueue: options.retryQueue ?? {},
+    /** Simulates an outage: while offline, publish rejects; going online fires reconnect listeners (unless told not to). */
+    setOnline(value: boolean, announce = true) {
+      const back = value && !online
+      online = value
+      if (back && announce) for (const listener of reconnects) listener()
+    },
+    create({ channel }): BusTransport {
+      const mine = new Set<(payload: string) => void>()
+      let listeners = channels.get(channel)
+      if (!listeners) channels.set(channel, (listeners = new Set()))
+      const all = listeners
+      return {
+        async publish(payload) {
+          if (!online) throw new Error('memory bus is offline')
+          for (const listener of all) queueMicrotask(() => listener(payload))
+        },
+        async subscribe(onMessage) {
+          mine.add(onMessage)
+          all.add(onMessage)
+        },
+        onReconnect(listener) {
+          reconnects.add(listener)
+        },
+        async disconnect() {
+          for (const listener of mine) all.delete(listener)
+        },
+      }
+    },
+  }
+}
