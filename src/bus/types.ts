@@ -21,8 +21,13 @@ export interface BusMessage {
 export interface BusTransport {
   publish(payload: string): Promise<void>
   subscribe(onMessage: (payload: string) => void): Promise<void>
-  /** Called whenever the transport is connected again after losing its connection. */
+  /** Called whenever publishing works again after the connection was lost (the retry queue flushes then). */
   onReconnect(listener: () => void): void
+  /**
+   * Called when the subscription is back after a disconnection: messages sent meanwhile are lost, so the cache
+   * stops trusting its L1 copies. Transports that cannot lose messages never call it.
+   */
+  onResubscribe?(listener: () => void): void
   disconnect(): Promise<void>
 }
 

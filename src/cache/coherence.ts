@@ -39,6 +39,10 @@ export class Coherence {
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
       this.transport.onReconnect(() => void this.flush())
+      this.transport.onResubscribe?.(() => {
+        stack.distrustL1()
+        void this.flush()
+      })
       this.transport
         .subscribe((payload) => this.receive(payload))
         .catch((error: unknown) => stack.logger.error({ err: error, tier: 'bus' }, 'bus subscription failed'))

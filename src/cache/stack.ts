@@ -139,8 +139,22 @@ export class CacheStack {
     return this.found === Found.Missing ? undefined : entry
   }
 
+  /** Entries written before this stamp are stale (messages may have been missed while the bus was away). */
+  private staleBefore = -Infinity
+
+  /**
+   * After the bus lost messages: with an L2, every L1 entry written so far becomes stale, so the next read checks
+   * L2 and the copy stays a fallback; without one, L1 is emptied.
+   */
+  distrustL1(): void {
+    if (this.l2) this.staleBefore = this.stamp(Date.now())
+    else this.core.clear()
+    this.logger.warn({ tier: 'bus' }, 'bus subscription restored: L1 entries are revalidated against L2')
+  }
+
   /** Tags can only make an entry worse: stale if a tag was expired after it was written, gone if deleted. */
   judgeTags(key: string, entry: Entry, found: Found): Found {
+    if (entry.stamp < this.staleBefore && found === Found.Fresh) found = Found.Stale
     const tags = entry.tags
     if (tags === undefined) return found
     for (let i = 0; i < tags.length; i++) {

@@ -38,7 +38,7 @@ function globEscape(text: string): string {
 }
 
 /** Waits for a connection that is coming up, but never longer than the command timeout. */
-function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
+export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve()
   if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`Redis connection is ${redis.status}`))
   return new Promise((resolve, reject) => {
@@ -183,7 +183,8 @@ export function connect(connection: RedisConnection, commandTimeout: number, log
     enableOfflineQueue: false,
     commandTimeout,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => Math.min(50 * times, 1_000),
+    // Reconnect soon after Redis is back: the retry queue and resubscription wait on it.
+    retryStrategy: (times) => Math.min(50 * times, 500),
   }
   const redis = typeof connection === 'string' ? new Redis(connection, failFast) : new Redis({ ...connection, ...failFast })
   // Without a listener ioredis would throw connection errors as unhandled 'error' events.

@@ -1,0 +1,86 @@
+import { Cluster, type Redis } from 'ioredis'
+import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.js'
+import type { Logger } from '../logger.js'
+import { connect, whenReady, type RedisConnection } from './driver.js'
+
+export interface RedisBusOptions {
+  /** ioredis options, a redis:// URL, or a Redis / Cluster instance (publishing uses it; subscribing a duplicate). */
+  connection: RedisConnection
+  retryQueue?: RetryQueueOptions
+  /** Longest a publish may wait for its connection. @default 500 */
+  commandTimeout?: number
+}
+
+class RedisBusTransport implements BusTransport {
+  private readonly pub: Redis | Cluster
+  private readonly sub: Redis | Cluster
+  private readonly ownsPub: boolean
+
+  constructor(
+    options: RedisBusOptions,
+    private readonly channel: string,
+    private readonly logger: Logger,
+  ) {
+    this.commandTimeout = options.commandTimeout ?? 500
+    const { redis, owned } = connect(options.connection, this.commandTimeout, logger)
+    this.pub = redis
+    this.ownsPub = owned
+    // A subscribed connection can do nothing else: always a connection of our own. ioredis resubscribes on reconnect.
+    this.sub = redis instanceof Cluster ? redis.duplicate() : redis.duplicate({ enableOfflineQueue: true })
+    this.sub.on('error', (error: Error) => logger.debug({ err: error, tier: 'bus' }, 'redis subscriber error'))
+  }
+
+  private readonly commandTimeout: number
+
+  async publish(payload: string): Promise<void> {
+    await whenReady(this.pub, this.commandTimeout)
+    await this.pub.publish(this.channel, payload)
+  }
+
+  async subscribe(onMessage: (payload: string) => void): Promise<void> {
+    this.sub.on('message', (channel: string, payload: string) => {
+      if (channel === this.channel) onMessage(payload)
+    })
+    await this.sub.subscribe(this.channel)
+  }
+
+  onReconnect(listener: () => void): void {
+    afterFirstReady(this.pub, listener)
+  }
+
+  onResubscribe(listener: () => void): void {
+    afterFirstReady(this.sub, listener)
+  }
+
+  async disconnect(): Promise<void> {
+    const quit = async (r: Redis | Cluster) => {
+      try {
+        await r.quit()
+      } catch {
+        r.disconnect()
+      }
+    }
+    await quit(this.sub)
+    if (this.ownsPub) await quit(this.pub)
+    this.logger.debug({ tier: 'bus', channel: this.channel }, 'bus disconnected')
+  }
+}
+
+/** Calls `listener` on every 'ready' after the first: each one is a reconnection. */
+function afterFirstReady(redis: Redis | Cluster, listener: () => void): void {
+  let seen = redis.status === 'ready'
+  redis.on('ready', () => {
+    if (seen) listener()
+    seen = true
+  })
+}
+
+/** The bus over Redis pub/sub, one channel per cache prefix: `new RustoCache({ bus: redisBus({ connection }) })`. */
+export function redisBus(options: RedisBusOptions): BusFactory {
+  if (!options || options.connection === undefined) throw new TypeError('redisBus needs { connection }')
+  return {
+    kind: 'redis',
+    retryQueue: options.retryQueue ?? {},
+    create: ({ channel, logger }) => new RedisBusTransport(options, channel, logger),
+  }
+}
