@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
@@ -87,11 +88,38 @@ export class RedisDriver implements L2Driver {
     return this.decode(await this.redis.get(this.key(key)))
   }
 
+  /**
+   * Groups key positions by hash slot: a cluster refuses a multi-key command across slots, so a batch becomes one
+   * command per slot group (all sent at once). On a single server it is one group.
+   */
+  private bySlot(keys: readonly string[]): number[][] {
+    if (!(this.redis instanceof Cluster)) return [keys.map((_, i) => i)]
+    const groups = new Map<number, number[]>()
+    keys.forEach((k, i) => {
+      const slot = calculateSlot(this.keyPrefix + this.key(k))
+      const group = groups.get(slot)
+      if (group) group.push(i)
+      else groups.set(slot, [i])
+    })
+    return [...groups.values()]
+  }
+
+  private get keyPrefix(): string {
+    const options = this.redis instanceof Cluster ? this.redis.options.redisOptions : this.redis.options
+    return (options as { keyPrefix?: string } | undefined)?.keyPrefix ?? ''
+  }
+
   async getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
     if (keys.length === 0) return []
     await this.ready()
-    const texts = await this.redis.mget(...keys.map((k) => this.key(k)))
-    return texts.map((t) => this.decode(t))
+    const out = new Array<L2Entry | undefined>(keys.length)
+    await Promise.all(
+      this.bySlot(keys).map(async (group) => {
+        const texts = await this.redis.mget(...group.map((i) => this.key(keys[i]!)))
+        group.forEach((i, j) => (out[i] = this.decode(texts[j] ?? null)))
+      }),
+    )
+    return out
   }
 
   async set(key: string, entry: L2Entry, ttlMs: number): Promise<void> {
@@ -104,15 +132,19 @@ export class RedisDriver implements L2Driver {
   async setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void> {
     if (items.length === 0) return
     await this.ready()
-    const pipeline = this.redis.pipeline()
-    for (const { key, entry, ttlMs } of items) {
-      const text = encodeEntry(entry, this.serializer)
-      if (ttlMs === Infinity) pipeline.set(this.key(key), text)
-      else pipeline.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
-    }
-    const results = (await pipeline.exec()) ?? []
-    const failed = results.find(([error]) => error)
-    if (failed) throw failed[0]
+    await Promise.all(
+      this.bySlot(items.map((item) => item.key)).map(async (group) => {
+        const pipeline = this.redis.pipeline()
+        for (const i of group) {
+          const { key, entry, ttlMs } = items[i]!
+          const text = encodeEntry(entry, this.serializer)
+          if (ttlMs === Infinity) pipeline.set(this.key(key), text)
+          else pipeline.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+        }
+        const failed = ((await pipeline.exec()) ?? []).find(([error]) => error)
+        if (failed) throw failed[0]
+      }),
+    )
   }
 
   async delete(key: string): Promise<boolean> {
@@ -123,7 +155,8 @@ export class RedisDriver implements L2Driver {
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
     await this.ready()
-    return this.redis.unlink(...keys.map((k) => this.key(k)))
+    const counts = await Promise.all(this.bySlot(keys).map((group) => this.redis.unlink(...group.map((i) => this.key(keys[i]!)))))
+    return counts.reduce((a, b) => a + b, 0)
   }
 
   async expire(key: string, now: number): Promise<boolean> {

@@ -83,3 +83,51 @@ export async function startRedisServer(extraArgs: string[] = []): Promise<RedisS
   await server.start()
   return server
 }
+
+export interface RedisClusterServers {
+  readonly ports: number[]
+  stop(): Promise<void>
+}
+
+/** Three cluster-enabled redis-servers on free ports, joined with redis-cli --cluster create. */
+export async function startRedisCluster(masters = 3): Promise<RedisClusterServers> {
+  assertRedisInstalled()
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'rustocache-cluster-'))
+  const ports: number[] = []
+  const children: ChildProcess[] = []
+  for (let i = 0; i < masters; i++) {
+    const port = await freePort()
+    ports.push(port)
+    children.push(
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes',
+          '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '3000', '--dir', dir],
+        { stdio: 'ignore' },
+      ),
+    )
+  }
+  for (const port of ports) await waitForPing(port)
+  const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], {
+    encoding: 'utf8',
+  })
+  if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`)
+  const until = Date.now() + 15_000
+  for (;;) {
+    const info = spawnSync('redis-cli', ['-p', String(ports[0]), 'cluster', 'info'], { encoding: 'utf8' }).stdout
+    if (info.includes('cluster_state:ok')) break
+    if (Date.now() > until) throw new Error('the test cluster did not reach cluster_state:ok')
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return {
+    ports,
+    async stop() {
+      await Promise.all(
+        children.map((child) => (child.exitCode !== null ? undefined : new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGKILL'))))),
+      )
+    },
+  }
+}
