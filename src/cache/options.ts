@@ -45,9 +45,18 @@ export interface EntryOptions {
   earlyExpiration?: number
   /** Called with every factory error, including background ones. */
   onFactoryError?: (error: unknown) => void
+  /**
+   * Stampede protection across instances (needs an L2 with locks, such as Redis): the first instance to miss
+   * takes a lock for `ttl`; the others wait for its value in L2 instead of running their own factory, and take
+   * over if the lock expires because its owner died.
+   * @default { distributed: false, ttl: '10s' }
+   */
+  lock?: { distributed?: boolean; ttl?: Duration }
 }
 
 export interface ResolvedOptions {
+  distributedLock: boolean
+  distributedLockTtl: number
   ttl: number
   grace: number
   graceBackoff: number
@@ -103,6 +112,8 @@ export interface RustoCacheOptions extends EntryOptions {
 }
 
 export const DEFAULTS: ResolvedOptions = {
+  distributedLock: false,
+  distributedLockTtl: 10_000,
   ttl: 30 * 60_000,
   grace: 0,
   graceBackoff: 10_000,
@@ -132,6 +143,11 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
   if (given.hardTimeout !== undefined) out.hardTimeout = toMs(given.hardTimeout, 'hardTimeout')
   if (given.lockTimeout !== undefined) out.lockTimeout = toMs(given.lockTimeout, 'lockTimeout')
   if (given.earlyExpiration !== undefined) out.earlyExpiration = fraction(given.earlyExpiration)
+  if (given.lock !== undefined) {
+    if (typeof given.lock !== 'object' || given.lock === null) throw new InvalidOptionError('lock must be { distributed?, ttl? }')
+    if (given.lock.distributed !== undefined) out.distributedLock = given.lock.distributed === true
+    if (given.lock.ttl !== undefined) out.distributedLockTtl = toMs(given.lock.ttl, 'lock.ttl')
+  }
   if (given.onFactoryError !== undefined) {
     if (typeof given.onFactoryError !== 'function') throw new InvalidOptionError('onFactoryError must be a function')
     out.onFactoryError = given.onFactoryError

@@ -469,8 +469,35 @@ export class RustoCache {
         // L2's stale value beats L1's: another instance may have refreshed it since.
         if (remote?.entry && this.staleUsable(remote.entry, options.grace, now)) candidate = remote.entry
       }
+      let releaseAll = release
+      if (o.distributedLock && this.stack.l2?.locks) {
+        let turn: Awaited<ReturnType<RustoCache['distributedTurn']>>
+        try {
+          turn = await this.distributedTurn(key, o)
+        } catch (error) {
+          release()
+          throw error
+        }
+        if (turn.kind === 'value') {
+          release()
+          this.hit(options.key, false)
+          return turn.value as T
+        }
+        if (turn.kind === 'timeout') {
+          release()
+          if (candidate) return this.graced(options.key, candidate)
+          throw new LockTimeoutError(options.key, o.lockTimeout)
+        }
+        if (turn.kind === 'owner') {
+          const releaseLock = turn.release
+          releaseAll = () => {
+            release()
+            void releaseLock()
+          }
+        }
+      }
       this.miss(options.key)
-      const attempt = this.attempt(key, options.key, options.factory, o, tags, candidate, release)
+      const attempt = this.attempt(key, options.key, options.factory, o, tags, candidate, releaseAll)
       if (candidate && o.timeout === 0) return this.graced(options.key, candidate)
       const outcome = await race(attempt, candidate ? o.timeout : Infinity, o.hardTimeout)
       if (outcome === SOFT) {
@@ -488,6 +515,46 @@ export class RustoCache {
       if (outcome.ok) return outcome.value as T
       if (candidate) return this.graced(options.key, candidate)
       throw outcome.error
+    }
+  }
+
+  /**
+   * Takes the key's lock across instances, or waits for the instance holding it to put a fresh value in L2.
+   * 'owner': run the factory, then release; 'value': another instance made it; 'local': L2 cannot lock right now,
+   * so run the factory under the local lock only; 'timeout': waited lockTimeout.
+   */
+  private async distributedTurn(
+    key: string,
+    o: ResolvedOptions,
+  ): Promise<{ kind: 'owner'; release: () => Promise<void> } | { kind: 'value'; value: unknown } | { kind: 'local' } | { kind: 'timeout' }> {
+    const locks = this.stack.l2!.locks!
+    const token = `${this.stack.coherence.id}:${Math.random().toString(36).slice(2)}`
+    const deadline = Date.now() + o.lockTimeout
+    for (;;) {
+      const acquired = await this.stack.l2Call('lock', key, (l2) => l2.locks!.acquire(key, token, o.distributedLockTtl))
+      if (acquired === undefined) return { kind: 'local' }
+      if (acquired) {
+        const release = async () => {
+          await this.stack.l2Call('unlock', key, () => locks.release(key, token))
+        }
+        // The previous owner may have finished between our L2 read and our lock.
+        const remote = await this.fromL2(key, Date.now())
+        if (remote?.found === Found.Fresh) {
+          await release()
+          return { kind: 'value', value: remote.value }
+        }
+        return { kind: 'owner', release }
+      }
+      // Another instance runs the factory: wait for its value, or for its lock to go (finished, or owner died).
+      for (;;) {
+        if (Date.now() > deadline) return { kind: 'timeout' }
+        await new Promise((resolve) => setTimeout(resolve, 25))
+        const remote = await this.fromL2(key, Date.now())
+        if (remote?.found === Found.Fresh) return { kind: 'value', value: remote.value }
+        const held = await this.stack.l2Call('lockHeld', key, () => locks.held(key))
+        if (held === undefined) return { kind: 'local' }
+        if (!held) break
+      }
     }
   }
 

@@ -40,6 +40,13 @@ export interface L2Driver {
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
   disconnect(): Promise<void>
+  /** Cross-instance locks, for `lock: { distributed: true }`: SET NX PX with an owner token. */
+  readonly locks?: {
+    acquire(key: string, token: string, ttlMs: number): Promise<boolean>
+    /** Deletes the lock only if `token` still owns it. */
+    release(key: string, token: string): Promise<void>
+    held(key: string): Promise<boolean>
+  }
 }
 
 /** What `l2:` takes: made once per cache, with the cache's prefix. */

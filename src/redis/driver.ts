@@ -33,6 +33,9 @@ redis.call('SET', KEYS[1], string.sub(v, 1, a) .. ARGV[1] .. string.sub(v, b), '
 return 1
 `
 
+// Releases a lock only for its owner: KEYS[1] lock key, ARGV[1] owner token.
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+
 /** Escapes SCAN MATCH's glob characters so a prefix matches only itself. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
@@ -197,6 +200,25 @@ export class RedisDriver implements L2Driver {
     await this.ready()
     const [deleted, expired] = await Promise.all([this.redis.hmget(this.tagKeys.delete, ...tags), this.redis.hmget(this.tagKeys.expire, ...tags)])
     return tags.map((_, i) => ({ deleted: Number(deleted[i] ?? -Infinity), expired: Number(expired[i] ?? -Infinity) }))
+  }
+
+  readonly locks = {
+    acquire: async (key: string, token: string, ttlMs: number): Promise<boolean> => {
+      await this.ready()
+      return (await this.redis.set(this.lockKey(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'
+    },
+    release: async (key: string, token: string): Promise<void> => {
+      await this.ready()
+      await this.redis.eval(RELEASE_SCRIPT, 1, this.lockKey(key), token)
+    },
+    held: async (key: string): Promise<boolean> => {
+      await this.ready()
+      return (await this.redis.exists(this.lockKey(key))) === 1
+    },
+  }
+
+  private lockKey(key: string): string {
+    return `${this.prefix}:__lock:${key}`
   }
 
   async disconnect(): Promise<void> {
