@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison.
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,6 +10,7 @@ import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as cache from './suites/cache.mjs'
+import * as l2 from './suites/l2.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -53,7 +54,28 @@ if (!only || only === 'cache' || only === 'bookkeeping') {
   printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
 }
 
+let tiers = {}
+if (!only || only === 'l2') {
+  const url = await l2.reachable()
+  if (!url) {
+    console.log('\nRedis tier: no Redis answered at REDIS_URL or redis://127.0.0.1:6379, so the L2 rows are skipped.')
+  } else {
+    const suite = await l2.scenarios(url)
+    try {
+      tiers = await runRounds(suite.list, { rounds, time, baseline: l2.baseline, log })
+      printTable(ratioTable(tiers, ['RustoCache (wasm)', 'BentoCache', l2.baseline]), `Redis tier at ${url}, L1 missing: median ns/op over ${rounds} rounds (ratio vs raw ioredis)`)
+    } finally {
+      for (const close of suite.closers) await close()
+    }
+  }
+}
+
+// Only the suites that ran overwrite their results.
 mkdirSync(join(here, 'results'), { recursive: true })
-writeFileSync(join(here, 'results', 'core.json'), JSON.stringify({ machine, rounds, time, baseline: core.baseline, results, memory, exactness: exact }, null, 2))
-writeFileSync(join(here, 'results', 'cache.json'), JSON.stringify({ machine, rounds, time, baseline: cache.baseline, results: api, bookkeeping }, null, 2))
-console.log('\nwrote bench/results/core.json and bench/results/cache.json')
+const save = (name, data) => {
+  writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify({ machine, rounds, time, ...data }, null, 2))
+  console.log(`wrote bench/results/${name}.json`)
+}
+if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
+if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save('cache', { baseline: cache.baseline, results: api, bookkeeping })
+if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })

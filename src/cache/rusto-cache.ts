@@ -370,7 +370,8 @@ export class RustoCache {
 
   /** An L2 entry judged (tags, expiry) and copied into L1: the value, how it stands, and the L1 entry if kept. */
   private async judgedRemote(key: string, remote: L2Entry, now: number): Promise<{ found: Found; value: unknown; entry: Entry | undefined }> {
-    const found = await this.stack.judgeRemote(key, remote, now)
+    const judged = this.stack.judgeRemote(key, remote, now)
+    const found = typeof judged === 'number' ? judged : await judged
     if (found === Found.Missing) return { found, value: undefined, entry: undefined }
     this.stack.counters.l2Hits++
     return { found, value: remote.value, entry: this.stack.backfill(key, remote, found, this.defaults.grace, now) }

@@ -255,10 +255,14 @@ export class CacheStack {
    * How an entry read from L2 stands: tags invalidated after it was written (here, or by another instance, as
    * recorded in L2) make it gone or stale; past its logical expiry it is stale.
    */
-  async judgeRemote(key: string, entry: L2Entry, now: number): Promise<Found> {
-    let found: Found = entry.expiresAt > now ? Found.Fresh : Found.Stale
+  judgeRemote(key: string, entry: L2Entry, now: number): Found | Promise<Found> {
+    const found: Found = entry.expiresAt > now ? Found.Fresh : Found.Stale
     const tags = entry.tags
-    if (tags === undefined) return found
+    // Untagged entries (most) are judged without an await.
+    return tags === undefined ? found : this.judgeRemoteTags(key, entry, tags, found)
+  }
+
+  private async judgeRemoteTags(key: string, entry: L2Entry, tags: readonly string[], found: Found): Promise<Found> {
     const remote = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
     for (let i = 0; i < tags.length; i++) {
       const deleted = Math.max(this.tagDeleted.get(tags[i]!) ?? -Infinity, remote[i]?.deleted ?? -Infinity)

@@ -1,0 +1,102 @@
+// The Redis tier: RustoCache vs BentoCache 1.6 vs raw ioredis (the floor), against the same Redis, with L1
+// missing (a 16-entry L1 over 10,000 keys) and L2 holding every key.
+import { BentoCache, bentostore } from 'bentocache'
+import { memoryDriver } from 'bentocache/drivers/memory'
+import { redisDriver as bentoRedis } from 'bentocache/drivers/redis'
+import { Redis } from 'ioredis'
+import { RustoCache } from '../../dist/index.js'
+import { redisDriver } from '../../dist/redis.js'
+import { keys as makeKeys, uniformIndices } from '../lib/workload.mjs'
+
+const N = 10_000
+const CONCURRENT = 3_000
+const value = { id: 1, name: 'Ada Lovelace', roles: ['admin', 'author'], active: true }
+
+export const baseline = 'raw ioredis'
+
+/** Resolves the Redis URL to use, or undefined when none answers (the L2 rows are then skipped). */
+export async function reachable() {
+  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 })
+  try {
+    await probe.connect()
+    await probe.ping()
+    return url
+  } catch {
+    return undefined
+  } finally {
+    probe.disconnect()
+  }
+}
+
+export async function scenarios(url) {
+  const run = `bench${process.pid}`
+  const keys = makeKeys(N, 'l2:')
+  const idx = uniformIndices(N, 1 << 16)
+  const closers = []
+  const { hostname, port } = new URL(url)
+  const connection = { host: hostname, port: Number(port || 6379) }
+
+  const rusto = new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16 }, l2: redisDriver({ connection: url }) })
+  const bento = new BentoCache({
+    default: 'c',
+    ttl: '1h',
+    prefix: `${run}:bento`,
+    // serialize: false would break BentoCache's L1 refill from L2 (its issue #111), so its default here
+    stores: { c: bentostore().useL1Layer(memoryDriver({ maxItems: 16 })).useL2Layer(bentoRedis({ connection })) },
+  })
+  const raw = new Redis(url)
+  closers.push(() => rusto.disconnect(), () => bento.disconnect(), () => raw.quit())
+
+  const contenders = {
+    'RustoCache (wasm)': {
+      getOrSet: (key) => rusto.getOrSet({ key, factory: () => value }),
+      get: (key) => rusto.get({ key }),
+      set: (key, v) => rusto.set({ key, value: v }),
+      getMany: (ks) => rusto.getMany({ keys: ks }),
+    },
+    BentoCache: {
+      getOrSet: (key) => bento.getOrSet({ key, factory: () => value }),
+      get: (key) => bento.get({ key }),
+      set: (key, v) => bento.set({ key, value: v }),
+      getMany: (ks) => Promise.all(ks.map((key) => bento.get({ key }))),
+    },
+    [baseline]: {
+      getOrSet: async (key) => {
+        const text = await raw.get(`${run}:raw:${key}`)
+        if (text !== null) return JSON.parse(text)
+        await raw.set(`${run}:raw:${key}`, JSON.stringify(value), 'PX', 3_600_000)
+        return value
+      },
+      get: async (key) => {
+        const text = await raw.get(`${run}:raw:${key}`)
+        return text === null ? undefined : JSON.parse(text)
+      },
+      set: (key, v) => raw.set(`${run}:raw:${key}`, JSON.stringify(v), 'PX', 3_600_000),
+      getMany: async (ks) => (await raw.mget(ks.map((k) => `${run}:raw:${k}`))).map((t) => (t === null ? undefined : JSON.parse(t))),
+    },
+  }
+  for (const c of Object.values(contenders)) for (const k of keys) await c.set(k, value)
+
+  const each = (make) => Object.fromEntries(Object.entries(contenders).map(([name, c]) => [name, () => make(c)]))
+  let p = 0
+  const next = () => keys[idx[p++ & 0xffff]]
+  const batches = Array.from({ length: 256 }, (_, b) => Array.from({ length: 100 }, (_, j) => keys[(b * 100 + j * 37) % N]))
+  let b = 0
+
+  return {
+    closers,
+    list: [
+      { name: 'getOrSet, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.getOrSet(next()) }) },
+      {
+        name: `getOrSet, ${CONCURRENT.toLocaleString('en')} concurrent callers, distinct keys`,
+        opsPerCall: CONCURRENT,
+        iterations: 10,
+        contenders: each((c) => () => Promise.all(Array.from({ length: CONCURRENT }, (_, i) => c.getOrSet(keys[(p++ + i * 3) % N])))),
+      },
+      { name: 'tiered get (L1 miss, L2 hit)', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.get(next()) }) },
+      { name: 'set (L1 + L2)', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.set(next(), value) }) },
+      { name: 'getMany of 100 keys (per key)', opsPerCall: 100, contenders: each((c) => () => c.getMany(batches[b++ & 255])) },
+    ],
+  }
+}
