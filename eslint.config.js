@@ -16,6 +16,10 @@ export default tseslint.config(
         WebAssembly: 'readonly',
         TextEncoder: 'readonly',
         atob: 'readonly',
+        URL: 'readonly',
+        queueMicrotask: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
       },
     },
     rules: {

@@ -87,10 +87,38 @@ export class RedisDriver implements L2Driver {
     return text === null ? undefined : decodeEntry(text, this.serializer)
   }
 
-  async get(key: string): Promise<L2Entry | undefined> {
-    const ready = this.ready()
-    if (ready) await ready
-    return this.decode(await this.redis.get(this.key(key)))
+  /** Single reads asked for in the same tick, sent together as one MGET (see get). */
+  private pendingGets: Array<{ key: string; resolve: (e: L2Entry | undefined) => void; reject: (error: unknown) => void }> | undefined
+
+  /**
+   * One key. Reads issued in the same tick (concurrent getOrSet misses) are coalesced into one MGET per slot
+   * group: one write and one round trip instead of one each. A lone read waits one microtask, nothing more.
+   */
+  get(key: string): Promise<L2Entry | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.pendingGets) {
+        this.pendingGets = []
+        queueMicrotask(() => void this.flushGets())
+      }
+      this.pendingGets.push({ key, resolve, reject })
+    })
+  }
+
+  private async flushGets(): Promise<void> {
+    const batch = this.pendingGets!
+    this.pendingGets = undefined
+    try {
+      const ready = this.ready()
+      if (ready) await ready
+      if (batch.length === 1) {
+        batch[0]!.resolve(this.decode(await this.redis.get(this.key(batch[0]!.key))))
+        return
+      }
+      const entries = await this.getMany(batch.map((b) => b.key))
+      batch.forEach((b, i) => b.resolve(entries[i]))
+    } catch (error) {
+      for (const b of batch) b.reject(error)
+    }
   }
 
   /**
