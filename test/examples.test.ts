@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { promisify } from 'node:util'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, inject, it } from 'vitest'
 
 // Every example in examples/ runs against the built package (npm test builds dist/ first) and says what it
 // promises in its comments.
@@ -17,6 +17,7 @@ const expected: Record<string, RegExp> = {
   'batch.mjs': /\[ 9, undefined, 64 \]/,
   'byte-limits.mjs': /a: undefined, b: 400, c: 400, huge: undefined/,
   'core.mjs': /dropped a evict\n(wasm|js) fresh 2 \[ 'b', 'c' \]/,
+  'redis.mjs': /b read from L2: Ada true\nb after a changed it: Ada Lovelace\nb stats: \{"l2Hits":2,"busReceived":2\}/,
   'factory-context.mjs': /skipped: undefined false[\s\S]*kept the stale feed: \[ 'old post' \] \| onFactoryError saw: \[ 'E_FACTORY_ERROR' \][\s\S]*forced: \{ eur: 1.09 \}/,
 }
 
@@ -28,7 +29,8 @@ describe('examples', () => {
   })
 
   it.each(Object.entries(expected))('%s runs and prints what it promises', async (file, pattern) => {
-    const { stdout } = await run(process.execPath, [`examples/${file}`], { timeout: 20_000 })
+    const env = { ...process.env, REDIS_URL: inject('redisUrl') }
+    const { stdout } = await run(process.execPath, [`examples/${file}`], { timeout: 20_000, env })
     expect(stdout).toMatch(pattern)
   })
 })
