@@ -205,12 +205,20 @@ export class RustoCache {
     const key = this.keyFor(options)
     const o = resolveOptions(this.defaults, options)
     const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags: this.tagsFor(options.tags) }
+    return this.writeThrough(key, options.key, options.value, write, false, false)
+  }
+
+  /**
+   * The one write path of set() and of factories: L1 first so this process answers at once, then L2 (awaited:
+   * the bus publishes only after it), then the bus. True when either tier took the value.
+   */
+  private async writeThrough(key: string, userKey: string, value: unknown, write: WriteOptions, skipL2: boolean, skipBus: boolean): Promise<boolean> {
     const now = Date.now()
     const stamp = this.stack.stamp(now)
-    const inL1 = this.stack.write(key, options.value, write, now, stamp)
-    const inL2 = await this.toL2(key, options.value, write, stamp, now)
-    await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || !this.stack.l2)
-    if (inL1 || inL2) this.emit('cache:written', options.key)
+    const inL1 = this.stack.write(key, value, write, now, stamp)
+    const inL2 = !skipL2 && (await this.toL2(key, value, write, stamp, now))
+    if (!skipBus) await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || skipL2 || !this.stack.l2)
+    if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2
   }
 
@@ -325,8 +333,7 @@ export class RustoCache {
       this.stack.core.clear()
       this.stack.clearTags()
     } else {
-      const mine = [...this.stack.core.keys()].filter((k) => k.startsWith(this.path))
-      for (const k of mine) this.stack.core.delete(k)
+      this.stack.clearPath(this.path)
     }
     const done = await this.stack.l2Call('clear', undefined, (l2) => l2.clear(this.path).then(() => true))
     await this.stack.coherence.announce({ type: 'clear', keys: [], path: this.path }, done === true || !this.stack.l2)
@@ -612,14 +619,8 @@ export class RustoCache {
     try {
       const value = await factory(ctx)
       if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
-      const now = Date.now()
-      const stamp = this.stack.stamp(now)
-      const inL1 = this.stack.write(key, value, write, now, stamp)
-      // L1 first so this process answers at once, then L2 (awaited: the bus publishes only after it).
-      const inL2 = !skipL2Write && (await this.toL2(key, value, write, stamp, now))
-      if (!skipBusNotify) await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || skipL2Write || !this.stack.l2)
-      if (inL1 || inL2) this.emit('cache:written', userKey)
-      this.logger.debug({ key: userKey, op: 'factory', tier: inL2 ? 'l2' : 'l1', duration: now - started }, 'factory value cached')
+      await this.writeThrough(key, userKey, value, write, skipL2Write, skipBusNotify)
+      this.logger.debug({ key: userKey, op: 'factory', duration: Date.now() - started }, 'factory value cached')
       return { ok: true, value }
     } catch (error) {
       const failure =

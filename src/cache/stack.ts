@@ -115,6 +115,11 @@ export class CacheStack {
     return this.lastStamp
   }
 
+  /** Deletes the L1 entries of one namespace (keys starting with `path`): a walk over every L1 key. */
+  clearPath(path: string): void {
+    for (const key of [...this.core.keys()]) if (key.startsWith(path)) this.core.delete(key)
+  }
+
   /** How the last read() or peek() found its key (kept here so a hit allocates nothing). */
   found: Found = Found.Missing
 
@@ -314,7 +319,7 @@ export class CacheStack {
         return
       case 'clear':
         if (!message.path) this.core.clear()
-        else for (const key of [...this.core.keys()]) if (key.startsWith(message.path)) this.core.delete(key)
+        else this.clearPath(message.path)
         return
       case 'delete-tags':
       case 'expire-tags':

@@ -155,11 +155,15 @@ export class RedisDriver implements L2Driver {
     return out
   }
 
+  /** The SET of one entry, on the connection or in a pipeline: PX for a finite ttl, none for forever. */
+  private setCommand(target: Redis | Cluster | ReturnType<Redis['pipeline']>, key: string, entry: L2Entry, ttlMs: number) {
+    const text = encodeEntry(entry, this.serializer)
+    return ttlMs === Infinity ? target.set(this.key(key), text) : target.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+  }
+
   async set(key: string, entry: L2Entry, ttlMs: number): Promise<void> {
     await this.ready()
-    const text = encodeEntry(entry, this.serializer)
-    if (ttlMs === Infinity) await this.redis.set(this.key(key), text)
-    else await this.redis.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+    await this.setCommand(this.redis, key, entry, ttlMs)
   }
 
   async setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void> {
@@ -168,12 +172,7 @@ export class RedisDriver implements L2Driver {
     await Promise.all(
       this.bySlot(items.map((item) => item.key)).map(async (group) => {
         const pipeline = this.redis.pipeline()
-        for (const i of group) {
-          const { key, entry, ttlMs } = items[i]!
-          const text = encodeEntry(entry, this.serializer)
-          if (ttlMs === Infinity) pipeline.set(this.key(key), text)
-          else pipeline.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
-        }
+        for (const i of group) this.setCommand(pipeline, items[i]!.key, items[i]!.entry, items[i]!.ttlMs)
         const failed = ((await pipeline.exec()) ?? []).find(([error]) => error)
         if (failed) throw failed[0]
       }),
