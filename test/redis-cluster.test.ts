@@ -63,6 +63,8 @@ describe('Redis Cluster', () => {
     const fresh = cache('c2')
     expect(await fresh.namespace('ns').getMany({ keys })).toEqual(keys.map(() => undefined))
     expect(await fresh.get({ key: 'outside' })).toBe('kept')
+    await a.clear() // everything, tag records included
+    expect(await cache('c2').get({ key: 'outside' })).toBeUndefined()
     expect(a.stats().l2Errors).toBe(0)
   })
 

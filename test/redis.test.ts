@@ -1,27 +1,85 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import superjson from 'superjson'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ErrorCodes, RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { redisDriver, type RedisConnection } from '../src/redis/index.js'
-import { startRedisServer, type RedisServer } from './helpers/redis-server.js'
+import { startRedisCluster, startRedisServer, type RedisClusterServers, type RedisServer } from './helpers/redis-server.js'
 
 const url = inject('redisUrl')
 const open: RustoCache[] = []
+const clusters: Cluster[] = []
 let prefixes = 0
+let cluster: RedisClusterServers
+
+/** The L2 suite runs on a single server (the suite's Redis) and on a 3-master cluster of its own. */
+const targets = {
+  'a single Redis': {
+    connection: (keyPrefix?: string): RedisConnection => (keyPrefix ? { ...hostPort(url), keyPrefix } : url),
+    keys: async (pattern: string) => {
+      const admin = new Redis(url)
+      try {
+        return await admin.keys(pattern)
+      } finally {
+        admin.disconnect()
+      }
+    },
+  },
+  'a Redis Cluster': {
+    connection: (keyPrefix?: string): RedisConnection => {
+      const c = new Cluster(
+        cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+        { keyPrefix, redisOptions: { commandTimeout: 1_000 } },
+      )
+      clusters.push(c)
+      return c
+    },
+    keys: async (pattern: string) => {
+      const found: string[] = []
+      for (const port of cluster.ports) {
+        const node = new Redis(port, '127.0.0.1')
+        try {
+          found.push(...(await node.keys(pattern)))
+        } finally {
+          node.disconnect()
+        }
+      }
+      return found
+    },
+  },
+}
+let target: (typeof targets)[keyof typeof targets] = targets['a single Redis']
+
+function hostPort(u: string): { host: string; port: number } {
+  const parsed = new URL(u)
+  return { host: parsed.hostname, port: Number(parsed.port || 6379) }
+}
 
 /** A cache on Redis with a prefix of its own test; `group` shares one prefix between instances. */
-function make(group: string, options: RustoCacheOptions = {}, connection: RedisConnection = url): RustoCache {
+function make(group: string, options: RustoCacheOptions = {}, connection: RedisConnection = target.connection()): RustoCache {
   const cache = new RustoCache({ prefix: `t${process.pid}:${group}`, l2: redisDriver({ connection }), ...options })
   open.push(cache)
   return cache
 }
 const group = () => `g${++prefixes}`
 
+beforeAll(async () => {
+  cluster = await startRedisCluster()
+}, 60_000)
+
+afterAll(async () => {
+  for (const c of clusters) c.disconnect()
+  await cluster.stop()
+})
+
 afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.disconnect()))
 })
 
-describe('Redis L2', () => {
+describe.each(Object.keys(targets) as Array<keyof typeof targets>)('Redis L2 on %s', (name) => {
+  beforeAll(() => {
+    target = targets[name]
+  })
+
   it('backfills L1 from L2: a second instance answers without its factory', async () => {
     const g = group()
     const a = make(g)
@@ -83,29 +141,23 @@ describe('Redis L2', () => {
 
   it('clears only a namespace in Redis, honouring the ioredis keyPrefix', async () => {
     const g = group()
-    const connection = { host: '127.0.0.1', port: Number(new URL(url).port), keyPrefix: `kp${g}:` }
-    const root = make(g, {}, connection)
+    const root = make(g, {}, target.connection(`kp${g}:`))
     const users = root.namespace('users')
     await root.set({ key: 'settings', value: 1 })
     await users.set({ key: '1', value: 'a' })
     await users.set({ key: '2', value: 'b' })
     await users.clear()
-    const fresh = make(g, {}, connection)
+    const fresh = make(g, {}, target.connection(`kp${g}:`))
     expect(await fresh.getMany({ keys: ['users:1', 'users:2', 'settings'] })).toEqual([undefined, undefined, 1])
-    const admin = new Redis(url)
-    try {
-      expect((await admin.keys(`kp${g}:*`)).sort()).toEqual([`kp${g}:t${process.pid}:${g}:settings`])
-    } finally {
-      admin.disconnect()
-    }
+    expect((await target.keys(`kp${g}:*`)).sort()).toEqual([`kp${g}:t${process.pid}:${g}:settings`])
   })
 
   it('stores Dates, Maps and BigInts through superjson', async () => {
     const g = group()
     const serializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }
     const options: RustoCacheOptions = {}
-    const a = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: url, serializer }), ...options })
-    const b = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: url, serializer }), ...options })
+    const a = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: target.connection(), serializer }), ...options })
+    const b = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: target.connection(), serializer }), ...options })
     open.push(a, b)
     const value = { at: new Date(0), tags: new Map([['a', 1n]]) }
     await a.set({ key: 'rich', value })

@@ -36,6 +36,18 @@ return 1
 // Releases a lock only for its owner: KEYS[1] lock key, ARGV[1] owner token.
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
+/** Positions of `keys` (full Redis keys) grouped by hash slot. */
+function groupBySlot(keys: readonly string[]): number[][] {
+  const groups = new Map<number, number[]>()
+  keys.forEach((k, i) => {
+    const slot = calculateSlot(k)
+    const group = groups.get(slot)
+    if (group) group.push(i)
+    else groups.set(slot, [i])
+  })
+  return [...groups.values()]
+}
+
 /** Escapes SCAN MATCH's glob characters so a prefix matches only itself. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
@@ -127,19 +139,19 @@ export class RedisDriver implements L2Driver {
    */
   private bySlot(keys: readonly string[]): number[][] {
     if (!(this.redis instanceof Cluster)) return [keys.map((_, i) => i)]
-    const groups = new Map<number, number[]>()
-    keys.forEach((k, i) => {
-      const slot = calculateSlot(this.keyPrefix + this.key(k))
-      const group = groups.get(slot)
-      if (group) group.push(i)
-      else groups.set(slot, [i])
-    })
-    return [...groups.values()]
+    return groupBySlot(keys.map((k) => this.keyPrefix + this.key(k)))
   }
 
+  /** Redis keys as ioredis takes them (without its keyPrefix), grouped by slot. */
+  private bySlotRaw(keys: readonly string[]): string[][] {
+    return groupBySlot(keys.map((k) => this.keyPrefix + k)).map((group) => group.map((i) => keys[i]!))
+  }
+
+  /** The ioredis keyPrefix, which ioredis adds to every key it sends (a cluster's own option or its nodes'). */
   private get keyPrefix(): string {
-    const options = this.redis instanceof Cluster ? this.redis.options.redisOptions : this.redis.options
-    return (options as { keyPrefix?: string } | undefined)?.keyPrefix ?? ''
+    const r = this.redis
+    const prefix = r instanceof Cluster ? (r.options.keyPrefix ?? r.options.redisOptions?.keyPrefix) : r.options.keyPrefix
+    return prefix ?? ''
   }
 
   async getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
@@ -198,22 +210,24 @@ export class RedisDriver implements L2Driver {
 
   async clear(path: string): Promise<void> {
     await this.ready()
-    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis]
+    const redis = this.redis
+    const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis]
+    // SCAN sees the keys as stored, ioredis keyPrefix included; UNLINK through ioredis adds it again.
+    const keyPrefix = this.keyPrefix
+    const match = `${globEscape(`${keyPrefix}${this.prefix}:${path}`)}*`
     for (const node of nodes) {
-      // SCAN sees the keys as stored, ioredis keyPrefix included; UNLINK through ioredis adds it again.
-      const keyPrefix = (node.options as { keyPrefix?: string }).keyPrefix ?? ''
-      const match = `${globEscape(`${keyPrefix}${this.prefix}:${path}`)}*`
       let cursor = '0'
       do {
         const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000)
         cursor = next
         const keys = found.map((k) => k.slice(keyPrefix.length)).filter((k) => k !== this.tagKeys.delete && k !== this.tagKeys.expire)
-        // On a cluster the keys of one page sit in many slots: one UNLINK each, through the node that holds them.
-        if (this.redis instanceof Cluster) for (const key of keys) await node.unlink(key)
-        else if (keys.length > 0) await node.unlink(...keys)
+        // On a cluster the keys of one page sit in many slots: unlink them by slot group through the cluster.
+        if (redis instanceof Cluster) await Promise.all(this.bySlotRaw(keys).map((group) => redis.unlink(...group)))
+        else if (keys.length > 0) await redis.unlink(...keys)
       } while (cursor !== '0')
     }
-    if (path === '') await this.redis.unlink(this.tagKeys.delete, this.tagKeys.expire)
+    // Two keys, perhaps in two slots of a cluster: two commands.
+    if (path === '') await Promise.all([this.redis.unlink(this.tagKeys.delete), this.redis.unlink(this.tagKeys.expire)])
   }
 
   async invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void> {
