@@ -1,4 +1,4 @@
-import { BaseCore, checkKey, checkKeys } from './base-core.js'
+import { BaseCore, checkKey, checkKeys, freshValue } from './base-core.js'
 import { Clock, encodeDeadline, NEVER, shiftDeadline, tickOf } from './clock.js'
 import { MISS, STALE, type CoreOptions } from './types.js'
 
@@ -54,6 +54,10 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   get capacity(): number {
     return this.cap
+  }
+
+  get(key: string, now: number): V | undefined {
+    return freshValue<V>(this.kv, this.lookup(key, now))
   }
 
   lookup(key: string, now: number): number {

@@ -1,4 +1,4 @@
-import { BaseCore, checkKey, checkKeys } from './base-core.js'
+import { BaseCore, checkKey, checkKeys, freshValue } from './base-core.js'
 import { hashKey } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { instantiateCore, type CoreExports } from './wasm-module.js'
@@ -35,6 +35,10 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   get capacity(): number {
     return this.ex.capacity()
+  }
+
+  get(key: string, now: number): V | undefined {
+    return freshValue<V>(this.kv, this.lookup(key, now))
   }
 
   lookup(key: string, now: number): number {
