@@ -1,3 +1,4 @@
+import { copyFileSync } from 'node:fs'
 import { defineConfig } from 'tsup'
 
 // One line per public entry; each gets ESM, CJS and types.
@@ -6,13 +7,16 @@ const entry = {
   redis: 'src/redis/index.ts',
 }
 
-export default defineConfig({
-  entry,
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'es2022',
-  platform: 'neutral',
-  treeshake: true,
-})
+const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true } as const
+
+export default defineConfig([
+  { ...shared, entry, format: ['esm', 'cjs'] },
+  {
+    // workerd / edge-light: ESM only, the .wasm file beside it, imported as a module
+    ...shared,
+    entry: { edge: 'src/edge.ts' },
+    format: ['esm'],
+    external: ['./rustocache.wasm'],
+    onSuccess: async () => copyFileSync('build/rustocache.wasm', 'dist/rustocache.wasm'),
+  },
+])

@@ -17,7 +17,7 @@ describe('the published package', () => {
   })
 
   it('keeps the core entry free of Node-only imports', () => {
-    for (const file of ['dist/index.js', 'dist/index.cjs']) {
+    for (const file of ['dist/index.js', 'dist/index.cjs', 'dist/edge.js']) {
       const code = readFileSync(file, 'utf8')
       expect(code).not.toMatch(/from ['"]node:|require\(['"]node:|['"]ioredis['"]/)
     }
