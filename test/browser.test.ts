@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { chromium, type BrowserContext } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+// The built core entry in headless Chromium (Debian's chromium; .ci/run installs it when missing).
+const PAGE = `<!doctype html><script type="module">
+import { RustoCache, createCore, loadWasm, wasmSupported } from '/dist/index.js'
+const withoutLoad = createCore().kind
+await loadWasm()
+const cache = new RustoCache({ ttl: '1m', grace: '1h' })
+const value = await cache.getOrSet({ key: 'k', factory: async () => ({ hello: 'browser' }) })
+await cache.setMany({ items: [{ key: 'a', value: 1 }, { key: 'b', value: 2 }] })
+const core = createCore({ maxItems: 2 })
+core.set('x', 1, 0); core.set('y', 2, 0); core.set('z', 3, 0)
+window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().core, value,
+  many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()] }
+</script>`
+
+let server: Server
+let context: BrowserContext
+let base = ''
+
+function chromiumPath(): string {
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error('chromium was not found on the PATH: apt-get install -y chromium (.ci/run does this)')
+  }
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+    } else if (req.url?.startsWith('/dist/') && req.url.endsWith('.js')) {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(resolve('.' + req.url)))
+    } else res.writeHead(404).end()
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rustocache-chromium-')), {
+    executablePath: chromiumPath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+  })
+}, 60_000)
+
+afterAll(async () => {
+  await context?.close()
+  server?.close()
+})
+
+describe('Chromium', () => {
+  it('runs the cache on the WASM core after loadWasm()', async () => {
+    const page = await context.newPage()
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    await page.goto(base)
+    const result = (await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 20_000 })).jsonValue()
+    expect(errors).toEqual([])
+    expect(await result).toMatchObject({
+      supported: true,
+      // Chromium 156 compiles the 4.4 KB module synchronously on the main thread; loadWasm() is the safe path.
+      withoutLoad: 'wasm',
+      core: 'wasm',
+      value: { hello: 'browser' },
+      many: [1, undefined, 2],
+      lru: ['z', 'y'],
+    })
+  })
+})
