@@ -49,9 +49,14 @@ export class Coherence {
     }
   }
 
+  /** True when announcing a change would do nothing: no bus, and nothing to retry in L2. */
+  idle(l2Done: boolean): boolean {
+    return this.closed || (!this.transport && l2Done)
+  }
+
   /** After a local change; `l2Done` is false when its L2 side failed (it is then retried before publishing). */
   async announce(change: Change, l2Done: boolean): Promise<void> {
-    if (this.closed || (!this.transport && l2Done)) return
+    if (this.idle(l2Done)) return
     const message: BusMessage = { ...change, from: this.id }
     // Behind queued messages, a new one waits its turn: instances must see changes in order.
     if (!l2Done || this.queue.length > 0 || !this.transport) return this.enqueue(message)

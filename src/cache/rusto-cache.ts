@@ -216,8 +216,10 @@ export class RustoCache {
     const now = Date.now()
     const stamp = this.stack.stamp(now)
     const inL1 = this.stack.write(key, value, write, now, stamp)
-    const inL2 = !skipL2 && (await this.toL2(key, value, write, stamp, now))
-    if (!skipBus) await this.stack.coherence.announce({ type: 'set', keys: [key] }, inL2 || skipL2 || !this.stack.l2)
+    // L1-only caches skip both awaits: each costs a promise hop on every miss.
+    const inL2 = !skipL2 && this.stack.l2 !== undefined && (await this.toL2(key, value, write, stamp, now))
+    const l2Done = inL2 || skipL2 || !this.stack.l2
+    if (!skipBus && !this.stack.coherence.idle(l2Done)) await this.stack.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2
   }
