@@ -90,6 +90,38 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
       expect(() => make({ ttl: 'forever-ish' })).toThrow(RustoCacheError)
     })
 
+    it('rejects bad options with E_INVALID_OPTION, at construction or before writing', async () => {
+      const bad: RustoCacheOptions[] = [
+        { earlyExpiration: 1.5 },
+        { earlyExpiration: 0 },
+        { l1: { maxBytes: '64xb' } },
+        { l1: { maxItems: 0 } },
+        { l1: { maxEntrySize: -1 } },
+        { l1: { sizeCalculation: 'json' as unknown as () => number } },
+        { onFactoryError: 'log' as unknown as () => void },
+        { lock: 'yes' as unknown as { distributed: boolean } },
+        { l2: {} as unknown as RustoCacheOptions['l2'] },
+        { bus: { kind: 'x' } as unknown as RustoCacheOptions['bus'] },
+        { bus: { kind: 'x', retryQueue: { maxSize: 0 }, create: () => ({}) } as unknown as RustoCacheOptions['bus'] },
+      ]
+      for (const options of bad) {
+        let code: string | undefined
+        try {
+          make(options)
+        } catch (error) {
+          code = (error as RustoCacheError).code
+        }
+        expect(code, JSON.stringify(options)).toBe(ErrorCodes.E_INVALID_OPTION)
+      }
+      const cache = make({ l1: { maxEntrySize: '1kb', sizeCalculation: (value) => (value === 2 ? -1 : 1) } })
+      await cache.set({ key: 'kept', value: 1, ttl: '1h' })
+      expect(await codeOf(cache.set({ key: 'kept', value: 2 }))).toBe(ErrorCodes.E_INVALID_OPTION)
+      expect(await cache.get({ key: 'kept' })).toBe(1)
+      expect(await codeOf(cache.set({ key: 'k', value: 1, tags: 'user:1' as unknown as string[] }))).toBe(ErrorCodes.E_INVALID_OPTION)
+      expect(await codeOf(cache.getOrSet({ key: 'k', factory: 'value' as unknown as () => number }))).toBe(ErrorCodes.E_INVALID_OPTION)
+      expect(() => cache.namespace('')).toThrow(RustoCacheError)
+    })
+
     it('reads friendly durations', async () => {
       vi.useFakeTimers()
       try {
