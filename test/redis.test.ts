@@ -207,7 +207,25 @@ describe('Redis L2 batches', () => {
 describe('Redis down', () => {
   let server: RedisServer
   beforeAll(async () => {
-    server = await startRedisServer()
+    server = await startRedisServer(['--enable-debug-command', 'yes'])
+  })
+
+  it('never hangs on a Redis that stopped answering: the command timeout fails the L2 read', async () => {
+    const cache = new RustoCache({ prefix: `t${process.pid}:${group()}`, l2: redisDriver({ connection: server.url, commandTimeout: 100 }) })
+    open.push(cache)
+    await cache.get({ key: 'warm-up' })
+    const admin = new Redis(server.url)
+    try {
+      let stalled = true
+      const stall = admin.call('DEBUG', 'SLEEP', '2').then(() => (stalled = false)) // the server answers nobody for 2 s
+      await new Promise((r) => setTimeout(r, 50))
+      expect(await cache.getOrSet({ key: 'cold', factory: () => 'from the source' })).toBe('from the source')
+      expect(stalled).toBe(true) // answered while Redis was still asleep
+      expect(cache.stats().l2Errors).toBeGreaterThanOrEqual(1)
+      await stall
+    } finally {
+      admin.disconnect()
+    }
   })
   afterAll(async () => {
     await server.stop()

@@ -483,7 +483,7 @@ export class RustoCache {
       if (o.distributedLock && this.stack.l2?.locks) {
         let turn: Awaited<ReturnType<RustoCache['distributedTurn']>>
         try {
-          turn = await this.distributedTurn(key, o)
+          turn = await this.distributedTurn(key, o, forceFresh)
         } catch (error) {
           release()
           throw error
@@ -536,6 +536,7 @@ export class RustoCache {
   private async distributedTurn(
     key: string,
     o: ResolvedOptions,
+    forceFresh: boolean,
   ): Promise<{ kind: 'owner'; release: () => Promise<void> } | { kind: 'value'; value: unknown } | { kind: 'local' } | { kind: 'timeout' }> {
     const locks = this.stack.l2!.locks!
     const token = `${this.stack.coherence.id}:${Math.random().toString(36).slice(2)}`
@@ -547,8 +548,8 @@ export class RustoCache {
         const release = async () => {
           await this.stack.l2Call('unlock', key, () => locks.release(key, token))
         }
-        // The previous owner may have finished between our L2 read and our lock.
-        const remote = await this.fromL2(key, Date.now())
+        // The previous owner may have finished between our L2 read and our lock (unless we must run anyway).
+        const remote = forceFresh ? undefined : await this.fromL2(key, Date.now())
         if (remote?.found === Found.Fresh) {
           await release()
           return { kind: 'value', value: remote.value }

@@ -2,6 +2,7 @@ import { Cluster, type Redis } from 'ioredis'
 import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.js'
 import type { Logger } from '../logger.js'
 import { connect, whenReady, type RedisConnection } from './driver.js'
+import { Watchdog } from './watchdog.js'
 
 export interface RedisBusOptions {
   /** ioredis options, a redis:// URL, or a Redis / Cluster instance (publishing uses it; subscribing a duplicate). */
@@ -22,7 +23,8 @@ class RedisBusTransport implements BusTransport {
     private readonly logger: Logger,
   ) {
     this.commandTimeout = options.commandTimeout ?? 500
-    const { redis, owned } = connect(options.connection, this.commandTimeout, logger)
+    this.watchdog = new Watchdog(this.commandTimeout)
+    const { redis, owned } = connect(options.connection, logger)
     this.pub = redis
     this.ownsPub = owned
     // A subscribed connection can do nothing else: always a connection of our own. ioredis resubscribes on reconnect.
@@ -32,9 +34,11 @@ class RedisBusTransport implements BusTransport {
 
   private readonly commandTimeout: number
 
+  private readonly watchdog: Watchdog
+
   async publish(payload: string): Promise<void> {
     await whenReady(this.pub, this.commandTimeout)
-    await this.pub.publish(this.channel, payload)
+    await this.watchdog.guard(this.pub.publish(this.channel, payload))
   }
 
   async subscribe(onMessage: (payload: string) => void): Promise<void> {
@@ -53,6 +57,7 @@ class RedisBusTransport implements BusTransport {
   }
 
   async disconnect(): Promise<void> {
+    this.watchdog.stop()
     const quit = async (r: Redis | Cluster) => {
       try {
         await r.quit()

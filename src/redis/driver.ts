@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
+import { Watchdog } from './watchdog.js'
 
 export type RedisConnection = RedisOptions | string | Redis | Cluster
 
@@ -73,6 +74,7 @@ export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
 export class RedisDriver implements L2Driver {
   private readonly serializer: Serializer
   private readonly tagKeys: { delete: string; expire: string }
+  private readonly watchdog: Watchdog
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -82,6 +84,7 @@ export class RedisDriver implements L2Driver {
     serializer: Serializer | undefined,
   ) {
     this.serializer = serializer ?? jsonSerializer
+    this.watchdog = new Watchdog(commandTimeout)
     // One hash slot for both tag hashes and every key of a batch on a cluster would be wrong; tags live apart.
     this.tagKeys = { delete: `${prefix}:__tags:deleted`, expire: `${prefix}:__tags:expired` }
   }
@@ -123,7 +126,7 @@ export class RedisDriver implements L2Driver {
       const ready = this.ready()
       if (ready) await ready
       if (batch.length === 1) {
-        batch[0]!.resolve(this.decode(await this.redis.get(this.key(batch[0]!.key))))
+        batch[0]!.resolve(this.decode(await this.watchdog.guard(this.redis.get(this.key(batch[0]!.key)))))
         return
       }
       const entries = await this.getMany(batch.map((b) => b.key))
@@ -160,7 +163,7 @@ export class RedisDriver implements L2Driver {
     const out = new Array<L2Entry | undefined>(keys.length)
     await Promise.all(
       this.bySlot(keys).map(async (group) => {
-        const texts = await this.redis.mget(...group.map((i) => this.key(keys[i]!)))
+        const texts = await this.watchdog.guard(this.redis.mget(...group.map((i) => this.key(keys[i]!))))
         group.forEach((i, j) => (out[i] = this.decode(texts[j] ?? null)))
       }),
     )
@@ -175,7 +178,7 @@ export class RedisDriver implements L2Driver {
 
   async set(key: string, entry: L2Entry, ttlMs: number): Promise<void> {
     await this.ready()
-    await this.setCommand(this.redis, key, entry, ttlMs)
+    await this.watchdog.guard(this.setCommand(this.redis, key, entry, ttlMs) as Promise<unknown>)
   }
 
   async setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void> {
@@ -185,7 +188,7 @@ export class RedisDriver implements L2Driver {
       this.bySlot(items.map((item) => item.key)).map(async (group) => {
         const pipeline = this.redis.pipeline()
         for (const i of group) this.setCommand(pipeline, items[i]!.key, items[i]!.entry, items[i]!.ttlMs)
-        const failed = ((await pipeline.exec()) ?? []).find(([error]) => error)
+        const failed = ((await this.watchdog.guard(pipeline.exec())) ?? []).find(([error]) => error)
         if (failed) throw failed[0]
       }),
     )
@@ -193,19 +196,19 @@ export class RedisDriver implements L2Driver {
 
   async delete(key: string): Promise<boolean> {
     await this.ready()
-    return (await this.redis.unlink(this.key(key))) > 0
+    return (await this.watchdog.guard(this.redis.unlink(this.key(key)))) > 0
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return 0
     await this.ready()
-    const counts = await Promise.all(this.bySlot(keys).map((group) => this.redis.unlink(...group.map((i) => this.key(keys[i]!)))))
+    const counts = await Promise.all(this.bySlot(keys).map((group) => this.watchdog.guard(this.redis.unlink(...group.map((i) => this.key(keys[i]!))))))
     return counts.reduce((a, b) => a + b, 0)
   }
 
   async expire(key: string, now: number): Promise<boolean> {
     await this.ready()
-    return (await this.redis.eval(EXPIRE_SCRIPT, 1, this.key(key), String(Math.floor(now)))) === 1
+    return (await this.watchdog.guard(this.redis.eval(EXPIRE_SCRIPT, 1, this.key(key), String(Math.floor(now))))) === 1
   }
 
   async clear(path: string): Promise<void> {
@@ -218,16 +221,16 @@ export class RedisDriver implements L2Driver {
     for (const node of nodes) {
       let cursor = '0'
       do {
-        const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000)
+        const [next, found] = await this.watchdog.guard(node.scan(cursor, 'MATCH', match, 'COUNT', 1000))
         cursor = next
         const keys = found.map((k) => k.slice(keyPrefix.length)).filter((k) => k !== this.tagKeys.delete && k !== this.tagKeys.expire)
         // On a cluster the keys of one page sit in many slots: unlink them by slot group through the cluster.
-        if (redis instanceof Cluster) await Promise.all(this.bySlotRaw(keys).map((group) => redis.unlink(...group)))
-        else if (keys.length > 0) await redis.unlink(...keys)
+        if (redis instanceof Cluster) await Promise.all(this.bySlotRaw(keys).map((group) => this.watchdog.guard(redis.unlink(...group))))
+        else if (keys.length > 0) await this.watchdog.guard(redis.unlink(...keys))
       } while (cursor !== '0')
     }
     // Two keys, perhaps in two slots of a cluster: two commands.
-    if (path === '') await Promise.all([this.redis.unlink(this.tagKeys.delete), this.redis.unlink(this.tagKeys.expire)])
+    if (path === '') await this.watchdog.guard(Promise.all([this.redis.unlink(this.tagKeys.delete), this.redis.unlink(this.tagKeys.expire)]))
   }
 
   async invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void> {
@@ -235,28 +238,28 @@ export class RedisDriver implements L2Driver {
     await this.ready()
     const fields: string[] = []
     for (const tag of tags) fields.push(tag, String(stamp))
-    await this.redis.hset(how === 'delete' ? this.tagKeys.delete : this.tagKeys.expire, ...fields)
+    await this.watchdog.guard(this.redis.hset(how === 'delete' ? this.tagKeys.delete : this.tagKeys.expire, ...fields))
   }
 
   async tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>> {
     if (tags.length === 0) return []
     await this.ready()
-    const [deleted, expired] = await Promise.all([this.redis.hmget(this.tagKeys.delete, ...tags), this.redis.hmget(this.tagKeys.expire, ...tags)])
+    const [deleted, expired] = await this.watchdog.guard(Promise.all([this.redis.hmget(this.tagKeys.delete, ...tags), this.redis.hmget(this.tagKeys.expire, ...tags)]))
     return tags.map((_, i) => ({ deleted: Number(deleted[i] ?? -Infinity), expired: Number(expired[i] ?? -Infinity) }))
   }
 
   readonly locks = {
     acquire: async (key: string, token: string, ttlMs: number): Promise<boolean> => {
       await this.ready()
-      return (await this.redis.set(this.lockKey(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK'
+      return (await this.watchdog.guard(this.redis.set(this.lockKey(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
     },
     release: async (key: string, token: string): Promise<void> => {
       await this.ready()
-      await this.redis.eval(RELEASE_SCRIPT, 1, this.lockKey(key), token)
+      await this.watchdog.guard(this.redis.eval(RELEASE_SCRIPT, 1, this.lockKey(key), token))
     },
     held: async (key: string): Promise<boolean> => {
       await this.ready()
-      return (await this.redis.exists(this.lockKey(key))) === 1
+      return (await this.watchdog.guard(this.redis.exists(this.lockKey(key)))) === 1
     },
   }
 
@@ -265,6 +268,7 @@ export class RedisDriver implements L2Driver {
   }
 
   async disconnect(): Promise<void> {
+    this.watchdog.stop()
     if (!this.owned) return
     try {
       await this.redis.quit()
@@ -275,11 +279,11 @@ export class RedisDriver implements L2Driver {
 }
 
 /** Makes the ioredis connection for a driver or bus: fail fast, never queue commands while Redis is away. */
-export function connect(connection: RedisConnection, commandTimeout: number, logger: Logger): { redis: Redis | Cluster; owned: boolean } {
+export function connect(connection: RedisConnection, logger: Logger): { redis: Redis | Cluster; owned: boolean } {
   if (connection instanceof Redis || connection instanceof Cluster) return { redis: connection, owned: false }
+  // The command timeout is our Watchdog's, not ioredis' commandTimeout (a timer per command).
   const failFast: RedisOptions = {
     enableOfflineQueue: false,
-    commandTimeout,
     maxRetriesPerRequest: 1,
     // Reconnect soon after Redis is back: the retry queue and resubscription wait on it.
     retryStrategy: (times) => Math.min(50 * times, 500),
@@ -297,7 +301,7 @@ export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
   return {
     kind: 'redis',
     create: ({ prefix, logger }) => {
-      const { redis, owned } = connect(options.connection, commandTimeout, logger)
+      const { redis, owned } = connect(options.connection, logger)
       return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer)
     },
   }
