@@ -199,14 +199,23 @@ export class CacheStack {
 
   /** Writes a value to L1; false when it is too large to keep there. `stamp` defaults to a new one. */
   write(key: string, value: unknown, options: WriteOptions, now: number, stamp = this.stamp(now)): boolean {
+    return this.put(key, value, options, now, stamp) !== undefined
+  }
+
+  /** write(), returning the L1 entry it stored (undefined when L1 could not keep the value). */
+  private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): Entry | undefined {
     const size = this.sizeFor(key, value)
-    if (size < 0) return this.refuse(key)
-    if (this.core.set(key, this.entryFor(value, options, stamp), now, options.ttl, options.grace, size) === MISS) {
+    if (size < 0) {
+      this.refuse(key)
+      return undefined
+    }
+    const entry = this.entryFor(value, options, stamp)
+    if (this.core.set(key, entry, now, options.ttl, options.grace, size) === MISS) {
       this.counters.oversized++
-      return false
+      return undefined
     }
     this.counters.writes++
-    return true
+    return entry
   }
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
@@ -281,10 +290,9 @@ export class CacheStack {
   /** Copies an L2 entry into L1 (stale ones as stale, kept for `grace`); returns the L1 entry, if kept. */
   backfill(key: string, remote: L2Entry, found: Found, grace: number, now: number): Entry | undefined {
     const ttl = found === Found.Fresh ? remote.expiresAt - now : 0
-    const options: WriteOptions = { ttl, grace, tags: remote.tags }
-    if (!this.write(key, remote.value, options, now, remote.createdAt)) return undefined
-    const code = this.core.peek(key, now)
-    return code === MISS ? undefined : this.core.valueAt(code & ~STALE)
+    const entry = this.put(key, remote.value, { ttl, grace, tags: remote.tags }, now, remote.createdAt)
+    // A stale entry written without grace is past its physical deadline already: not usable.
+    return found === Found.Fresh || grace > 0 ? entry : undefined
   }
 
   /** The L2 form of a value written now. */
