@@ -147,8 +147,8 @@ export class Coherence {
             continue
           }
           const entry = this.stack.core.valueAt(code & ~STALE)
-          const expiresAt = entry.stamp + entry.ttl
-          await l2.set(key, { value: entry.value, expiresAt, createdAt: entry.stamp, tags: entry.tags }, expiresAt + entry.grace - now)
+          const remote = this.stack.toRemote(entry.value, entry, entry.stamp, now)
+          await l2.set(key, remote.entry, remote.ttlMs)
         }
         return
       case 'delete':

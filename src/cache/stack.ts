@@ -295,11 +295,12 @@ export class CacheStack {
     return found === Found.Fresh || grace > 0 ? entry : undefined
   }
 
-  /** The L2 form of a value written now. */
+  /** The L2 form of a value written at `stamp` (now, or earlier when a queued change is re-applied). */
   toRemote(value: unknown, options: WriteOptions, stamp: number, now: number): { entry: L2Entry; ttlMs: number } {
+    const expiresAt = stamp + options.ttl
     return {
-      entry: { value, expiresAt: now + options.ttl, createdAt: stamp, tags: options.tags },
-      ttlMs: options.ttl + options.grace,
+      entry: { value, expiresAt, createdAt: stamp, tags: options.tags },
+      ttlMs: expiresAt + options.grace - now,
     }
   }
 
