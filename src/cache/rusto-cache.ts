@@ -179,9 +179,11 @@ export class RustoCache {
     if (ask.length > 0 && this.stack.l2) {
       // One batch read (MGET) for every key L1 could not answer fresh.
       const remote = (await this.stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)))) ?? []
+      // Judged side by side: a tagged entry may need its tag stamps from L2.
+      const judged = await Promise.all(ask.map((i, j) => this.judgeFromL2(keys[i]!, remote[j], now)))
       for (let j = 0; j < ask.length; j++) {
         const i = ask[j]!
-        const r = remote[j] ? await this.judgedRemote(keys[i]!, remote[j]!, now) : undefined
+        const r = judged[j]
         if (r?.found === Found.Fresh) {
           this.hit(options.keys[i]!, false)
           out[i] = r.value as T
@@ -388,7 +390,11 @@ export class RustoCache {
 
   /** Reads one key from L2 (undefined when L2 has nothing usable, is down, or its breaker is open). */
   private async fromL2(key: string, now: number): Promise<{ found: Found; value: unknown; entry: Entry | undefined } | undefined> {
-    const remote = await this.stack.l2Call('get', key, (l2) => l2.get(key))
+    return this.judgeFromL2(key, await this.stack.l2Call('get', key, (l2) => l2.get(key)), now)
+  }
+
+  /** What L2 answered for one key, counted and judged: the one step of single and batch reads. */
+  private async judgeFromL2(key: string, remote: L2Entry | undefined, now: number): Promise<{ found: Found; value: unknown; entry: Entry | undefined } | undefined> {
     if (remote === undefined) {
       this.stack.counters.l2Misses++
       return undefined
