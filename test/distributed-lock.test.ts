@@ -4,6 +4,7 @@ import { Redis } from 'ioredis'
 import { afterAll, describe, expect, inject, it } from 'vitest'
 import { RustoCache } from '../src/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
+import { waitUntil } from './helpers/redis-server.js'
 
 const url = inject('redisUrl')
 const admin = new Redis(url)
@@ -52,11 +53,11 @@ describe('distributed stampede protection', () => {
     const child = spawn(process.execPath, ['test/fixtures/lock-worker.mjs', url, prefix, 'hang', String(Date.now())], { stdio: 'ignore' })
     // Mid-factory: the other process holds the lock and its factory has started (it counts itself first).
     const lockKey = `${prefix}:__lock:hot`
-    const until = Date.now() + 10_000
-    while ((await admin.get(`${prefix}:factory-calls`)) !== '1' || (await admin.exists(lockKey)) === 0) {
-      if (Date.now() > until) throw new Error('the other process never started its factory under the lock')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitUntil(
+      async () => (await admin.get(`${prefix}:factory-calls`)) === '1' && (await admin.exists(lockKey)) === 1,
+      10_000,
+      'the other process never started its factory under the lock',
+    )
     await new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGKILL')))
     const started = Date.now()
     const survivor = instance(prefix, '1s')

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { afterEach, describe, expect, inject, it } from 'vitest'
 import { RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
-import { startRedisServer } from './helpers/redis-server.js'
+import { startRedisServer, waitUntil } from './helpers/redis-server.js'
 
 const url = inject('redisUrl')
 const open: RustoCache[] = []
@@ -23,15 +23,7 @@ function instance(prefix: string, connection: string = url, options: RustoCacheO
   return cache
 }
 
-/** Polls until `check` holds, up to `ms`; returns how long it took. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now()
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`not within ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  return Date.now() - started
-}
+const within = (ms: number, check: () => Promise<boolean>): Promise<number> => waitUntil(check, ms)
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.disconnect()))

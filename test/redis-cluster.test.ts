@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RustoCache } from '../src/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
-import { startRedisCluster, type RedisClusterServers } from './helpers/redis-server.js'
+import { startRedisCluster, waitUntil, type RedisClusterServers } from './helpers/redis-server.js'
 
 // The L2 and the bus on a real 3-master Redis Cluster started from redis-server binaries.
 let servers: RedisClusterServers
@@ -75,11 +75,7 @@ describe('Redis Cluster', () => {
     await a.set({ key: 'k', value: 'v1' })
     expect(await b.get({ key: 'k' })).toBe('v1')
     await a.set({ key: 'k', value: 'v2' })
-    const until = Date.now() + 2_000
-    while ((await b.get({ key: 'k' })) !== 'v2') {
-      if (Date.now() > until) throw new Error('bus message not heard on the cluster')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitUntil(async () => (await b.get({ key: 'k' })) === 'v2', 2_000, 'bus message not heard on the cluster')
     expect(b.stats().busReceived).toBeGreaterThanOrEqual(1)
   })
 })

@@ -69,3 +69,8 @@ export function printTable(rows, title) {
   console.log(`|${cols.map(() => '---').join('|')}|`)
   for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`)
 }
+
+/** A fresh function per (scenario, contender), so V8 keeps separate type feedback for each contender's loop. */
+export function specialize(src, env) {
+  return new Function(...Object.keys(env), src)(...Object.values(env))
+}

@@ -5,6 +5,7 @@ import { memoryDriver } from 'bentocache/drivers/memory'
 import { createCache } from 'cache-manager'
 import { LRUCache } from 'lru-cache'
 import { RustoCache } from '../../dist/index.js'
+import { specialize } from '../lib/harness.mjs'
 import { keys, zipfIndices } from '../lib/workload.mjs'
 
 const N = 100_000
@@ -64,9 +65,6 @@ function rusto(core, options = {}) {
 export const baseline = 'await lru-cache'
 export const columns = Object.keys(contenders)
 
-function specialize(src, env) {
-  return new Function(...Object.keys(env), src)(...Object.values(env))
-}
 
 const factory = () => 1
 

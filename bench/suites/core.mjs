@@ -3,6 +3,7 @@
 import { LRUCache } from 'lru-cache'
 import { LRUCache as MnemonistLRU } from 'mnemonist'
 import { JsCore, WasmCore } from '../../dist/index.js'
+import { specialize } from '../lib/harness.mjs'
 import { keys, uniformIndices, zipfIndices, keyOf } from '../lib/workload.mjs'
 
 const TTL = 600_000
@@ -57,10 +58,6 @@ function coreAdapter(core) {
 export const baseline = 'lru-cache'
 export const columns = Object.keys(contenders)
 
-// A fresh function per (scenario, contender), so V8 keeps separate type feedback for each contender's loop.
-function specialize(src, env) {
-  return new Function(...Object.keys(env), src)(...Object.values(env))
-}
 
 const GET_LOOP = `let p = 0; let sink = 0
   return function run() { c.tick(); for (let i = 0; i < OPS; i++) { if (c.get(ks[idx[p]]) !== undefined) sink++; p = (p + 1) & MASK } return sink }`

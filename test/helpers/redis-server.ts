@@ -42,6 +42,16 @@ function ping(port: number): Promise<boolean> {
   })
 }
 
+/** Polls `check` every 20 ms until it holds; throws `message` after `ms`. Returns how long it took. */
+export async function waitUntil(check: () => Promise<boolean>, ms: number, message = `not within ${ms} ms`): Promise<number> {
+  const started = Date.now()
+  while (!(await check())) {
+    if (Date.now() - started > ms) throw new Error(message)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return Date.now() - started
+}
+
 export async function waitForPing(port: number, ms = 10_000): Promise<void> {
   const until = Date.now() + ms
   while (Date.now() < until) {
