@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup/no-unhandled.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // In CI also write a JSON report, from which .ci/run prints a plain "N passed, N failed" line.

@@ -8,6 +8,10 @@ export const ErrorCodes = {
   E_INVALID_TTL: 'E_INVALID_TTL',
   /** An entry size that is not a whole number of bytes between 0 and 2^32 - 1. */
   E_INVALID_SIZE: 'E_INVALID_SIZE',
+  /** A time (`now`) given to a core call that is not a finite number of ms. */
+  E_INVALID_TIME: 'E_INVALID_TIME',
+  /** A value the L2 serializer cannot encode (a BigInt or a cycle with JSON): refused before anything is written. */
+  E_UNSERIALIZABLE_VALUE: 'E_UNSERIALIZABLE_VALUE',
   /** `core: 'wasm'` was asked for where WebAssembly with SIMD cannot be compiled. */
   E_WASM_UNAVAILABLE: 'E_WASM_UNAVAILABLE',
   /** `undefined` was given as a value to store (store `null` instead), or a factory returned it. */
@@ -58,6 +62,20 @@ export class InvalidTtlError extends RustoCacheError {
 export class InvalidSizeError extends RustoCacheError {
   constructor(message: string) {
     super(ErrorCodes.E_INVALID_SIZE, message)
+  }
+}
+
+export class InvalidTimeError extends RustoCacheError {
+  constructor(now: unknown) {
+    super(ErrorCodes.E_INVALID_TIME, `now must be a finite number of ms (such as Date.now()), got ${typeof now === 'number' ? now : typeof now}`)
+  }
+}
+
+export class UnserializableValueError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, cause: unknown) {
+    super(ErrorCodes.E_UNSERIALIZABLE_VALUE, `the L2 serializer cannot encode the value for key "${key}": ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.key = key
   }
 }
 

@@ -20,6 +20,7 @@ export {
   InvalidKeyError,
   InvalidOptionError,
   InvalidSizeError,
+  InvalidTimeError,
   InvalidTtlError,
   RustoCacheError,
   WasmUnavailableError,
@@ -31,6 +32,7 @@ export {
   FactorySoftTimeoutError,
   LockTimeoutError,
   UndefinedValueError,
+  UnserializableValueError,
 } from './errors.js'
 export {
   RustoCache,

@@ -296,6 +296,38 @@ describe.each(kinds)('%s core', (kind, make) => {
       expect(core.bytes).toBe(10)
     })
 
+    it('rejects a time that is not a finite number in every timed call, and keeps counting time', () => {
+      const core = make<number>({ initialCapacity: 4 })
+      core.set('keep', 1, T0, 1_000)
+      for (const now of [undefined, Number.NaN, Infinity, -Infinity, '5', null]) {
+        const t = now as unknown as number
+        expectCode(() => core.get('keep', t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.lookup('keep', t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.peek('keep', t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.set('other', 2, t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.expire('keep', t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.lookupMany(['keep'], t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.getMany(['keep'], t), ErrorCodes.E_INVALID_TIME)
+        expectCode(() => core.setMany(['other'], [2], t), ErrorCodes.E_INVALID_TIME)
+      }
+      // Nothing above may have moved the clock: the entry still expires on time.
+      expect(core.get('keep', T0 + 999)).toBe(1)
+      expect(core.get('keep', T0 + 1_000)).toBeUndefined()
+      expect(core.get('other', T0)).toBeUndefined()
+    })
+
+    it('hands every lookupMany caller an array of its own', () => {
+      const core = make<number>()
+      core.setMany(['a', 'b'], [1, 2], T0)
+      const first = core.lookupMany(['a', 'b'], T0)
+      const kept = Array.from(first)
+      const second = core.lookupMany(['zz', 'zz', 'zz'], T0)
+      expect(second).not.toBe(first)
+      expect(Array.from(first)).toEqual(kept)
+      expect(first.length).toBe(2)
+      expect(Array.from(second)).toEqual([MISS, MISS, MISS])
+    })
+
     it('rejects limits that are not positive numbers', () => {
       for (const maxItems of [0, -5, Number.NaN, '10', 2 ** 31]) {
         expectCode(() => make({ maxItems: maxItems as number }), ErrorCodes.E_INVALID_OPTION)

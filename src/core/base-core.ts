@@ -1,4 +1,4 @@
-import { InvalidKeyError, InvalidOptionError, InvalidSizeError, InvalidTtlError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, InvalidSizeError, InvalidTimeError, InvalidTtlError } from '../errors.js'
 import {
   MAX_ITEMS,
   MAX_KEY_LENGTH,
@@ -31,6 +31,12 @@ export function checkKeys(keys: readonly unknown[]): asserts keys is readonly st
   for (let i = 0; i < keys.length; i++) checkKey(keys[i])
 }
 
+/** A time the core can count from: NaN or Infinity would become its epoch and nothing would expire again. */
+export function checkNow(now: unknown): asserts now is number {
+  // now - now is 0 only for finite numbers; typeof first, so '5' does not pass.
+  if (typeof now !== 'number' || now - now !== 0) throw new InvalidTimeError(now)
+}
+
 function checkDuration(ms: unknown, name: string): asserts ms is number {
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
     throw new InvalidTtlError(`${name} must be a number of ms >= 0 (Infinity for none), got ${String(ms)}`)
@@ -61,7 +67,6 @@ export abstract class BaseCore<V> implements Core<V> {
   protected readonly initialCapacity: number
   /** Key of slot s at [2s], its value at [2s + 1]: one cache line serves the key check and the value. */
   protected kv: unknown[] = []
-  protected codes: Int32Array = new Int32Array(64)
   private readonly onEvict: CoreOptions<V>['onEvict']
   protected readonly hasEvictionListener: boolean
   private pending: unknown[] = []
@@ -104,6 +109,7 @@ export abstract class BaseCore<V> implements Core<V> {
 
   set(key: string, value: V, now: number, ttl = Infinity, grace = 0, size = 0): number {
     checkKey(key)
+    checkNow(now)
     checkDuration(ttl, 'ttl')
     checkDuration(grace, 'grace')
     checkSize(size)
@@ -121,6 +127,7 @@ export abstract class BaseCore<V> implements Core<V> {
     sizes?: ArrayLike<number>,
   ): void {
     checkKeys(keys)
+    checkNow(now)
     const n = keys.length
     if (!Array.isArray(values) || values.length !== n) throw new InvalidOptionError('setMany needs one value per key')
     const perItem = (x: number | ArrayLike<number>, name: string, check: (v: unknown, name: string) => void): void => {
@@ -199,10 +206,5 @@ export abstract class BaseCore<V> implements Core<V> {
     for (let i = 0; i < batch.length; i += 3) {
       this.onEvict!(batch[i] as string, batch[i + 1] as V, batch[i + 2] as EvictionReason)
     }
-  }
-
-  protected codesFor(n: number): Int32Array {
-    if (this.codes.length < n) this.codes = new Int32Array(Math.max(n, this.codes.length * 2))
-    return this.codes
   }
 }

@@ -1,4 +1,4 @@
-import { BaseCore, checkKey, checkKeys, freshValue } from './base-core.js'
+import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
 import { Clock, encodeDeadline, NEVER, shiftDeadline, tickOf } from './clock.js'
 import { MISS, STALE, type CoreOptions } from './types.js'
 
@@ -62,6 +62,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   lookup(key: string, now: number): number {
     checkKey(key)
+    checkNow(now)
     const s = this.index.get(key)
     if (s === undefined) return MISS
     const code = this.touch(s, now)
@@ -71,6 +72,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   peek(key: string, now: number): number {
     checkKey(key)
+    checkNow(now)
     const s = this.index.get(key)
     return s === undefined ? MISS : this.state(s, tickOf(this.clock.relative(now, this.rebase)))
   }
@@ -85,6 +87,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   expire(key: string, now: number): boolean {
     checkKey(key)
+    checkNow(now)
     const s = this.index.get(key)
     if (s === undefined) return false
     const t = tickOf(this.clock.relative(now, this.rebase))
@@ -99,7 +102,8 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   lookupMany(keys: readonly string[], now: number): Int32Array {
     checkKeys(keys)
-    const codes = this.codesFor(keys.length)
+    checkNow(now)
+    const codes = new Int32Array(keys.length)
     for (let i = 0; i < keys.length; i++) {
       const s = this.index.get(keys[i]!)
       codes[i] = s === undefined ? MISS : this.touch(s, now)

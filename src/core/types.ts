@@ -35,7 +35,7 @@ export const MAX_ITEMS = 2 ** 27 - 1
 
 /**
  * The L1 store: exact string keys, values kept in JS, LRU eviction, two deadlines per entry. Time is passed in
- * (`now`, ms) and never read from a clock. Both implementations behave identically, down to eviction order.
+ * (`now`, ms) and never read from a clock; a `now` that is not a finite number throws E_INVALID_TIME. Both implementations behave identically, down to eviction order.
  */
 export interface Core<V = unknown> {
   readonly kind: CoreKind
@@ -62,7 +62,7 @@ export interface Core<V = unknown> {
   /** Marks a live entry stale now; it stays readable as stale until its grace ends. */
   expire(key: string, now: number): boolean
   clear(): void
-  /** Lookup codes for many keys in key order, in one crossing into the core. The array is reused by the next call. */
+  /** Lookup codes for many keys in key order, in one crossing into the core: a new array the caller owns. */
   lookupMany(keys: readonly string[], now: number): Int32Array
   /** Fresh values for many keys in key order, undefined for a miss or a stale entry. */
   getMany(keys: readonly string[], now: number): (V | undefined)[]

@@ -1,4 +1,4 @@
-import { BaseCore, checkKey, checkKeys, freshValue } from './base-core.js'
+import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
 import { hashKey } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { instantiateCore, type CoreExports } from './wasm-module.js'
@@ -43,6 +43,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   lookup(key: string, now: number): number {
     checkKey(key)
+    checkNow(now)
     // Hashed unconditionally: comparing with the remembered key would cost a string compare on every call.
     const hash = hashKey(key)
     const ex = this.ex
@@ -69,6 +70,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   peek(key: string, now: number): number {
     checkKey(key)
+    checkNow(now)
     const s = this.locate(key, this.hashOne(key))
     return s < 0 ? MISS : this.ex.peek(s, now)
   }
@@ -84,6 +86,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   expire(key: string, now: number): boolean {
     checkKey(key)
+    checkNow(now)
     const s = this.locate(key, this.hashOne(key))
     if (s < 0 || this.ex.peek(s, now) === MISS) return false
     this.ex.expire(s, now)
@@ -92,9 +95,9 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   lookupMany(keys: readonly string[], now: number): Int32Array {
     checkKeys(keys)
+    checkNow(now)
     const n = keys.length
-    const codes = this.codesFor(n)
-    if (n === 0) return codes
+    if (n === 0) return new Int32Array(0)
     const { n4, base } = this.stage(keys)
     this.ex.lookupBatch(n, n4)
     this.views()
@@ -108,7 +111,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     }
     this.ex.touchBatch(n, n4, now)
     this.views()
-    codes.set(this.i32.subarray(slots, slots + n))
+    const codes = this.i32.slice(slots, slots + n)
     this.flush()
     return codes
   }
