@@ -7,7 +7,8 @@ const entry = {
   redis: 'src/redis/index.ts',
 }
 
-const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true } as const
+// No shared chunks: each entry file stands alone (the workerd test loads one file).
+const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: false } as const
 
 export default defineConfig([
   { ...shared, entry, format: ['esm', 'cjs'] },

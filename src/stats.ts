@@ -21,10 +21,19 @@ export interface CacheStats {
   l2Misses: number
   /** Failed L2 commands, suppressed or not, and calls skipped while the circuit breaker was open. */
   l2Errors: number
-  /** Bus messages sent, heard from other instances, and dropped from a full retry queue. */
+  /** L2 entries that were there but could not be read (another format, broken header, invalid tags, bad value). */
+  l2Rejected: number
+  /** Results of work overtaken by an invalidation while in flight (a factory or L2 read): answered, not stored. */
+  discarded: number
+  /**
+   * Bus messages sent, heard from other instances, and dropped from the retry queue (full, or a change that kept
+   * failing for its own reasons).
+   */
   busPublished: number
   busReceived: number
   busDropped: number
+  /** Bus messages heard but refused: malformed, oversized, or of an unknown version. */
+  busRejected: number
   /** Messages waiting in the retry queue now. */
   busQueued: number
   /** Which L1 core this cache runs on. */
@@ -47,9 +56,12 @@ export function newStats(core: CoreKind): CacheStats {
     l2Hits: 0,
     l2Misses: 0,
     l2Errors: 0,
+    l2Rejected: 0,
+    discarded: 0,
     busPublished: 0,
     busReceived: 0,
     busDropped: 0,
+    busRejected: 0,
     busQueued: 0,
     core,
   }

@@ -544,9 +544,12 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
         l2Hits: 0,
         l2Misses: 0,
         l2Errors: 0,
+        l2Rejected: 0,
+        discarded: 0,
         busPublished: 0,
         busReceived: 0,
         busDropped: 0,
+        busRejected: 0,
         busQueued: 0,
         core,
       })

@@ -52,7 +52,7 @@ describe('distributed stampede protection', () => {
     const prefix = `dl${process.pid}-${++runs}`
     const child = spawn(process.execPath, ['test/fixtures/lock-worker.mjs', url, prefix, 'hang', String(Date.now())], { stdio: 'ignore' })
     // Mid-factory: the other process holds the lock and its factory has started (it counts itself first).
-    const lockKey = `${prefix}:__lock:hot`
+    const lockKey = `${prefix}#lock:hot`
     await waitUntil(
       async () => (await admin.get(`${prefix}:factory-calls`)) === '1' && (await admin.exists(lockKey)) === 1,
       10_000,

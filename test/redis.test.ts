@@ -259,7 +259,7 @@ describe('Redis down', () => {
   it('stops calling L2 while the circuit breaker is open', async () => {
     const cache = make(group(), { l2CircuitBreakerDuration: '1h' }, server.url)
     await cache.get({ key: 'k' }) // connected
-    const l2 = (cache as unknown as { stack: { l2: { get: (key: string) => Promise<unknown> } } }).stack.l2
+    const l2 = (cache as unknown as { scope: { stack: { l2: { get: (key: string) => Promise<unknown> } } } }).scope.stack.l2
     let sent = 0
     const get = l2.get.bind(l2)
     l2.get = (key) => (sent++, get(key))

@@ -52,26 +52,47 @@ export interface BusFactory {
 
 const TYPES: readonly BusMessageType[] = ['set', 'delete', 'expire', 'clear', 'delete-tags', 'expire-tags']
 
+/** Limits on what a message may carry: anything beyond is refused (counted in stats().busRejected). */
+export const BUS_LIMITS = {
+  /** Longest encoded message, in UTF-16 code units. */
+  payload: 1 << 20,
+  /** Most keys or tags in one message. */
+  items: 10_000,
+  /** Longest key, tag or namespace path (MAX_KEY_LENGTH). */
+  text: 16_384,
+  /** Longest sender id. */
+  from: 128,
+} as const
+
 /** Compact JSON: [version, from, type index, keys, path, tags, stamp]. */
 export function encodeMessage(m: BusMessage): string {
   return JSON.stringify([1, m.from, TYPES.indexOf(m.type), m.keys, m.path ?? null, m.tags ?? null, m.stamp ?? null])
 }
 
-export function decodeMessage(payload: string): BusMessage | undefined {
+function texts(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= BUS_LIMITS.items && value.every((v) => typeof v === 'string' && v.length <= BUS_LIMITS.text)
+}
+
+/** The message, or why it is refused. Every field is checked for type and size: the channel is not trusted. */
+export function decodeMessage(payload: unknown): BusMessage | string {
+  if (typeof payload !== 'string') return 'not text'
+  if (payload.length > BUS_LIMITS.payload) return `larger than ${BUS_LIMITS.payload} characters`
+  let a: unknown
   try {
-    const a = JSON.parse(payload) as unknown[]
-    if (!Array.isArray(a) || a[0] !== 1 || typeof a[1] !== 'string' || !Array.isArray(a[3])) return undefined
-    const type = TYPES[a[2] as number]
-    if (!type) return undefined
-    return {
-      from: a[1],
-      type,
-      keys: a[3] as string[],
-      path: (a[4] as string | null) ?? undefined,
-      tags: (a[5] as string[] | null) ?? undefined,
-      stamp: (a[6] as number | null) ?? undefined,
-    }
+    a = JSON.parse(payload)
   } catch {
-    return undefined
+    return 'not JSON'
   }
+  if (!Array.isArray(a) || a.length !== 7) return 'not a message'
+  if (a[0] !== 1) return `unknown version ${JSON.stringify(a[0])}`
+  const [, from, typeIndex, keys, path, tags, stamp] = a as unknown[]
+  if (typeof from !== 'string' || from.length === 0 || from.length > BUS_LIMITS.from) return 'bad sender'
+  const type = Number.isInteger(typeIndex) ? TYPES[typeIndex as number] : undefined
+  if (!type) return 'unknown type'
+  if (!texts(keys)) return 'bad keys'
+  if (path !== null && (typeof path !== 'string' || path.length > BUS_LIMITS.text)) return 'bad path'
+  if (tags !== null && !texts(tags)) return 'bad tags'
+  if (stamp !== null && (typeof stamp !== 'number' || !Number.isFinite(stamp))) return 'bad stamp'
+  if ((type === 'delete-tags' || type === 'expire-tags') && (tags === null || stamp === null)) return 'tag message without tags and stamp'
+  return { from, type, keys, path: path ?? undefined, tags: tags ?? undefined, stamp: stamp ?? undefined }
 }

@@ -1,17 +1,28 @@
+import { background } from '../background.js'
 import { decodeMessage, encodeMessage, type BusFactory, type BusMessage, type BusTransport } from '../bus/types.js'
-import { STALE, MISS } from '../core/types.js'
-import { InvalidOptionError } from '../errors.js'
+import { MISS, SLOT_MASK } from '../core/types.js'
+import { InvalidOptionError, RustoCacheError } from '../errors.js'
 import { toMs } from '../ttl.js'
 import type { CacheStack } from './stack.js'
 
 type Change = Omit<BusMessage, 'from'>
+
+/** A change that fails for its own reasons (its value cannot be encoded, Redis refuses the command) and will again. */
+function failsForItself(error: unknown): boolean {
+  return error instanceof RustoCacheError || (error instanceof Error && error.name === 'ReplyError')
+}
+
+function isTagChange(message: BusMessage): boolean {
+  return message.type === 'delete-tags' || message.type === 'expire-tags'
+}
 
 /**
  * Keeps instances coherent: after a local change, tells the others on the bus, but only once its L2 side went
  * through. A change whose L2 write or whose publish failed waits in a bounded retry queue; every retryInterval
  * (and on reconnect) the queue re-applies each change to L2 from what this instance holds now, then publishes
  * it, in order. So after an outage neither L2 nor another instance's L1 keeps a value replaced or deleted during
- * it for longer than one retry interval.
+ * it for longer than one retry interval. A change that fails for its own reasons is dropped, so it never holds
+ * up the ones behind it.
  */
 export class Coherence {
   readonly id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
@@ -27,9 +38,8 @@ export class Coherence {
     private readonly stack: CacheStack,
     factory: BusFactory | undefined,
     channel: string,
-    private readonly apply: (message: BusMessage) => void,
   ) {
-    if (factory !== undefined && (typeof factory !== 'object' || typeof factory.create !== 'function')) {
+    if (factory !== undefined && (typeof factory !== 'object' || factory === null || typeof factory.create !== 'function')) {
       throw new InvalidOptionError("bus must be a bus factory such as redisBus({ connection }) from 'rustocache/redis'")
     }
     const retry = factory?.retryQueue ?? {}
@@ -38,14 +48,12 @@ export class Coherence {
     this.retryMs = toMs(retry.retryInterval ?? '1s', 'retryQueue.retryInterval')
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
-      this.transport.onReconnect(() => void this.flush())
+      this.transport.onReconnect(() => this.flushSoon())
       this.transport.onResubscribe?.(() => {
         stack.distrustL1()
-        void this.flush()
+        this.flushSoon()
       })
-      this.transport
-        .subscribe((payload) => this.receive(payload))
-        .catch((error: unknown) => stack.logger.error({ err: error, tier: 'bus' }, 'bus subscription failed'))
+      background(this.transport.subscribe((payload) => this.receive(payload)), stack.logger, 'bus subscription')
     }
   }
 
@@ -81,12 +89,17 @@ export class Coherence {
     if (this.stack.emitter.has('bus:message:published')) this.stack.emit('bus:message:published', { type: message.type, keys: message.keys })
   }
 
-  private receive(payload: string): void {
+  private receive(payload: unknown): void {
     const message = decodeMessage(payload)
-    if (!message || message.from === this.id) return
+    if (typeof message === 'string') {
+      this.stack.counters.busRejected++
+      this.stack.logger.warn({ tier: 'bus', reason: message }, 'bus message refused')
+      return
+    }
+    if (message.from === this.id) return
     this.stack.counters.busReceived++
     try {
-      this.apply(message)
+      this.stack.applyRemote(message)
     } catch (error) {
       this.stack.logger.error({ err: error, tier: 'bus', type: message.type }, 'applying a bus message failed')
     }
@@ -95,32 +108,53 @@ export class Coherence {
 
   private enqueue(message: BusMessage): void {
     this.queue.push(message)
-    if (this.queue.length > this.maxSize) {
-      this.queue.shift()
-      this.stack.counters.busDropped++
-    }
+    if (isTagChange(message)) this.stack.tagsPinned++
+    if (this.queue.length > this.maxSize) this.drop(this.queue.shift()!)
     this.stack.counters.busQueued = this.queue.length
     if (!this.timer && !this.closed) {
-      this.timer = setInterval(() => void this.flush(), this.retryMs)
+      this.timer = setInterval(() => this.flushSoon(), this.retryMs)
       // A pending retry must not keep a process alive that has nothing else to do.
       ;(this.timer as { unref?: () => void }).unref?.()
     }
   }
 
-  /** Re-applies and publishes queued changes in order; stops at the first failure until the next round. */
+  /** Takes a message out of the queue (sent, or given up). */
+  private settle(message: BusMessage): void {
+    if (isTagChange(message)) this.stack.tagsPinned--
+    this.stack.counters.busQueued = this.queue.length
+  }
+
+  private drop(message: BusMessage): void {
+    this.stack.counters.busDropped++
+    this.settle(message)
+  }
+
+  private flushSoon(): void {
+    background(this.flush(), this.stack.logger, 'retry queue flush')
+  }
+
+  /** Re-applies and publishes queued changes in order; stops at the first transport failure until the next round. */
   async flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return
     this.flushing = true
     try {
       while (this.queue.length > 0) {
         const message = this.queue[0]!
-        await this.reapply(message)
+        try {
+          await this.reapply(message)
+        } catch (error) {
+          if (!failsForItself(error)) throw error
+          this.queue.shift()
+          this.drop(message)
+          this.stack.logger.error({ err: error, tier: 'bus', type: message.type, keys: message.keys }, 'retry queue: a change that cannot be applied was dropped')
+          continue
+        }
         if (this.transport) {
           await this.transport.publish(encodeMessage(message))
           this.published(message)
         }
         this.queue.shift()
-        this.stack.counters.busQueued = this.queue.length
+        this.settle(message)
       }
     } catch (error) {
       this.stack.logger.debug({ err: error, tier: 'bus', queued: this.queue.length }, 'retry queue: still failing')
@@ -146,9 +180,9 @@ export class Coherence {
             await l2.delete(key)
             continue
           }
-          const entry = this.stack.core.valueAt(code & ~STALE)
+          const entry = this.stack.core.valueAt(code & SLOT_MASK)
           const remote = this.stack.toRemote(entry.value, entry, entry.stamp, now)
-          await l2.set(key, remote.entry, remote.ttlMs)
+          await l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs)
         }
         return
       case 'delete':

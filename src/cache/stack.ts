@@ -1,15 +1,17 @@
 import { createCore } from '../core/create-core.js'
-import { MISS, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, L2CacheError, UndefinedValueError } from '../errors.js'
+import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
+import { InvalidOptionError, L2CacheError, RustoCacheError, UndefinedValueError, UnserializableValueError } from '../errors.js'
 import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
 import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
 import type { BusMessage } from '../bus/types.js'
-import type { Coherence } from './coherence.js'
 import { KeyLocks } from './locks.js'
 import type { L1Options } from './options.js'
+import { Found, TagStamps } from './tags.js'
+
+export { Found } from './tags.js'
 
 /** What L1 keeps per key: the value and what the cache needs to judge it. */
 export interface Entry {
@@ -25,15 +27,32 @@ export interface Entry {
   backoffUntil: number
 }
 
-/** How a read found a key. */
-export const Found = { Missing: 0, Fresh: 1, Stale: 2 } as const
-export type Found = (typeof Found)[keyof typeof Found]
-
-
 export interface WriteOptions {
   ttl: number
   grace: number
   tags: readonly string[] | undefined
+}
+
+/** What L2 answered for a key, judged: fresh or stale, its value, and the L1 entry it was copied into (if it was). */
+export interface L2Found {
+  fresh: boolean
+  value: unknown
+  entry: Entry | undefined
+}
+
+/**
+ * Work in flight for a key (a factory run or an L2 read), begun at stamp `since`. Whatever invalidates the key
+ * after `since` (a delete, set, expire, clear or tag invalidation, here or from the bus) overtakes it: its result
+ * may still answer its own callers, but is not stored.
+ */
+export interface Ticket {
+  readonly key: string
+  readonly since: number
+}
+
+/** Lookup codes of CacheStack.lookup: MISS, or a slot with STALE set when the entry is stale. */
+export function isFresh(code: number): boolean {
+  return code >= 0 && code < STALE
 }
 
 function utf8Length(text: string): number {
@@ -56,34 +75,39 @@ function jsonSize(value: unknown): number {
 }
 
 /**
- * The state one cache and all its namespaces share: the L1 core, tag invalidations, locks, counters, events and
- * the logger. It knows nothing of factories; RustoCache drives it.
+ * The state one cache and all its namespaces share: the L1 core, tag stamps, work in flight, locks, counters,
+ * events, the logger and the L2 driver. Every change to an L1 key goes through it, so work in flight learns of
+ * it. It knows nothing of factories or the bus (getOrSet and Coherence drive it).
  */
 export class CacheStack {
   readonly core: Core<Entry>
   readonly locks = new KeyLocks()
   readonly emitter: Emitter
   readonly counters: CacheStats
-  /** Per full tag name: the stamp of its last deleteByTag and of its last expireByTag. */
-  private readonly tagDeleted = new Map<string, number>()
-  private readonly tagExpired = new Map<string, number>()
+  readonly tags = new TagStamps()
+  /** Per key with work in flight: how many tickets, the oldest one's start, and the stamp of the key's last change. */
+  private readonly inflight = new Map<string, { n: number; since: number; changedAt: number }>()
+  /** While > 0 (tag changes wait in the retry queue, L2 does not know them yet), no tag stamp is dropped. */
+  tagsPinned = 0
+  private tagSweepAt = 1024
   private lastStamp = 0
   private readonly maxEntrySize: number
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
 
-  /** The bus and retry queue; set by the cache right after the stack is made. */
-  coherence!: Coherence
   /** The second tier, if the cache has one. */
   readonly l2: L2Driver | undefined
   private readonly suppressL2Errors: boolean
   private readonly breakerMs: number
   private breakerUntil = 0
+  /** Entries written before this stamp are stale (messages may have been missed while the bus was away). */
+  private staleBefore = -Infinity
 
   constructor(
     l1: L1Options,
     readonly logger: Logger,
     l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined },
   ) {
+    if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }')
     const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
     this.maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
     if (l1.sizeCalculation !== undefined && typeof l1.sizeCalculation !== 'function') {
@@ -100,12 +124,19 @@ export class CacheStack {
       },
     })
     this.counters = newStats(this.core.kind)
-    if (l2.factory !== undefined && (typeof l2.factory !== 'object' || typeof l2.factory.create !== 'function')) {
+    if (l2.factory !== undefined && (typeof l2.factory !== 'object' || l2.factory === null || typeof l2.factory.create !== 'function')) {
       throw new InvalidOptionError("l2 must be a driver factory such as redisDriver({ connection }) from 'rustocache/redis'")
     }
     this.suppressL2Errors = l2.suppressErrors ?? true
     this.breakerMs = l2.breaker === undefined || l2.breaker === null ? 0 : toMs(l2.breaker, 'l2CircuitBreakerDuration')
-    this.l2 = l2.factory?.create({ prefix: l2.prefix, logger })
+    this.l2 = l2.factory?.create({
+      prefix: l2.prefix,
+      logger,
+      rejected: (key, reason) => {
+        this.counters.l2Rejected++
+        this.logger.warn({ key, tier: 'l2', reason }, 'unreadable L2 entry: read as a miss')
+      },
+    })
     this.emitter = new Emitter((error, event) => this.logger.error({ err: error, event }, 'a cache event listener threw'))
   }
 
@@ -115,101 +146,102 @@ export class CacheStack {
     return this.lastStamp
   }
 
-  /** Deletes the L1 entries of one namespace (keys starting with `path`): a walk over every L1 key. */
-  clearPath(path: string): void {
-    for (const key of [...this.core.keys()]) if (key.startsWith(path)) this.core.delete(key)
+  // ---- Work in flight ----
+
+  begin(key: string): Ticket {
+    const since = this.stamp(Date.now())
+    const flight = this.inflight.get(key)
+    if (flight) flight.n++
+    else this.inflight.set(key, { n: 1, since, changedAt: -Infinity })
+    return { key, since }
   }
 
-  /** How the last read() or peek() found its key (kept here so a hit allocates nothing). */
-  found: Found = Found.Missing
+  end(ticket: Ticket): void {
+    const flight = this.inflight.get(ticket.key)
+    if (flight && --flight.n === 0) this.inflight.delete(ticket.key)
+  }
 
-  /** Looks a key up in L1, marking it used; applies tag invalidations (a deleted tag makes the entry gone). */
-  read(key: string, now: number): Entry | undefined {
+  /** True when the key, or one of `tags`, changed after the ticket began: its result must not be stored. */
+  overtaken(ticket: Ticket, tags: readonly string[] | undefined): boolean {
+    const flight = this.inflight.get(ticket.key)
+    return (flight !== undefined && flight.changedAt > ticket.since) || (tags !== undefined && this.tags.changedSince(tags, ticket.since))
+  }
+
+  /** Tells work in flight for `key` (or, with `prefix`, for every key starting with it) that it changed. */
+  private changed(key: string, prefix = false): void {
+    if (this.inflight.size === 0) return
+    if (!prefix) {
+      const flight = this.inflight.get(key)
+      if (flight) flight.changedAt = this.stamp(Date.now())
+      return
+    }
+    for (const [k, flight] of this.inflight) if (k.startsWith(key)) flight.changedAt = this.stamp(Date.now())
+  }
+
+  // ---- L1 reads ----
+
+  /** The L1 lookup code of a key (MISS, slot, or slot | STALE) with tags applied; marks the entry used. */
+  lookup(key: string, now: number): number {
     return this.judge(key, this.core.lookup(key, now))
   }
 
-  /** Like read, without marking the entry used. */
-  peek(key: string, now: number): Entry | undefined {
+  /** Like lookup, without marking the entry used. */
+  peek(key: string, now: number): number {
     return this.judge(key, this.core.peek(key, now))
   }
 
-  /** Turns a lookup code into an entry and sets `found`; the shared step of single and batch reads. */
-  judge(key: string, code: number): Entry | undefined {
-    if (code === MISS) {
-      this.found = Found.Missing
-      return undefined
+  /** The entry behind a code that is not MISS. */
+  entryAt(code: number): Entry {
+    return this.core.valueAt(code & SLOT_MASK)
+  }
+
+  /** A code from the core, with what the core cannot know applied: tag invalidations and a distrusted bus. */
+  judge(key: string, code: number): number {
+    if (code === MISS) return MISS
+    const entry = this.core.valueAt(code & SLOT_MASK)
+    let found: Found = code < STALE ? Found.Fresh : Found.Stale
+    if (entry.stamp < this.staleBefore) found = Found.Stale
+    if (entry.tags !== undefined) found = this.tags.judge(entry.tags, entry.stamp, found)
+    if (found === Found.Missing) {
+      this.core.delete(key)
+      return MISS
     }
-    const entry = this.core.valueAt(code & ~STALE)
-    this.found = this.judgeTags(key, entry, code < STALE ? Found.Fresh : Found.Stale)
-    return this.found === Found.Missing ? undefined : entry
+    return found === Found.Stale ? code | STALE : code
   }
 
-  /** Entries written before this stamp are stale (messages may have been missed while the bus was away). */
-  private staleBefore = -Infinity
+  // ---- L1 writes and invalidations: every one tells work in flight ----
 
-  /**
-   * After the bus lost messages: with an L2, every L1 entry written so far becomes stale, so the next read checks
-   * L2 and the copy stays a fallback; without one, L1 is emptied.
-   */
-  distrustL1(): void {
-    if (this.l2) this.staleBefore = this.stamp(Date.now())
-    else this.core.clear()
-    this.logger.warn({ tier: 'bus' }, 'bus subscription restored: L1 entries are revalidated against L2')
-  }
-
-  /** Tags can only make an entry worse: stale if a tag was expired after it was written, gone if deleted. */
-  judgeTags(key: string, entry: Entry, found: Found): Found {
-    if (entry.stamp < this.staleBefore && found === Found.Fresh) found = Found.Stale
-    const tags = entry.tags
-    if (tags === undefined) return found
-    for (let i = 0; i < tags.length; i++) {
-      const deleted = this.tagDeleted.get(tags[i]!)
-      if (deleted !== undefined && deleted >= entry.stamp) {
-        this.core.delete(key)
-        return Found.Missing
-      }
-      const expired = this.tagExpired.get(tags[i]!)
-      if (expired !== undefined && expired >= entry.stamp) found = Found.Stale
-    }
-    return found
-  }
-
-  /** The L1 size of a value about to be written, or -1 when L1 cannot keep it. Throws on undefined. */
-  private sizeFor(key: string, value: unknown): number {
+  /** Checks a value before anything is written; its L2 form when it goes to L2 (an unencodable value throws here). */
+  prepare(key: string, value: unknown, options: WriteOptions, stamp: number, now: number, toL2: boolean): { payload: string; ttlMs: number } | undefined {
     if (value === undefined) throw new UndefinedValueError(key)
-    if (!this.sizeOf) return 0
-    const size = this.sizeOf(value, key)
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0xffffffff) {
-      throw new InvalidOptionError(`l1.sizeCalculation returned ${String(size)} for key "${key}"; it must return whole bytes >= 0`)
+    if (!toL2 || !this.l2) return undefined
+    const { entry, ttlMs } = this.toRemote(value, options, stamp, now)
+    return { payload: this.encode(key, entry), ttlMs }
+  }
+
+  /** An entry's L2 form; a value the serializer cannot encode is the caller's error, never an L2 failure. */
+  encode(key: string, entry: L2Entry): string {
+    try {
+      return this.l2!.encode(entry)
+    } catch (error) {
+      throw error instanceof RustoCacheError ? error : new UnserializableValueError(key, error)
     }
-    // Larger than the whole L1 is refused here too, so the core never refuses one of a batch.
-    return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size
   }
 
-  private entryFor(value: unknown, options: WriteOptions, stamp: number): Entry {
-    return { value, stamp, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
-  }
-
-  /** An entry too large for L1 is not kept there: counted, and any older entry for its key dropped. */
-  private refuse(key: string): false {
-    this.core.delete(key)
-    this.counters.oversized++
-    return false
-  }
-
-  /** Writes a value to L1; false when it is too large to keep there. `stamp` defaults to a new one. */
-  write(key: string, value: unknown, options: WriteOptions, now: number, stamp = this.stamp(now)): boolean {
+  /** Writes a value to L1; false when it is too large to keep there. */
+  write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
     return this.put(key, value, options, now, stamp) !== undefined
   }
 
   /** write(), returning the L1 entry it stored (undefined when L1 could not keep the value). */
   private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): Entry | undefined {
     const size = this.sizeFor(key, value)
+    this.changed(key)
     if (size < 0) {
       this.refuse(key)
       return undefined
     }
-    const entry = this.entryFor(value, options, stamp)
+    const entry: Entry = { value, stamp, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
     if (this.core.set(key, entry, now, options.ttl, options.grace, size) === MISS) {
       this.counters.oversized++
       return undefined
@@ -222,10 +254,13 @@ export class CacheStack {
   writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
-    const written = keys.map((key, i) => (sizes[i]! < 0 ? this.refuse(key) : (kept.push(i), true)))
+    const written = keys.map((key, i) => {
+      this.changed(key)
+      return sizes[i]! < 0 ? this.refuse(key) : (kept.push(i), true)
+    })
     this.core.setMany(
       kept.map((k) => keys[k]!),
-      kept.map((k) => this.entryFor(values[k], options[k]!, stamps[k]!)),
+      kept.map((k): Entry => ({ value: values[k], stamp: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0 })),
       now,
       kept.map((k) => options[k]!.ttl),
       kept.map((k) => options[k]!.grace),
@@ -235,12 +270,96 @@ export class CacheStack {
     return written
   }
 
-  /** Records a tag invalidation locally and returns its stamp (for L2 and the bus). */
-  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', now: number, stamp = this.stamp(now)): number {
-    const map = how === 'delete' ? this.tagDeleted : this.tagExpired
-    for (const tag of tags) if (!(map.get(tag)! >= stamp)) map.set(tag, stamp)
-    return stamp
+  remove(key: string): boolean {
+    this.changed(key)
+    return this.core.delete(key)
   }
+
+  expire(key: string, now: number): boolean {
+    this.changed(key)
+    return this.core.expire(key, now)
+  }
+
+  /** Empties L1 under `path` ('' for all of it: tag stamps go too, since no entry is left to judge). */
+  clear(path: string): void {
+    this.changed(path, true)
+    if (path !== '') {
+      // A walk over every L1 key.
+      for (const key of [...this.core.keys()]) if (key.startsWith(path)) this.core.delete(key)
+      return
+    }
+    this.core.clear()
+    if (this.inflight.size === 0 && this.tagsPinned === 0) this.tags.clear()
+  }
+
+  /** Records a tag invalidation, then bounds the stamps kept (see sweepTags). */
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): void {
+    this.tags.record(tags, how, stamp)
+    if (this.tags.size >= this.tagSweepAt) this.sweepTags(Date.now())
+  }
+
+  /**
+   * Applies every tag stamp to the L1 entries it concerns (drops the deleted, marks the expired stale), so no L1
+   * entry needs them any more, then drops the stamps nothing in flight can still need. Runs when the stamps
+   * reach max(1024, L1 entries, twice what the last sweep kept): a walk over L1 paid for by as many invalidations.
+   */
+  sweepTags(now: number): void {
+    if (this.tagsPinned === 0) {
+      for (const key of [...this.core.keys()]) {
+        const code = this.core.peek(key, now)
+        if (code === MISS) continue
+        const entry = this.core.valueAt(code & SLOT_MASK)
+        if (entry.tags === undefined) continue
+        const found = this.tags.judge(entry.tags, entry.stamp, Found.Fresh)
+        if (found === Found.Missing) this.core.delete(key)
+        else if (found === Found.Stale) this.core.expire(key, now)
+      }
+      // Work in flight compares its results with the stamps after its start (overtaken): keep those.
+      let floor = Infinity
+      for (const flight of this.inflight.values()) floor = Math.min(floor, flight.since)
+      this.tags.retain(floor)
+    }
+    this.tagSweepAt = Math.max(1024, this.core.size, 2 * this.tags.size)
+  }
+
+  /**
+   * After the bus lost messages: with an L2, every L1 entry written so far becomes stale, so the next read checks
+   * L2 and the copy stays a fallback; without one, L1 is emptied.
+   */
+  distrustL1(): void {
+    if (this.l2) this.staleBefore = this.stamp(Date.now())
+    else this.clear('')
+    this.logger.warn({ tier: 'bus' }, 'bus subscription restored: L1 entries are revalidated against L2')
+  }
+
+  /**
+   * Another instance changed something. With an L2, a key it wrote is marked stale here, so the next read fetches
+   * the new value from L2 and this copy stays a fallback; without an L2 there is nowhere to fetch from: drop it.
+   */
+  applyRemote(message: BusMessage): void {
+    const now = Date.now()
+    switch (message.type) {
+      case 'set':
+      case 'expire':
+        for (const key of message.keys) {
+          if (this.l2 || message.type === 'expire') this.expire(key, now)
+          else this.remove(key)
+        }
+        return
+      case 'delete':
+        for (const key of message.keys) this.remove(key)
+        return
+      case 'clear':
+        this.clear(message.path ?? '')
+        return
+      case 'delete-tags':
+      case 'expire-tags':
+        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? this.stamp(now))
+        return
+    }
+  }
+
+  // ---- L2 ----
 
   /**
    * Runs an L2 command. Resolves undefined when there is no L2, when the circuit breaker is open, or when the
@@ -265,34 +384,34 @@ export class CacheStack {
     }
   }
 
+  /** Reads one key from L2 and admits what it holds (undefined: nothing usable, L2 down, or its breaker open). */
+  async readL2(key: string, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+    return this.admitL2(key, await this.l2Call('get', key, (l2) => l2.get(key)), now, ticket, grace)
+  }
+
   /**
-   * How an entry read from L2 stands: tags invalidated after it was written (here, or by another instance, as
-   * recorded in L2) make it gone or stale; past its logical expiry it is stale.
+   * What L2 answered for one key, the one step of single and batch reads: judged against tag stamps (here and in
+   * L2), counted, and copied into L1 unless the key changed while the read was on the wire.
    */
-  judgeRemote(key: string, entry: L2Entry, now: number): Found | Promise<Found> {
-    const found: Found = entry.expiresAt > now ? Found.Fresh : Found.Stale
-    const tags = entry.tags
-    // Untagged entries (most) are judged without an await.
-    return tags === undefined ? found : this.judgeRemoteTags(key, entry, tags, found)
-  }
-
-  private async judgeRemoteTags(key: string, entry: L2Entry, tags: readonly string[], found: Found): Promise<Found> {
-    const remote = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
-    for (let i = 0; i < tags.length; i++) {
-      const deleted = Math.max(this.tagDeleted.get(tags[i]!) ?? -Infinity, remote[i]?.deleted ?? -Infinity)
-      if (deleted >= entry.createdAt) return Found.Missing
-      const expired = Math.max(this.tagExpired.get(tags[i]!) ?? -Infinity, remote[i]?.expired ?? -Infinity)
-      if (expired >= entry.createdAt) found = Found.Stale
+  async admitL2(key: string, remote: L2Entry | undefined, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+    if (remote === undefined) {
+      this.counters.l2Misses++
+      return undefined
     }
-    return found
-  }
-
-  /** Copies an L2 entry into L1 (stale ones as stale, kept for `grace`); returns the L1 entry, if kept. */
-  backfill(key: string, remote: L2Entry, found: Found, grace: number, now: number): Entry | undefined {
-    const ttl = found === Found.Fresh ? remote.expiresAt - now : 0
-    const entry = this.put(key, remote.value, { ttl, grace, tags: remote.tags }, now, remote.createdAt)
+    let found: Found = remote.expiresAt > now ? Found.Fresh : Found.Stale
+    const tags = remote.tags
+    // Untagged entries (most) are judged without an await.
+    if (tags !== undefined) {
+      const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
+      found = this.tags.judge(tags, remote.createdAt, found, stamps)
+    }
+    if (found === Found.Missing) return undefined
+    this.counters.l2Hits++
+    const fresh = found === Found.Fresh
+    if (this.overtaken(ticket, undefined)) return { fresh, value: remote.value, entry: undefined }
+    const entry = this.put(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt)
     // A stale entry written without grace is past its physical deadline already: not usable.
-    return found === Found.Fresh || grace > 0 ? entry : undefined
+    return { fresh, value: remote.value, entry: fresh || grace > 0 ? entry : undefined }
   }
 
   /** The L2 form of a value written at `stamp` (now, or earlier when a queued change is re-applied). */
@@ -304,40 +423,26 @@ export class CacheStack {
     }
   }
 
-  clearTags(): void {
-    this.tagDeleted.clear()
-    this.tagExpired.clear()
-  }
-
-  /**
-   * Another instance changed something. With an L2, a key it wrote is marked stale here, so the next read fetches
-   * the new value from L2 and this copy stays a fallback; without an L2 there is nowhere to fetch from: drop it.
-   */
-  applyRemote(message: BusMessage): void {
-    const now = Date.now()
-    switch (message.type) {
-      case 'set':
-      case 'expire':
-        for (const key of message.keys) {
-          if (this.l2 || message.type === 'expire') this.core.expire(key, now)
-          else this.core.delete(key)
-        }
-        return
-      case 'delete':
-        for (const key of message.keys) this.core.delete(key)
-        return
-      case 'clear':
-        if (!message.path) this.core.clear()
-        else this.clearPath(message.path)
-        return
-      case 'delete-tags':
-      case 'expire-tags':
-        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', now, message.stamp)
-        return
-    }
-  }
-
   emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {
     this.emitter.emit(event, payload)
+  }
+
+  /** The L1 size of a value about to be written, or -1 when L1 cannot keep it. Throws on undefined. */
+  private sizeFor(key: string, value: unknown): number {
+    if (value === undefined) throw new UndefinedValueError(key)
+    if (!this.sizeOf) return 0
+    const size = this.sizeOf(value, key)
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0xffffffff) {
+      throw new InvalidOptionError(`l1.sizeCalculation returned ${String(size)} for key "${key}"; it must return whole bytes >= 0`)
+    }
+    // Larger than the whole L1 is refused here too, so the core never refuses one of a batch.
+    return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size
+  }
+
+  /** An entry too large for L1 is not kept there: counted, and any older entry for its key dropped. */
+  private refuse(key: string): false {
+    this.core.delete(key)
+    this.counters.oversized++
+    return false
   }
 }

@@ -21,14 +21,23 @@ export const jsonSerializer: Serializer = {
   deserialize: (text) => JSON.parse(text),
 }
 
-/** A second tier. Keys are the cache's full keys (namespace path included); the driver adds its own prefix. */
+/**
+ * A second tier. Keys are the cache's full keys (namespace path included); the driver adds its own prefix and
+ * keeps its own records (tag stamps, locks) where no user key can reach them.
+ */
 export interface L2Driver {
+  /** An entry that get/getMany found unreadable (not written by this format, or invalid) is a miss: tell `context.rejected`. */
   get(key: string): Promise<L2Entry | undefined>
   /** In key order, undefined for a miss. */
   getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]>
-  /** `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. */
-  set(key: string, entry: L2Entry, ttlMs: number): Promise<void>
-  setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void>
+  /**
+   * The stored form of an entry. The cache calls it before it writes anything, so a value the serializer cannot
+   * encode (a BigInt or a cycle with JSON) is the caller's error, not an L2 failure: it must throw then.
+   */
+  encode(entry: L2Entry): string
+  /** Stores what encode() made. `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. */
+  set(key: string, payload: string, ttlMs: number): Promise<void>
+  setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void>
   delete(key: string): Promise<boolean>
   deleteMany(keys: readonly string[]): Promise<number>
   /** Makes the entry stale now, keeping it until its physical expiry. */
@@ -49,8 +58,15 @@ export interface L2Driver {
   }
 }
 
+export interface L2DriverContext {
+  prefix: string
+  logger: import('../logger.js').Logger
+  /** Counts (stats().l2Rejected) and logs an L2 entry that was there but could not be read; the read is a miss. */
+  rejected(key: string, reason: string): void
+}
+
 /** What `l2:` takes: made once per cache, with the cache's prefix. */
 export interface L2DriverFactory {
   readonly kind: string
-  create(context: { prefix: string; logger: import('../logger.js').Logger }): L2Driver
+  create(context: L2DriverContext): L2Driver
 }

@@ -1,7 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
-import { jsonSerializer, type L2Driver, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
+import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { Watchdog } from './watchdog.js'
 
@@ -82,11 +82,13 @@ export class RedisDriver implements L2Driver {
     private readonly prefix: string,
     private readonly commandTimeout: number,
     serializer: Serializer | undefined,
+    private readonly rejected: L2DriverContext['rejected'],
   ) {
     this.serializer = serializer ?? jsonSerializer
     this.watchdog = new Watchdog(commandTimeout)
-    // One hash slot for both tag hashes and every key of a batch on a cluster would be wrong; tags live apart.
-    this.tagKeys = { delete: `${prefix}:__tags:deleted`, expire: `${prefix}:__tags:expired` }
+    // User keys are `<prefix>:<key>`; the driver's own records are `<prefix>#...`, which no user key can name and
+    // no namespace clear (a SCAN of `<prefix>:<path>*`) can reach.
+    this.tagKeys = { delete: `${prefix}#tags:deleted`, expire: `${prefix}#tags:expired` }
   }
 
   private key(key: string): string {
@@ -98,8 +100,17 @@ export class RedisDriver implements L2Driver {
     return this.redis.status === 'ready' ? undefined : whenReady(this.redis, this.commandTimeout)
   }
 
-  private decode(text: string | null): L2Entry | undefined {
-    return text === null ? undefined : decodeEntry(text, this.serializer)
+  /** A stored entry, or undefined for none; one that cannot be read is reported and read as a miss. */
+  private decode(key: string, text: string | null): L2Entry | undefined {
+    if (text === null) return undefined
+    const entry = decodeEntry(text, this.serializer)
+    if (typeof entry !== 'string') return entry
+    this.rejected(key, entry)
+    return undefined
+  }
+
+  encode(entry: L2Entry): string {
+    return encodeEntry(entry, this.serializer)
   }
 
   /** Single reads asked for in the same tick, sent together as one MGET (see get). */
@@ -126,7 +137,7 @@ export class RedisDriver implements L2Driver {
       const ready = this.ready()
       if (ready) await ready
       if (batch.length === 1) {
-        batch[0]!.resolve(this.decode(await this.watchdog.guard(this.redis.get(this.key(batch[0]!.key)))))
+        batch[0]!.resolve(this.decode(batch[0]!.key, await this.watchdog.guard(this.redis.get(this.key(batch[0]!.key)))))
         return
       }
       const entries = await this.getMany(batch.map((b) => b.key))
@@ -164,30 +175,29 @@ export class RedisDriver implements L2Driver {
     await Promise.all(
       this.bySlot(keys).map(async (group) => {
         const texts = await this.watchdog.guard(this.redis.mget(...group.map((i) => this.key(keys[i]!))))
-        group.forEach((i, j) => (out[i] = this.decode(texts[j] ?? null)))
+        group.forEach((i, j) => (out[i] = this.decode(keys[i]!, texts[j] ?? null)))
       }),
     )
     return out
   }
 
   /** The SET of one entry, on the connection or in a pipeline: PX for a finite ttl, none for forever. */
-  private setCommand(target: Redis | Cluster | ReturnType<Redis['pipeline']>, key: string, entry: L2Entry, ttlMs: number) {
-    const text = encodeEntry(entry, this.serializer)
+  private setCommand(target: Redis | Cluster | ReturnType<Redis['pipeline']>, key: string, text: string, ttlMs: number) {
     return ttlMs === Infinity ? target.set(this.key(key), text) : target.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
   }
 
-  async set(key: string, entry: L2Entry, ttlMs: number): Promise<void> {
+  async set(key: string, payload: string, ttlMs: number): Promise<void> {
     await this.ready()
-    await this.watchdog.guard(this.setCommand(this.redis, key, entry, ttlMs) as Promise<unknown>)
+    await this.watchdog.guard(this.setCommand(this.redis, key, payload, ttlMs) as Promise<unknown>)
   }
 
-  async setMany(items: ReadonlyArray<{ key: string; entry: L2Entry; ttlMs: number }>): Promise<void> {
+  async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void> {
     if (items.length === 0) return
     await this.ready()
     await Promise.all(
       this.bySlot(items.map((item) => item.key)).map(async (group) => {
         const pipeline = this.redis.pipeline()
-        for (const i of group) this.setCommand(pipeline, items[i]!.key, items[i]!.entry, items[i]!.ttlMs)
+        for (const i of group) this.setCommand(pipeline, items[i]!.key, items[i]!.payload, items[i]!.ttlMs)
         const failed = ((await this.watchdog.guard(pipeline.exec())) ?? []).find(([error]) => error)
         if (failed) throw failed[0]
       }),
@@ -223,7 +233,7 @@ export class RedisDriver implements L2Driver {
       do {
         const [next, found] = await this.watchdog.guard(node.scan(cursor, 'MATCH', match, 'COUNT', 1000))
         cursor = next
-        const keys = found.map((k) => k.slice(keyPrefix.length)).filter((k) => k !== this.tagKeys.delete && k !== this.tagKeys.expire)
+        const keys = found.map((k) => k.slice(keyPrefix.length))
         // On a cluster the keys of one page sit in many slots: unlink them by slot group through the cluster.
         if (redis instanceof Cluster) await Promise.all(this.bySlotRaw(keys).map((group) => this.watchdog.guard(redis.unlink(...group))))
         else if (keys.length > 0) await this.watchdog.guard(redis.unlink(...keys))
@@ -264,7 +274,7 @@ export class RedisDriver implements L2Driver {
   }
 
   private lockKey(key: string): string {
-    return `${this.prefix}:__lock:${key}`
+    return `${this.prefix}#lock:${key}`
   }
 
   async disconnect(): Promise<void> {
@@ -300,9 +310,9 @@ export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
   const commandTimeout = options.commandTimeout ?? 500
   return {
     kind: 'redis',
-    create: ({ prefix, logger }) => {
+    create: ({ prefix, logger, rejected }) => {
       const { redis, owned } = connect(options.connection, logger)
-      return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer)
+      return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer, rejected)
     },
   }
 }

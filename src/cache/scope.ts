@@ -1,0 +1,119 @@
+import { InvalidKeyError, InvalidOptionError } from '../errors.js'
+import { MAX_KEY_LENGTH } from '../core/types.js'
+import type { Logger } from '../logger.js'
+import { toMs, type Duration } from '../ttl.js'
+import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
+import type { L2Entry } from '../l2/types.js'
+import type { Coherence } from './coherence.js'
+import type { ResolvedOptions } from './options.js'
+import type { CacheStack, Entry, Ticket, WriteOptions } from './stack.js'
+
+
+/**
+ * One namespace of a cache: the shared stack and bus seen through a key path ('' at the root, 'users:' in
+ * namespace('users')). The steps every call shares live here: checking keys and tags, the write path, events.
+ */
+export class Scope {
+  constructor(
+    readonly stack: CacheStack,
+    readonly coherence: Coherence,
+    readonly defaults: ResolvedOptions,
+    /** Prefix of this namespace's L1 keys and tags. */
+    readonly path: string,
+    readonly namespaceName: string | undefined,
+    readonly logger: Logger,
+  ) {}
+
+  child(name: string): Scope {
+    if (typeof name !== 'string' || name === '') throw new InvalidOptionError('a namespace name must be a non-empty string')
+    const path = `${this.path}${name}:`
+    const namespace = path.slice(0, -1)
+    return new Scope(this.stack, this.coherence, this.defaults, path, namespace, this.logger.child({ namespace }))
+  }
+
+  /** The full key of a user key; throws E_INVALID_KEY for anything but a non-empty string within MAX_KEY_LENGTH. */
+  keyFor(key: unknown): string {
+    if (typeof key !== 'string') throw new InvalidKeyError(`cache keys must be strings, got ${key === null ? 'null' : typeof key}`)
+    if (key === '') throw new InvalidKeyError('cache keys must not be empty')
+    if (key.length > MAX_KEY_LENGTH - this.path.length) {
+      throw new InvalidKeyError(`cache key is ${key.length} code units long; the limit is ${MAX_KEY_LENGTH} with the namespace path`)
+    }
+    return this.path === '' ? key : this.path + key
+  }
+
+  /** Full tag names, or undefined for none; throws E_INVALID_OPTION for anything but non-empty strings. */
+  tagsFor(tags: unknown): string[] | undefined {
+    if (tags === undefined) return undefined
+    if (!Array.isArray(tags) || tags.length > MAX_TAGS) throw new InvalidOptionError(`tags must be an array of at most ${MAX_TAGS} strings`)
+    for (const t of tags) {
+      if (typeof t !== 'string' || t === '' || t.length > MAX_TAG_LENGTH) {
+        throw new InvalidOptionError(`each tag must be a non-empty string of at most ${MAX_TAG_LENGTH} characters, got ${typeof t === 'string' ? `${t.length} characters` : typeof t}`)
+      }
+    }
+    return tags.length === 0 ? undefined : this.path === '' ? [...(tags as string[])] : (tags as string[]).map((t) => this.path + t)
+  }
+
+  /**
+   * The one write path of set() and of factories: the value is checked (and encoded for L2) before anything is
+   * written; L1 first so this process answers at once, then L2 (awaited: the bus publishes only after it), then
+   * the bus. With a ticket, nothing is written if the key or its tags changed since the ticket began. True when
+   * either tier took the value.
+   */
+  async writeThrough(
+    key: string,
+    userKey: string,
+    value: unknown,
+    write: WriteOptions,
+    skip: { l2: boolean; bus: boolean },
+    ticket?: Ticket,
+  ): Promise<boolean> {
+    const stack = this.stack
+    const now = Date.now()
+    const stamp = stack.stamp(now)
+    const l2 = stack.l2 !== undefined && !skip.l2
+    const remote = stack.prepare(key, value, write, stamp, now, l2)
+    if (ticket && stack.overtaken(ticket, write.tags)) {
+      stack.counters.discarded++
+      this.logger.debug({ key: userKey, op: 'write' }, 'the key was invalidated while its value was being made: not stored')
+      return false
+    }
+    const inL1 = stack.write(key, value, write, now, stamp)
+    // L1-only caches skip both awaits: each costs a promise hop on every miss.
+    const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true))) === true
+    const l2Done = inL2 || !l2
+    if (!skip.bus && !this.coherence.idle(l2Done)) await this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
+    if (inL1 || inL2) this.emit('cache:written', userKey)
+    return inL1 || inL2
+  }
+
+  /** A stale entry (the core keeps it only within its own grace) may answer unless the call narrows grace. */
+  staleUsable(entry: Entry | L2Entry, grace: Duration | false | undefined, now: number): boolean {
+    if (grace === undefined) return true
+    if (grace === false) return false
+    const expiredAt = 'expiresAt' in entry ? entry.expiresAt : entry.stamp + entry.ttl
+    return now < expiredAt + toMs(grace, 'grace')
+  }
+
+  hit(key: string, graced: boolean): void {
+    this.stack.counters.hits++
+    if (graced) this.stack.counters.gracedHits++
+    if (this.stack.emitter.has('cache:hit')) this.stack.emit('cache:hit', { key, store: 'memory', graced, namespace: this.namespaceName })
+  }
+
+  miss(key: string): void {
+    this.stack.counters.misses++
+    if (this.stack.emitter.has('cache:miss')) this.stack.emit('cache:miss', { key, store: 'memory', namespace: this.namespaceName })
+  }
+
+  /** Answers with a stale value: counted, logged, and told to listeners. */
+  graced<T>(key: string, entry: Entry, op = 'getOrSet'): T {
+    const value = entry.value as T
+    this.hit(key, true)
+    this.logger.warn({ key, op, tier: 'l1', graced: true }, 'answered with a stale value within grace')
+    return value
+  }
+
+  emit(event: 'cache:written' | 'cache:deleted' | 'cache:expired', key: string): void {
+    if (this.stack.emitter.has(event)) this.stack.emit(event, { key, store: 'memory', namespace: this.namespaceName })
+  }
+}
