@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   hashKey,
   JsCore,
+  MAX_ITEMS,
   MAX_KEY_LENGTH,
   MISS,
   RustoCacheError,
@@ -329,7 +330,8 @@ describe.each(kinds)('%s core', (kind, make) => {
     })
 
     it('rejects limits that are not positive numbers', () => {
-      for (const maxItems of [0, -5, Number.NaN, '10', 2 ** 31]) {
+      expect(make({ maxItems: MAX_ITEMS }).maxItems).toBe(2 ** 24)
+      for (const maxItems of [0, -5, Number.NaN, '10', 2 ** 31, MAX_ITEMS + 1]) {
         expectCode(() => make({ maxItems: maxItems as number }), ErrorCodes.E_INVALID_OPTION)
       }
       for (const maxBytes of [0, -1, Number.NaN, '64mb']) {

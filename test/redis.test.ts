@@ -152,6 +152,47 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('Redis L2 on 
     expect((await target.keys(`kp${g}:*`)).sort()).toEqual([`kp${g}:t${process.pid}:${g}:settings`])
   })
 
+  it('keeps user keys apart from its own records: keys that look internal, __proto__, constructor', async () => {
+    const g = group()
+    const a = make(g)
+    const lookalikes = ['__tags:deleted', '__tags:expired', '__lock:k', '#tags:deleted', '#lock:k', '__proto__', 'constructor', 'prototype']
+    await a.set({ key: 'tagged', value: 'v', tags: ['t'] })
+    for (const key of lookalikes) await a.set({ key, value: { key } })
+    await a.deleteByTag({ tags: ['t'] })
+    const b = make(g)
+    for (const key of lookalikes) expect(await b.get({ key })).toEqual({ key })
+    expect(await b.get({ key: 'tagged' })).toBeUndefined()
+    expect(b.stats().l2Rejected).toBe(0)
+  })
+
+  it('a root clear() leaves a distributed lock in place', async () => {
+    const g = group()
+    const a = make(g, { lock: { distributed: true, ttl: '10s' } })
+    let release!: (v: string) => void
+    const pending = a.getOrSet({ key: 'hot', factory: () => new Promise<string>((r) => (release = r)) })
+    await new Promise((r) => setTimeout(r, 50))
+    const prefix = `t${process.pid}:${g}`
+    expect(await target.keys(`${prefix}#lock:hot`)).toEqual([`${prefix}#lock:hot`])
+    await a.clear()
+    expect(await target.keys(`${prefix}#lock:hot`)).toEqual([`${prefix}#lock:hot`])
+    release('v')
+    expect(await pending).toBe('v')
+    await new Promise((r) => setTimeout(r, 20))
+    expect(await target.keys(`${prefix}#lock:hot`)).toEqual([])
+  })
+
+  it('refuses a value JSON cannot encode with E_UNSERIALIZABLE_VALUE: nothing written, no L2 error, breaker shut', async () => {
+    const g = group()
+    const a = make(g, { l2CircuitBreakerDuration: '1m' })
+    await a.set({ key: 'k', value: 'kept' })
+    expect(await a.set({ key: 'k', value: 1n }).catch((e: { code: string }) => e.code)).toBe(ErrorCodes.E_UNSERIALIZABLE_VALUE)
+    expect(await make(g).get({ key: 'k' })).toBe('kept')
+    expect(await a.get({ key: 'k' })).toBe('kept')
+    expect(a.stats().l2Errors).toBe(0)
+    await a.set({ key: 'k2', value: 2 })
+    expect(await make(g).get({ key: 'k2' })).toBe(2)
+  })
+
   it('stores Dates, Maps and BigInts through superjson', async () => {
     const g = group()
     const serializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }

@@ -89,7 +89,16 @@ export class Coherence {
     if (this.stack.emitter.has('bus:message:published')) this.stack.emit('bus:message:published', { type: message.type, keys: message.keys })
   }
 
+  /** Called by the transport for every message: never throws back into it, whatever the message or a listener does. */
   private receive(payload: unknown): void {
+    try {
+      this.apply(payload)
+    } catch (error) {
+      this.stack.logger.error({ err: error, tier: 'bus' }, 'handling a bus message failed')
+    }
+  }
+
+  private apply(payload: unknown): void {
     const message = decodeMessage(payload)
     if (typeof message === 'string') {
       this.stack.counters.busRejected++
@@ -98,11 +107,7 @@ export class Coherence {
     }
     if (message.from === this.id) return
     this.stack.counters.busReceived++
-    try {
-      this.stack.applyRemote(message)
-    } catch (error) {
-      this.stack.logger.error({ err: error, tier: 'bus', type: message.type }, 'applying a bus message failed')
-    }
+    this.stack.applyRemote(message)
     if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', { type: message.type, keys: message.keys })
   }
 

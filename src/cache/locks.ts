@@ -29,7 +29,8 @@ export class KeyLocks {
     if (ms === Infinity) return lock.released.then(() => true)
     return new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), ms)
-      void lock.released.then(() => {
+      // Never rejects: release() resolves it.
+      lock.released.then(() => {
         clearTimeout(timer)
         resolve(true)
       })

@@ -30,8 +30,12 @@ export const STALE = 0x40000000
 export const SLOT_MASK = 0x3fffffff
 /** Longest key, in UTF-16 code units (`key.length`). */
 export const MAX_KEY_LENGTH = 16_384
-/** Most items one core can be configured for: the WASM index packs slot, distance and tag into 32 bits. */
-export const MAX_ITEMS = 2 ** 27 - 1
+/**
+ * Most items one core can be configured for: 2^24 (16,777,216). Keys and values sit side by side in one JS
+ * array of 2 x capacity; V8 keeps an array of up to 2^25 elements in fast mode and turns a longer one into a
+ * dictionary, which made every lookup several times slower. (The WASM index alone would allow 2^27 - 1.)
+ */
+export const MAX_ITEMS = 2 ** 24
 
 /**
  * The L1 store: exact string keys, values kept in JS, LRU eviction, two deadlines per entry. Time is passed in

@@ -7,11 +7,18 @@
 export class Watchdog {
   private readonly inflight = new Set<{ started: number; reject: (error: Error) => void }>()
   private timer: ReturnType<typeof setInterval> | undefined
+  private stopped = false
 
   constructor(private readonly ms: number) {}
 
   guard<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.stopped) {
+        // The command still runs (or fails) on its own; its outcome has an owner here.
+        call.catch(() => undefined)
+        reject(new Error('the Redis connection was closed by disconnect()'))
+        return
+      }
       const entry = { started: Date.now(), reject }
       this.inflight.add(entry)
       this.timer ??= this.start()
@@ -28,9 +35,13 @@ export class Watchdog {
     })
   }
 
+  /** After disconnect(): every call still waiting fails now, and later ones at once, so none waits forever. */
   stop(): void {
+    this.stopped = true
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    for (const entry of this.inflight) entry.reject(new Error('the Redis connection was closed by disconnect()'))
+    this.inflight.clear()
   }
 
   private start(): ReturnType<typeof setInterval> {
