@@ -1,3 +1,10 @@
+export interface BusEvent {
+  type: string
+  keys: readonly string[]
+  tags?: readonly string[]
+  path?: string
+}
+
 /** What each event carries. `namespace` is the namespace path ('users:admins'), absent at the root. */
 export interface CacheEvents {
   'cache:hit': { key: string; store: 'memory'; graced: boolean; namespace?: string }
@@ -6,10 +13,13 @@ export interface CacheEvents {
   'cache:deleted': { key: string; store: 'memory'; namespace?: string }
   'cache:expired': { key: string; store: 'memory'; namespace?: string }
   'cache:cleared': { store: 'memory'; namespace?: string }
-  /** A message this instance sent (or re-sent from its retry queue) on the bus. */
-  'bus:message:published': { type: string; keys: readonly string[] }
+  /**
+   * A message this instance sent (or re-sent from its retry queue) on the bus. Full keys and tags (namespace
+   * path included); `tags` for tag invalidations, `path` for clears.
+   */
+  'bus:message:published': BusEvent
   /** A message from another instance, applied to this instance's L1. */
-  'bus:message:received': { type: string; keys: readonly string[] }
+  'bus:message:received': BusEvent
 }
 
 export type CacheEventName = keyof CacheEvents

@@ -44,7 +44,7 @@ export {
   type SetOptions,
 } from './cache/rusto-cache.js'
 export type { EntryOptions, L1Options, RustoCacheOptions } from './cache/options.js'
-export type { CacheEventName, CacheEvents } from './events.js'
+export type { BusEvent, CacheEventName, CacheEvents } from './events.js'
 export type { Logger } from './logger.js'
 export type { CacheStats } from './stats.js'
 export { toBytes, toMs, type Duration } from './ttl.js'

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { ErrorCodes, memoryBus, RustoCache, RustoCacheError, type Logger, type RustoCacheOptions } from '../src/index.js'
 import { memoryL2 } from './helpers/memory-l2.js'
 
@@ -170,6 +170,35 @@ describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
       release()
       expect(await read).toBe('old')
       expect(await cache.get({ key: 'k' })).toBe('new')
+    })
+  })
+
+  describe('stale only within grace', () => {
+    it('an entry without grace made stale by expireByTag is not served', async () => {
+      const cache = make()
+      await cache.set({ key: 'k', value: 'v', tags: ['t'] })
+      await cache.expireByTag({ tags: ['t'] })
+      expect(await cache.get({ key: 'k' })).toBeUndefined()
+      expect(await cache.has({ key: 'k' })).toBe(false)
+      expect(await cache.getOrSet({ key: 'k', factory: () => 'fresh' })).toBe('fresh')
+    })
+
+    it('a tag invalidation heard on the bus covers every entry written here before it arrived', async () => {
+      const bus = memoryBus()
+      const a = make({ bus })
+      const b = make({ bus })
+      await a.set({ key: 'k0', value: 0, tags: ['t'] })
+      await a.set({ key: 'k1', value: 1, tags: ['t'] })
+      // b's clock runs 5 s behind a's: its stamp must not decide what a's L1 drops.
+      const behind = Date.now() - 5_000
+      const clock = vi.spyOn(Date, 'now').mockReturnValue(behind)
+      try {
+        await b.deleteByTag({ tags: ['t'] })
+      } finally {
+        clock.mockRestore()
+      }
+      await tick()
+      expect(await a.getMany({ keys: ['k0', 'k1'] })).toEqual([undefined, undefined])
     })
   })
 

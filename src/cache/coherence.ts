@@ -2,6 +2,7 @@ import { background } from '../background.js'
 import { decodeMessage, encodeMessage, type BusFactory, type BusMessage, type BusTransport } from '../bus/types.js'
 import { MISS, SLOT_MASK } from '../core/types.js'
 import { InvalidOptionError, RustoCacheError } from '../errors.js'
+import type { BusEvent } from '../events.js'
 import { toMs } from '../ttl.js'
 import type { CacheStack } from './stack.js'
 
@@ -10,6 +11,10 @@ type Change = Omit<BusMessage, 'from'>
 /** A change that fails for its own reasons (its value cannot be encoded, Redis refuses the command) and will again. */
 function failsForItself(error: unknown): boolean {
   return error instanceof RustoCacheError || (error instanceof Error && error.name === 'ReplyError')
+}
+
+function busEvent(message: BusMessage): BusEvent {
+  return { type: message.type, keys: message.keys, tags: message.tags, path: message.path }
 }
 
 function isTagChange(message: BusMessage): boolean {
@@ -86,7 +91,7 @@ export class Coherence {
 
   private published(message: BusMessage): void {
     this.stack.counters.busPublished++
-    if (this.stack.emitter.has('bus:message:published')) this.stack.emit('bus:message:published', { type: message.type, keys: message.keys })
+    if (this.stack.emitter.has('bus:message:published')) this.stack.emit('bus:message:published', busEvent(message))
   }
 
   /** Called by the transport for every message: never throws back into it, whatever the message or a listener does. */
@@ -108,7 +113,7 @@ export class Coherence {
     if (message.from === this.id) return
     this.stack.counters.busReceived++
     this.stack.applyRemote(message)
-    if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', { type: message.type, keys: message.keys })
+    if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', busEvent(message))
   }
 
   private enqueue(message: BusMessage): void {

@@ -3,7 +3,6 @@ import { MAX_KEY_LENGTH } from '../core/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
-import type { L2Entry } from '../l2/types.js'
 import type { Coherence } from './coherence.js'
 import type { ResolvedOptions } from './options.js'
 import type { CacheStack, Entry, Ticket, WriteOptions } from './stack.js'
@@ -86,12 +85,14 @@ export class Scope {
     return inL1 || inL2
   }
 
-  /** A stale entry (the core keeps it only within its own grace) may answer unless the call narrows grace. */
-  staleUsable(entry: Entry | L2Entry, grace: Duration | false | undefined, now: number): boolean {
+  /**
+   * A stale entry may answer only if it was written with grace (an entry made stale by expireByTag or a lost bus
+   * connection is stale before its ttl, and without grace it must not be served), and the call can narrow it.
+   */
+  staleUsable(entry: Entry, grace: Duration | false | undefined, now: number): boolean {
+    if (entry.grace <= 0 || grace === false) return false
     if (grace === undefined) return true
-    if (grace === false) return false
-    const expiredAt = 'expiresAt' in entry ? entry.expiresAt : entry.stamp + entry.ttl
-    return now < expiredAt + toMs(grace, 'grace')
+    return now < entry.stamp + entry.ttl + toMs(grace, 'grace')
   }
 
   hit(key: string, graced: boolean): void {

@@ -354,7 +354,9 @@ export class CacheStack {
         return
       case 'delete-tags':
       case 'expire-tags':
-        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? this.stamp(now))
+        // Stamped on arrival, by this instance's clock: every entry written here before it is covered, whatever
+        // the skew between the sender's clock and ours. (L2 keeps the sender's stamp for entries read from it.)
+        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', this.stamp(now))
         return
     }
   }
