@@ -30,6 +30,22 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 
+/**
+ * Any value as a short text for an error message, never throwing (String() throws for a null-prototype object
+ * or a Symbol in a template): bad input must end in the error meant for it.
+ */
+export function shown(value: unknown): string {
+  try {
+    if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+    if (value instanceof Error) return value.message
+    if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object'
+    if (typeof value === 'function') return 'a function'
+    return String(value)
+  } catch {
+    return typeof value
+  }
+}
+
 /** The root of every error RustoCache raises; `code` says which, `cause` keeps the underlying error. */
 export class RustoCacheError extends Error {
   readonly code: ErrorCode
@@ -74,7 +90,7 @@ export class InvalidTimeError extends RustoCacheError {
 export class UnserializableValueError extends RustoCacheError {
   readonly key: string
   constructor(key: string, cause: unknown) {
-    super(ErrorCodes.E_UNSERIALIZABLE_VALUE, `the L2 serializer cannot encode the value for key "${key}": ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    super(ErrorCodes.E_UNSERIALIZABLE_VALUE, `the L2 serializer cannot encode the value for key "${key}": ${shown(cause)}`, { cause })
     this.key = key
   }
 }
@@ -125,6 +141,6 @@ export class LockTimeoutError extends RustoCacheError {
 
 export class L2CacheError extends RustoCacheError {
   constructor(operation: string, cause: unknown) {
-    super(ErrorCodes.E_L2_CACHE_ERROR, `L2 ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    super(ErrorCodes.E_L2_CACHE_ERROR, `L2 ${operation} failed: ${shown(cause)}`, { cause })
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionError, InvalidTtlError } from './errors.js'
+import { InvalidOptionError, InvalidTtlError, shown } from './errors.js'
 
 /** A duration: ms as a number, a friendly string ('250ms', '30m', '2.5h', '1d 2h'), or null for "forever". */
 export type Duration = number | string | null
@@ -57,8 +57,8 @@ export function toBytes(value: unknown, name: string): number {
     return value
   }
   const m = typeof value === 'string' ? SIZE.exec(value.trim().toLowerCase()) : null
-  if (!m) throw new InvalidOptionError(`${name} must be bytes or a string like '64mb', got ${String(value)}`)
+  if (!m) throw new InvalidOptionError(`${name} must be bytes or a string like '64mb', got ${shown(value)}`)
   const bytes = Number(m[1]) * 1024 ** ['b', 'kb', 'mb', 'gb'].indexOf(m[2] ?? 'b')
-  if (!(bytes > 0)) throw new InvalidOptionError(`${name} must be > 0 bytes, got ${String(value)}`)
+  if (!(bytes > 0)) throw new InvalidOptionError(`${name} must be > 0 bytes, got ${shown(value)}`)
   return bytes
 }

@@ -1,5 +1,5 @@
 import { background } from '../background.js'
-import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, LockTimeoutError, RustoCacheError } from '../errors.js'
+import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
 import { resolveOptions, type EntryOptions, type ResolvedOptions } from './options.js'
 import type { Scope } from './scope.js'
@@ -275,7 +275,7 @@ async function produce<T>(
     const failure =
       error instanceof RustoCacheError
         ? error
-        : new FactoryError(userKey, `factory for key "${userKey}" failed: ${error instanceof Error ? error.message : String(error)}`, error)
+        : new FactoryError(userKey, `factory for key "${userKey}" failed: ${shown(error)}`, error)
     scope.stack.counters.factoryErrors++
     if (stale) stale.backoffUntil = Date.now() + o.graceBackoff
     scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')

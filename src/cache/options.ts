@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, shown } from '../errors.js'
 import type { BusFactory } from '../bus/types.js'
 import type { L2DriverFactory } from '../l2/types.js'
 import type { Logger } from '../logger.js'
@@ -124,10 +124,10 @@ export const DEFAULTS: ResolvedOptions = {
   onFactoryError: undefined,
 }
 
-function fraction(value: unknown): number {
+export function fraction(value: unknown): number {
   if (value === undefined) return 0
   if (typeof value !== 'number' || !(value > 0 && value < 1)) {
-    throw new InvalidOptionError(`earlyExpiration must be a fraction of the ttl between 0 and 1, got ${String(value)}`)
+    throw new InvalidOptionError(`earlyExpiration must be a fraction of the ttl between 0 and 1, got ${shown(value)}`)
   }
   return value
 }

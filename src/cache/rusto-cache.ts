@@ -1,12 +1,12 @@
-import { InvalidKeyError, InvalidOptionError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, shown } from '../errors.js'
 import type { CacheEventName, CacheEvents } from '../events.js'
-import { silentLogger } from '../logger.js'
+import { silentLogger, type Logger } from '../logger.js'
 import type { CacheStats } from '../stats.js'
-import type { Duration } from '../ttl.js'
+import { toMs, type Duration } from '../ttl.js'
 import { STALE } from '../core/types.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
-import { DEFAULTS, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
+import { DEFAULTS, fraction, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
 import { Scope } from './scope.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
@@ -31,6 +31,27 @@ function options<O>(given: O, call: string): NonNullable<O> {
   return given as NonNullable<O>
 }
 
+/** A call's grace, checked before anything is read (it is used only when a stale entry turns up). */
+function checkGrace(grace: unknown): void {
+  if (grace !== undefined && grace !== false) toMs(grace, 'grace')
+}
+
+const EVENTS: ReadonlySet<string> = new Set<CacheEventName>([
+  'cache:hit',
+  'cache:miss',
+  'cache:written',
+  'cache:deleted',
+  'cache:expired',
+  'cache:cleared',
+  'bus:message:published',
+  'bus:message:received',
+])
+
+function checkListener(event: unknown, listener: unknown): void {
+  if (typeof event !== 'string' || !EVENTS.has(event)) throw new InvalidOptionError(`unknown event ${shown(event)}: one of ${[...EVENTS].join(', ')}`)
+  if (typeof listener !== 'function') throw new InvalidOptionError(`a listener for ${event} must be a function`)
+}
+
 function keyList(given: { keys: unknown } | undefined, call: string): unknown[] {
   const keys = options(given, call).keys
   if (!Array.isArray(keys)) throw new InvalidKeyError(`${call} needs keys: string[]`)
@@ -52,7 +73,10 @@ export class RustoCache {
       throw new InvalidOptionError('prefix must be a non-empty string')
     }
     const prefix = config.prefix ?? 'rustocache'
-    const logger = (config.logger ?? silentLogger).child({ cache: prefix })
+    const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const
+    const pinoLike = (l: unknown): l is Logger => typeof l === 'object' && l !== null && levels.every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
+    const logger = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
+    if (!pinoLike(logger)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
     const defaults = resolveOptions(DEFAULTS, config)
     const stack = new CacheStack(config.l1 ?? {}, logger, {
       factory: config.l2,
@@ -81,7 +105,8 @@ export class RustoCache {
         const code = scope.stack.lookup(key, now)
         if (isFresh(code)) {
           const entry = scope.stack.entryAt(code)
-          const early = given.earlyExpiration ?? scope.defaults.earlyExpiration
+          // The one option a hit uses; the others are checked on the miss path, where they are used.
+          const early = given.earlyExpiration === undefined ? scope.defaults.earlyExpiration : fraction(given.earlyExpiration)
           if (early > 0 && now - entry.stamp >= entry.ttl * early) refreshEarly(scope, key, given, entry, now)
           scope.hit(given.key, false)
           return Promise.resolve(entry.value as T)
@@ -102,6 +127,7 @@ export class RustoCache {
     const { scope } = this
     const { stack } = scope
     const key = scope.keyFor(options(given, 'get').key)
+    checkGrace(given.grace)
     const now = Date.now()
     const code = stack.lookup(key, now)
     const entry = code < 0 ? undefined : stack.entryAt(code)
@@ -140,6 +166,7 @@ export class RustoCache {
     const { stack } = scope
     const userKeys = keyList(given, 'getMany')
     const keys = userKeys.map((k) => scope.keyFor(k))
+    checkGrace(given.grace)
     const now = Date.now()
     const codes = stack.core.lookupMany(keys, now)
     const out = new Array<T | undefined>(keys.length)
@@ -235,6 +262,7 @@ export class RustoCache {
   async has(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
     const { scope } = this
     const key = scope.keyFor(options(given, 'has').key)
+    checkGrace(given.grace)
     const now = Date.now()
     const code = scope.stack.peek(key, now)
     return isFresh(code) || (code >= 0 && scope.staleUsable(scope.stack.entryAt(code), given.grace, now))
@@ -338,14 +366,17 @@ export class RustoCache {
   }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
+    checkListener(event, listener)
     return this.scope.stack.emitter.on(event, listener)
   }
 
   once<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
+    checkListener(event, listener)
     return this.scope.stack.emitter.once(event, listener)
   }
 
   off<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): void {
+    checkListener(event, listener)
     this.scope.stack.emitter.off(event, listener)
   }
 

@@ -1,6 +1,6 @@
 import { createCore } from '../core/create-core.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, L2CacheError, RustoCacheError, UndefinedValueError, UnserializableValueError } from '../errors.js'
+import { InvalidOptionError, L2CacheError, RustoCacheError, shown, UndefinedValueError, UnserializableValueError } from '../errors.js'
 import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
@@ -435,7 +435,7 @@ export class CacheStack {
     if (!this.sizeOf) return 0
     const size = this.sizeOf(value, key)
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0xffffffff) {
-      throw new InvalidOptionError(`l1.sizeCalculation returned ${String(size)} for key "${key}"; it must return whole bytes >= 0`)
+      throw new InvalidOptionError(`l1.sizeCalculation returned ${shown(size)} for key "${key}"; it must return whole bytes >= 0`)
     }
     // Larger than the whole L1 is refused here too, so the core never refuses one of a batch.
     return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size

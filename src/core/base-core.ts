@@ -1,4 +1,4 @@
-import { InvalidKeyError, InvalidOptionError, InvalidSizeError, InvalidTimeError, InvalidTtlError } from '../errors.js'
+import { InvalidKeyError, InvalidOptionError, InvalidSizeError, InvalidTimeError, InvalidTtlError, shown } from '../errors.js'
 import {
   MAX_ITEMS,
   MAX_KEY_LENGTH,
@@ -39,19 +39,19 @@ export function checkNow(now: unknown): asserts now is number {
 
 function checkDuration(ms: unknown, name: string): asserts ms is number {
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    throw new InvalidTtlError(`${name} must be a number of ms >= 0 (Infinity for none), got ${String(ms)}`)
+    throw new InvalidTtlError(`${name} must be a number of ms >= 0 (Infinity for none), got ${shown(ms)}`)
   }
 }
 
 function checkSize(size: unknown): asserts size is number {
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > MAX_SIZE) {
-    throw new InvalidSizeError(`entry size must be a whole number of bytes from 0 to ${MAX_SIZE}, got ${String(size)}`)
+    throw new InvalidSizeError(`entry size must be a whole number of bytes from 0 to ${MAX_SIZE}, got ${shown(size)}`)
   }
 }
 
 function positive(value: unknown, name: string, max: number): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || value > max) {
-    throw new InvalidOptionError(`${name} must be a number > 0 and <= ${max}, got ${String(value)}`)
+    throw new InvalidOptionError(`${name} must be a number > 0 and <= ${max}, got ${shown(value)}`)
   }
   return value
 }

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, shown } from '../errors.js'
 import { JsCore } from './js-core.js'
 import type { Core, CoreKind, CoreOptions } from './types.js'
 import { WasmCore } from './wasm-core.js'
@@ -18,7 +18,7 @@ export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Cor
   const kind = options.kind ?? 'auto'
   if (kind === 'js') return new JsCore<V>(options)
   if (kind === 'wasm') return new WasmCore<V>(options)
-  if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${String(kind)}`)
+  if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${shown(kind)}`)
   if (!wasmSupported()) return new JsCore<V>(options)
   try {
     return new WasmCore<V>(options)

@@ -1,3 +1,4 @@
+import { shown } from '../errors.js'
 import type { L2Entry, Serializer } from './types.js'
 
 // An L2 value is one string, so a batch read stays one MGET: a small text header, then the serialized value.
@@ -58,6 +59,6 @@ export function decodeEntry(text: string, serializer: Serializer): L2Entry | str
   try {
     return { value: serializer.deserialize(text.slice(at + tagsLength)), expiresAt, createdAt, tags }
   } catch (error) {
-    return `the serializer cannot read the value: ${error instanceof Error ? error.message : String(error)}`
+    return `the serializer cannot read the value: ${shown(error)}`
   }
 }
