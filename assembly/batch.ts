@@ -19,6 +19,12 @@ import { find } from "./table";
 @inline export function wordsAt(n4: u32): usize { return L.oScratch + <usize>n4 * 12; }
 @inline export function dataAt(n4: u32): usize { return (L.oScratch + <usize>n4 * 13 + 15) & ~<usize>15; }
 
+/** Test hook (see maskHashes in src/core/wasm-core.ts): ANDed into every hash, to force collisions. */
+export let hashMask: u32 = 0xffffffff;
+export function setHashMask(mask: u32): void {
+  hashMask = mask;
+}
+
 @inline function rotl(x: v128, r: i32): v128 {
   return v128.or(i32x4.shl(x, r), i32x4.shr_u(x, 32 - r));
 }
@@ -51,7 +57,7 @@ export function hashBatch(n4: u32): void {
     h = v128.xor(h, i32x4.shr_u(h, 13));
     h = i32x4.mul(h, f2);
     h = v128.xor(h, i32x4.shr_u(h, 16));
-    v128.store(hashes + (<usize>g << 4), h);
+    v128.store(hashes + (<usize>g << 4), v128.and(h, i32x4.splat(<i32>hashMask)));
   }
 }
 

@@ -18,6 +18,8 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private hashes: Int32Array = new Int32Array(64)
   private lastKey = ''
   private lastHash = hashKey('')
+  /** All ones, except in tests that force collisions (maskHashes). */
+  private hashMask = -1
 
   constructor(options: CoreOptions<V> = {}) {
     super(options)
@@ -45,7 +47,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     checkKey(key)
     checkNow(now)
     // Hashed unconditionally: comparing with the remembered key would cost a string compare on every call.
-    const hash = hashKey(key)
+    const hash = hashKey(key) & this.hashMask
     const ex = this.ex
     let code = ex.lookup(hash, now)
     if (code === MISS) {
@@ -124,7 +126,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   protected hashOne(key: string): number {
     if (key !== this.lastKey) {
       this.lastKey = key
-      this.lastHash = hashKey(key)
+      this.lastHash = hashKey(key) & this.hashMask
     }
     return this.lastHash
   }
@@ -224,4 +226,16 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     }
     return { n4, base }
   }
+}
+
+/**
+ * Test hook, not exported by the package: ANDs `mask` into every hash this core computes, single and batch, so
+ * a test can force 32-bit collisions (mask 0: every key collides) on a core that holds nothing yet.
+ */
+export function maskHashes(core: WasmCore<unknown>, mask: number): void {
+  if (core.size > 0) throw new Error('maskHashes needs an empty core')
+  const inner = core as unknown as { hashMask: number; lastKey: string; lastHash: number; ex: CoreExports }
+  inner.hashMask = mask | 0
+  inner.lastHash = hashKey(inner.lastKey) & inner.hashMask
+  inner.ex.setHashMask(mask >>> 0)
 }
