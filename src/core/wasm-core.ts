@@ -232,7 +232,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
  * Test hook, not exported by the package: ANDs `mask` into every hash this core computes, single and batch, so
  * a test can force 32-bit collisions (mask 0: every key collides) on a core that holds nothing yet.
  */
-export function maskHashes(core: WasmCore<unknown>, mask: number): void {
+export function maskHashes<V>(core: WasmCore<V>, mask: number): void {
   if (core.size > 0) throw new Error('maskHashes needs an empty core')
   const inner = core as unknown as { hashMask: number; lastKey: string; lastHash: number; ex: CoreExports }
   inner.hashMask = mask | 0
