@@ -8,6 +8,10 @@ import { RustoCache } from '../../dist/index.js'
 import { specialize } from '../lib/harness.mjs'
 import { keys, zipfIndices } from '../lib/workload.mjs'
 
+// BENCH_BASE_DIST=<an older build's dist/>: adds that build's WASM-core cache as a contender, so a change is
+// measured against the code before it in the same process and rounds.
+const Base = process.env.BENCH_BASE_DIST ? (await import(`${process.env.BENCH_BASE_DIST}/index.js`)).RustoCache : undefined
+
 const N = 100_000
 const OPS = 256
 const STAMPEDE = 10_000
@@ -15,6 +19,7 @@ const STAMPEDE = 10_000
 /** Each contender: getOrSet / get / set / getMany over one cache of N entries, ttl 10 minutes. */
 const contenders = {
   'RustoCache (wasm)': () => rusto('wasm'),
+  ...(Base ? { 'RustoCache (wasm, base)': () => rusto('wasm', {}, Base) } : {}),
   'RustoCache (js)': () => rusto('js'),
   BentoCache: () => {
     const c = new BentoCache({ default: 'm', ttl: '10m', stores: { m: bentostore().useL1Layer(memoryDriver({ maxItems: N, serialize: false })) } })
@@ -52,8 +57,8 @@ const contenders = {
   },
 }
 
-function rusto(core, options = {}) {
-  const c = new RustoCache({ ttl: '10m', l1: { core, maxItems: N }, ...options })
+function rusto(core, options = {}, Cache = RustoCache) {
+  const c = new Cache({ ttl: '10m', l1: { core, maxItems: N }, ...options })
   return {
     getOrSet: (key, factory) => c.getOrSet({ key, factory }),
     get: (key) => c.get({ key }),

@@ -39,8 +39,8 @@ type Outcome<T> = { ok: true; value: T | undefined } | { ok: false; error: Rusto
  * perhaps the key's distributed lock. end() lets go of all of them, once, whoever calls it first: the caller's
  * frame when it answers before the factory starts, else the factory run when it finishes.
  */
-class Turn {
-  readonly ticket: Ticket
+class Turn implements Ticket {
+  readonly since: number
   private readonly releaseLocal: () => void
   private releaseDistributed: (() => Promise<void>) | undefined
   private ended = false
@@ -50,7 +50,7 @@ class Turn {
     readonly key: string,
   ) {
     this.releaseLocal = scope.stack.locks.acquire(key)
-    this.ticket = scope.stack.begin(key)
+    this.since = scope.stack.begin(key)
   }
 
   holdDistributed(release: () => Promise<void>): void {
@@ -61,7 +61,7 @@ class Turn {
     if (this.ended) return
     this.ended = true
     this.releaseLocal()
-    this.scope.stack.end(this.ticket)
+    this.scope.stack.end(this)
     if (this.releaseDistributed) background(this.releaseDistributed(), this.scope.logger, `distributed unlock of "${this.key}"`)
   }
 }
@@ -83,33 +83,40 @@ function race<T>(attempt: Promise<T>, softMs: number, hardMs: number): Promise<T
 
 /**
  * The miss path of getOrSet, top to bottom: re-read L1; wait for another caller's factory, or take the key;
- * then L2, the distributed turn, the factory under the soft and hard timeouts, and the write-back.
+ * then (ownTurn) L2, the distributed turn, the factory under the soft and hard timeouts, and the write-back.
+ * Not async itself: a key nobody holds goes straight to ownTurn, without a promise hop for this frame.
  */
-export async function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>): Promise<T> {
+export function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>): Promise<T> {
   const o = resolveOptions(scope.defaults, options)
   const tags = scope.tagsFor(options.tags)
+  return look(scope, key, options, o, tags, options.forceFresh === true)
+}
+
+function look<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, o: ResolvedOptions, tags: string[] | undefined, forceFresh: boolean): Promise<T> {
   const { stack } = scope
-  let forceFresh = options.forceFresh === true
-  for (;;) {
-    const now = Date.now()
-    const code = stack.lookup(key, now)
-    const entry = code < 0 ? undefined : stack.entryAt(code)
-    if (entry && isFresh(code) && !forceFresh) {
-      scope.hit(options.key, false)
-      return entry.value as T
-    }
-    const stale = entry && code >= STALE && scope.staleUsable(entry, options.grace, now) ? entry : undefined
-    if (stale && stale.backoffUntil > now) return scope.graced(options.key, stale)
-    if (!stack.locks.isHeld(key)) return ownTurn(scope, key, options, o, tags, stale, forceFresh)
-    if (stale && o.timeout === 0) return scope.graced(options.key, stale)
-    const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
-    if (!(await stack.locks.wait(key, wait))) {
-      if (stale) return scope.graced(options.key, stale)
-      throw new LockTimeoutError(options.key, o.lockTimeout)
-    }
-    // What the holder wrote is as fresh as what our own factory would make.
-    forceFresh = false
+  const now = Date.now()
+  const code = stack.lookup(key, now)
+  const entry = code < 0 ? undefined : stack.entryAt(code)
+  if (entry && isFresh(code) && !forceFresh) {
+    scope.hit(options.key, false)
+    return Promise.resolve(entry.value as T)
   }
+  const stale = entry && code >= STALE && scope.staleUsable(entry, options.grace, now) ? entry : undefined
+  if (stale && stale.backoffUntil > now) return Promise.resolve(scope.graced<T>(options.key, stale))
+  if (!stack.locks.isHeld(key)) return ownTurn(scope, key, options, o, tags, stale, forceFresh)
+  if (stale && o.timeout === 0) return Promise.resolve(scope.graced<T>(options.key, stale))
+  return waitTurn(scope, key, options, o, tags, stale)
+}
+
+/** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
+async function waitTurn<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, o: ResolvedOptions, tags: string[] | undefined, stale: Entry | undefined): Promise<T> {
+  const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
+  if (!(await scope.stack.locks.wait(key, wait))) {
+    if (stale) return scope.graced(options.key, stale)
+    throw new LockTimeoutError(options.key, o.lockTimeout)
+  }
+  // What the holder wrote is as fresh as what our own factory would make.
+  return look(scope, key, options, o, tags, false)
 }
 
 /** The key is ours: L2 (read once for the whole stampede), the distributed turn, then the factory. */
@@ -128,7 +135,7 @@ async function ownTurn<T>(
   try {
     let candidate = stale
     if (stack.l2 && !forceFresh) {
-      const remote = await stack.readL2(key, Date.now(), turn.ticket, scope.defaults.grace)
+      const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
       if (remote?.fresh) {
         scope.hit(options.key, false)
         return remote.value as T
@@ -197,14 +204,14 @@ async function distributedTurn(
         await stack.l2Call('unlock', key, () => locks.release(key, token))
       })
       // The previous owner may have finished between our L2 read and our lock (unless we must run anyway).
-      const remote = forceFresh ? undefined : await stack.readL2(key, Date.now(), turn.ticket, scope.defaults.grace)
+      const remote = forceFresh ? undefined : await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
       return remote?.fresh ? { kind: 'value', value: remote.value } : { kind: 'owner' }
     }
     // Another instance runs the factory: wait for its value, or for its lock to go (finished, or owner died).
     for (;;) {
       if (Date.now() > deadline) return { kind: 'timeout' }
       await new Promise((resolve) => setTimeout(resolve, 25))
-      const remote = await stack.readL2(key, Date.now(), turn.ticket, scope.defaults.grace)
+      const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
       if (remote?.fresh) return { kind: 'value', value: remote.value }
       const held = await stack.l2Call('lockHeld', key, () => locks.held(key))
       if (held === undefined) return { kind: 'local' }
@@ -244,7 +251,8 @@ async function produce<T>(
 ): Promise<Outcome<T>> {
   const started = Date.now()
   const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags }
-  const skip = { l2: false, bus: false }
+  let skipL2 = false
+  let skipBus = false
   let skipped = false
   const ctx: FactoryContext<T> = {
     gracedEntry: stale ? { value: stale.value as T } : undefined,
@@ -260,15 +268,15 @@ async function produce<T>(
       if (given.ttl !== undefined) write.ttl = toMs(given.ttl, 'ttl')
       if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
       if (given.tags !== undefined) write.tags = scope.tagsFor(given.tags)
-      if (given.skipL2Write !== undefined) skip.l2 = given.skipL2Write === true
-      if (given.skipBusNotify !== undefined) skip.bus = given.skipBusNotify === true
+      if (given.skipL2Write !== undefined) skipL2 = given.skipL2Write === true
+      if (given.skipBusNotify !== undefined) skipBus = given.skipBusNotify === true
     },
   }
   scope.stack.counters.factoryCalls++
   try {
     const value = await factory(ctx)
     if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
-    await scope.writeThrough(turn.key, userKey, value, write, skip, turn.ticket)
+    await scope.writeThrough(turn.key, userKey, value, write, skipL2, skipBus, turn)
     scope.logger.debug({ key: userKey, op: 'factory', duration: Date.now() - started }, 'factory value cached')
     return { ok: true, value }
   } catch (error) {

@@ -1,13 +1,52 @@
+/** What is in flight for one key: the local lock of a factory run, and tickets of work that will store a result. */
+export interface Flight {
+  /** Tickets open on the key (a factory run, an L2 read), and the oldest one's start stamp. */
+  tickets: number
+  since: number
+  /** Stamp of the key's last change while tickets were open. */
+  changedAt: number
+  lock: { released: Promise<void>; release: () => void } | undefined
+}
+
 /**
- * One factory per key at a time: a held key has a promise that settles when its holder releases it. Waiters do
- * not queue for the lock; they wake together on release and re-read L1, so a filled key serves every waiter at
- * once instead of handing the lock down a chain of 10,000 callers.
+ * Per key, what is in flight, in one Map (a Map that empties and fills again reallocates its table, so one
+ * map rather than two keeps a miss to one such cycle).
+ *
+ * Locks: one factory per key at a time. A held key has a promise that settles when its holder releases it.
+ * Waiters do not queue for the lock; they wake together on release and re-read L1, so a filled key serves every
+ * waiter at once instead of handing the lock down a chain of 10,000 callers.
  */
-export class KeyLocks {
-  private readonly held = new Map<string, { released: Promise<void>; release: () => void }>()
+export class KeyFlights {
+  private readonly flights = new Map<string, Flight>()
+
+  get size(): number {
+    return this.flights.size
+  }
+
+  values(): IterableIterator<Flight> {
+    return this.flights.values()
+  }
+
+  entries(): IterableIterator<[string, Flight]> {
+    return this.flights.entries()
+  }
+
+  get(key: string): Flight | undefined {
+    return this.flights.get(key)
+  }
+
+  private open(key: string): Flight {
+    let flight = this.flights.get(key)
+    if (!flight) this.flights.set(key, (flight = { tickets: 0, since: Infinity, changedAt: -Infinity, lock: undefined }))
+    return flight
+  }
+
+  private close(key: string, flight: Flight): void {
+    if (flight.tickets === 0 && flight.lock === undefined && this.flights.get(key) === flight) this.flights.delete(key)
+  }
 
   isHeld(key: string): boolean {
-    return this.held.has(key)
+    return this.flights.get(key)?.lock !== undefined
   }
 
   /** Takes the key (the caller checked it is free) and returns the function that releases it. */
@@ -15,16 +54,20 @@ export class KeyLocks {
     let release!: () => void
     const released = new Promise<void>((resolve) => (release = resolve))
     const lock = { released, release }
-    this.held.set(key, lock)
+    const flight = this.open(key)
+    flight.lock = lock
     return () => {
-      if (this.held.get(key) === lock) this.held.delete(key)
+      if (flight.lock === lock) {
+        flight.lock = undefined
+        this.close(key, flight)
+      }
       release()
     }
   }
 
   /** Resolves true when the key's current holder releases it, false after `ms` (Infinity: never gives up). */
   wait(key: string, ms: number): Promise<boolean> {
-    const lock = this.held.get(key)
+    const lock = this.flights.get(key)?.lock
     if (!lock) return Promise.resolve(true)
     if (ms === Infinity) return lock.released.then(() => true)
     return new Promise<boolean>((resolve) => {
@@ -35,5 +78,22 @@ export class KeyLocks {
         resolve(true)
       })
     })
+  }
+
+  /** Opens a ticket started at `since`. */
+  begin(key: string, since: number): void {
+    const flight = this.open(key)
+    flight.tickets++
+    if (since < flight.since) flight.since = since
+  }
+
+  end(key: string): void {
+    const flight = this.flights.get(key)
+    if (!flight || flight.tickets === 0) return
+    if (--flight.tickets === 0) {
+      flight.since = Infinity
+      flight.changedAt = -Infinity
+    }
+    this.close(key, flight)
   }
 }

@@ -137,7 +137,7 @@ export class RustoCache {
     }
     let stale = entry && scope.staleUsable(entry, given.grace, now) ? entry : undefined
     if (stack.l2) {
-      const ticket = stack.begin(key)
+      const ticket = { key, since: stack.begin(key) }
       try {
         const remote = await stack.readL2(key, now, ticket, scope.defaults.grace)
         if (remote?.fresh) {
@@ -186,7 +186,7 @@ export class RustoCache {
       ask.push(i)
     }
     if (ask.length > 0 && stack.l2) {
-      const tickets = ask.map((i) => stack.begin(keys[i]!))
+      const tickets = ask.map((i) => ({ key: keys[i]!, since: stack.begin(keys[i]!) }))
       try {
         const remote = (await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)))) ?? []
         // Judged side by side: a tagged entry may need its tag stamps from L2.
@@ -222,7 +222,7 @@ export class RustoCache {
     const key = scope.keyFor(options(given, 'set').key)
     const o = resolveOptions(scope.defaults, given)
     const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags: scope.tagsFor(given.tags) }
-    return scope.writeThrough(key, given.key, given.value, write, { l2: false, bus: false })
+    return scope.writeThrough(key, given.key, given.value, write, false, false)
   }
 
   setForever<T>(given: SetOptions<T>): Promise<boolean> {

@@ -63,13 +63,14 @@ export class Scope {
     userKey: string,
     value: unknown,
     write: WriteOptions,
-    skip: { l2: boolean; bus: boolean },
+    skipL2: boolean,
+    skipBus: boolean,
     ticket?: Ticket,
   ): Promise<boolean> {
     const stack = this.stack
     const now = Date.now()
     const stamp = stack.stamp(now)
-    const l2 = stack.l2 !== undefined && !skip.l2
+    const l2 = stack.l2 !== undefined && !skipL2
     const remote = stack.prepare(key, value, write, stamp, now, l2)
     if (ticket && stack.overtaken(ticket, write.tags)) {
       stack.counters.discarded++
@@ -80,7 +81,7 @@ export class Scope {
     // L1-only caches skip both awaits: each costs a promise hop on every miss.
     const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true))) === true
     const l2Done = inL2 || !l2
-    if (!skip.bus && !this.coherence.idle(l2Done)) await this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
+    if (!skipBus && !this.coherence.idle(l2Done)) await this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2
   }

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js'
 import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
 import type { BusMessage } from '../bus/types.js'
-import { KeyLocks } from './locks.js'
+import { KeyFlights } from './locks.js'
 import type { L1Options } from './options.js'
 import { Found, TagStamps } from './tags.js'
 
@@ -81,12 +81,11 @@ function jsonSize(value: unknown): number {
  */
 export class CacheStack {
   readonly core: Core<Entry>
-  readonly locks = new KeyLocks()
+  /** Per key: the local factory lock and the tickets of work in flight. */
+  readonly locks = new KeyFlights()
   readonly emitter: Emitter
   readonly counters: CacheStats
   readonly tags = new TagStamps()
-  /** Per key with work in flight: how many tickets, the oldest one's start, and the stamp of the key's last change. */
-  private readonly inflight = new Map<string, { n: number; since: number; changedAt: number }>()
   /** While > 0 (tag changes wait in the retry queue, L2 does not know them yet), no tag stamp is dropped. */
   tagsPinned = 0
   private tagSweepAt = 1024
@@ -148,34 +147,33 @@ export class CacheStack {
 
   // ---- Work in flight ----
 
-  begin(key: string): Ticket {
-    const since = this.stamp(Date.now())
-    const flight = this.inflight.get(key)
-    if (flight) flight.n++
-    else this.inflight.set(key, { n: 1, since, changedAt: -Infinity })
-    return { key, since }
+  /** Starts a ticket for `key`; returns its `since` stamp. Every begin is matched by one end. */
+  begin(key: string): number {
+    // The next stamp, without reading the clock: only the order of stamps matters here.
+    const since = this.stamp(this.lastStamp)
+    this.locks.begin(key, since)
+    return since
   }
 
   end(ticket: Ticket): void {
-    const flight = this.inflight.get(ticket.key)
-    if (flight && --flight.n === 0) this.inflight.delete(ticket.key)
+    this.locks.end(ticket.key)
   }
 
   /** True when the key, or one of `tags`, changed after the ticket began: its result must not be stored. */
   overtaken(ticket: Ticket, tags: readonly string[] | undefined): boolean {
-    const flight = this.inflight.get(ticket.key)
+    const flight = this.locks.get(ticket.key)
     return (flight !== undefined && flight.changedAt > ticket.since) || (tags !== undefined && this.tags.changedSince(tags, ticket.since))
   }
 
   /** Tells work in flight for `key` (or, with `prefix`, for every key starting with it) that it changed. */
   private changed(key: string, prefix = false): void {
-    if (this.inflight.size === 0) return
+    if (this.locks.size === 0) return
     if (!prefix) {
-      const flight = this.inflight.get(key)
-      if (flight) flight.changedAt = this.stamp(Date.now())
+      const flight = this.locks.get(key)
+      if (flight && flight.tickets > 0) flight.changedAt = this.stamp(this.lastStamp)
       return
     }
-    for (const [k, flight] of this.inflight) if (k.startsWith(key)) flight.changedAt = this.stamp(Date.now())
+    for (const [k, flight] of this.locks.entries()) if (flight.tickets > 0 && k.startsWith(key)) flight.changedAt = this.stamp(this.lastStamp)
   }
 
   // ---- L1 reads ----
@@ -289,7 +287,7 @@ export class CacheStack {
       return
     }
     this.core.clear()
-    if (this.inflight.size === 0 && this.tagsPinned === 0) this.tags.clear()
+    if (this.locks.size === 0 && this.tagsPinned === 0) this.tags.clear()
   }
 
   /** Records a tag invalidation, then bounds the stamps kept (see sweepTags). */
@@ -316,7 +314,7 @@ export class CacheStack {
       }
       // Work in flight compares its results with the stamps after its start (overtaken): keep those.
       let floor = Infinity
-      for (const flight of this.inflight.values()) floor = Math.min(floor, flight.since)
+      for (const flight of this.locks.values()) floor = Math.min(floor, flight.since)
       this.tags.retain(floor)
     }
     this.tagSweepAt = Math.max(1024, this.core.size, 2 * this.tags.size)
