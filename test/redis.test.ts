@@ -193,6 +193,32 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('Redis L2 on 
     expect(await make(g).get({ key: 'k2' })).toBe(2)
   })
 
+  it('keeps tag stamps for tagRetention only: the hashes stay bounded, and an entry older than that is not trusted', async () => {
+    const g = group()
+    const prefix = `t${process.pid}:${g}`
+    const cache = (retention: number) => {
+      const c = new RustoCache({ prefix, l2: redisDriver({ connection: target.connection(), tagRetention: retention }) })
+      open.push(c)
+      return c
+    }
+    const a = cache(1_000)
+    await a.set({ key: 'old', value: 'v', tags: ['kept'] })
+    for (let i = 0; i < 300; i++) await a.deleteByTag({ tags: [`churn${i}`] })
+    const driver = (a as unknown as { scope: { stack: { l2: { redis: Redis } } } }).scope.stack.l2.redis
+    // Most of them, at least: on a slow machine the first may already be past the window.
+    expect(await driver.hlen(`${prefix}#tags:deleted`)).toBeGreaterThanOrEqual(250)
+    await new Promise((r) => setTimeout(r, 1_100))
+    await a.deleteByTag({ tags: ['last'] })
+    expect(await driver.hlen(`${prefix}#tags:deleted`)).toBe(1)
+    // 'old' may have lost a tag stamp with the pruning: a new instance does not trust it, it refreshes it.
+    const b = cache(1_000)
+    expect(await b.get({ key: 'old' })).toBeUndefined()
+    expect(await b.getOrSet({ key: 'old', factory: () => 'fresh', tags: ['kept'] })).toBe('fresh')
+    // With a long retention the same entry is trusted.
+    await a.set({ key: 'recent', value: 'r', tags: ['kept'] })
+    expect(await cache(60_000).get({ key: 'recent' })).toBe('r')
+  })
+
   it('stores Dates, Maps and BigInts through superjson', async () => {
     const g = group()
     const serializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }

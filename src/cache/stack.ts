@@ -402,6 +402,12 @@ export class CacheStack {
     const tags = remote.tags
     // Untagged entries (most) are judged without an await.
     if (tags !== undefined) {
+      // Older than the driver keeps tag stamps: an invalidation it may have forgotten cannot be ruled out.
+      const retention = this.l2?.tagRetentionMs
+      if (retention !== undefined && remote.createdAt < now - retention) {
+        this.counters.l2Misses++
+        return undefined
+      }
       const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
       found = this.tags.judge(tags, remote.createdAt, found, stamps)
     }

@@ -46,6 +46,11 @@ export interface L2Driver {
   clear(path: string): Promise<void>
   /** Records a tag invalidation ('delete' or 'expire') at `stamp`, for instances that did not hear of it. */
   invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void>
+  /**
+   * How long the driver keeps tag stamps (undefined: for ever). A tagged entry created longer ago than this is
+   * read as a miss, since the stamps it would be judged against may be gone.
+   */
+  readonly tagRetentionMs?: number
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
   disconnect(): Promise<void>

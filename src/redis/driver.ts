@@ -3,6 +3,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
+import { toMs, type Duration } from '../ttl.js'
 import { Watchdog } from './watchdog.js'
 
 export type RedisConnection = RedisOptions | string | Redis | Cluster
@@ -18,7 +19,27 @@ export interface RedisDriverOptions {
   commandTimeout?: number
   /** @default JSON */
   serializer?: Serializer
+  /**
+   * How long Redis keeps a tag invalidation (the stamps in `<prefix>#tags:*`), so those hashes stay bounded by
+   * the tags invalidated within this window. A tagged entry older than this, read from L2, cannot be checked
+   * against stamps that may be gone, so it is read as a miss (its factory runs again).
+   * @default '7d'
+   */
+  tagRetention?: Duration
 }
+
+// Drops the fields of a tag-stamp hash older than ARGV[1], 1,000 at a time (unpack's limit). KEYS[1] the hash.
+const PRUNE_SCRIPT = `
+local h = redis.call('HGETALL', KEYS[1])
+local old = {}
+for i = 1, #h, 2 do
+  if tonumber(h[i + 1]) < tonumber(ARGV[1]) then old[#old + 1] = h[i] end
+end
+for i = 1, #old, 1000 do
+  redis.call('HDEL', KEYS[1], unpack(old, i, math.min(i + 999, #old)))
+end
+return #old
+`
 
 // expire(): rewrite the logical expiry in the entry's text header, keeping its TTL. KEYS[1] key, ARGV[1] now.
 const EXPIRE_SCRIPT = `
@@ -83,6 +104,7 @@ export class RedisDriver implements L2Driver {
     private readonly commandTimeout: number,
     serializer: Serializer | undefined,
     private readonly rejected: L2DriverContext['rejected'],
+    readonly tagRetentionMs: number,
   ) {
     this.serializer = serializer ?? jsonSerializer
     this.watchdog = new Watchdog(commandTimeout)
@@ -244,12 +266,30 @@ export class RedisDriver implements L2Driver {
     if (path === '') await this.watchdog.guard(Promise.all([this.redis.unlink(this.tagKeys.delete), this.redis.unlink(this.tagKeys.expire)]))
   }
 
+  private prunedAt = 0
+
   async invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): Promise<void> {
     if (tags.length === 0) return
     await this.ready()
     const fields: string[] = []
     for (const tag of tags) fields.push(tag, String(stamp))
     await this.watchdog.guard(this.redis.hset(how === 'delete' ? this.tagKeys.delete : this.tagKeys.expire, ...fields))
+    // At most a few times per retention window, on the write path that makes the hashes grow.
+    const now = Date.now()
+    if (now - this.prunedAt >= Math.min(this.tagRetentionMs / 4, 60_000)) {
+      this.prunedAt = now
+      await this.pruneTagStamps(now)
+    }
+  }
+
+  /** Drops the tag stamps older than the retention window from both hashes; returns how many. */
+  async pruneTagStamps(now: number): Promise<number> {
+    await this.ready()
+    const horizon = String(Math.floor(now - this.tagRetentionMs))
+    const counts = await this.watchdog.guard(
+      Promise.all([this.redis.eval(PRUNE_SCRIPT, 1, this.tagKeys.delete, horizon), this.redis.eval(PRUNE_SCRIPT, 1, this.tagKeys.expire, horizon)]),
+    )
+    return (counts as number[]).reduce((a, b) => a + b, 0)
   }
 
   async tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>> {
@@ -309,11 +349,12 @@ export function connect(connection: RedisConnection, logger: Logger): { redis: R
 export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
   if (!options || options.connection === undefined) throw new TypeError('redisDriver needs { connection }')
   const commandTimeout = options.commandTimeout ?? 500
+  const tagRetention = toMs(options.tagRetention ?? '7d', 'tagRetention')
   return {
     kind: 'redis',
     create: ({ prefix, logger, rejected }) => {
       const { redis, owned } = connect(options.connection, logger)
-      return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer, rejected)
+      return new RedisDriver(redis, owned, prefix, commandTimeout, options.serializer, rejected, tagRetention)
     },
   }
 }
