@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
-import { ErrorCodes, memoryBus, RustoCache, RustoCacheError, type Logger, type RustoCacheOptions } from '../src/index.js'
+import { ErrorCodes, memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
+import { codeOf, recordingLogger, type LogLine } from './helpers/cache.js'
 import { memoryL2 } from './helpers/memory-l2.js'
 
 // Each test here failed before the fix it guards: a re-entrant listener, an invalidation racing work in flight,
@@ -11,24 +12,6 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void
   const promise = new Promise<T>((r) => (resolve = r))
   return { promise, resolve }
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(RustoCacheError)
-    return (error as RustoCacheError).code
-  }
-  return undefined
-}
-
-function recordingLogger(lines: Array<{ level: string; msg?: string; fields: Record<string, unknown> }>): Logger {
-  const make = (): Logger => {
-    const at = (level: string) => (fields: Record<string, unknown>, msg?: string) => lines.push({ level, fields, msg })
-    return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => make() }
-  }
-  return make()
 }
 
 describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
@@ -205,7 +188,7 @@ describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
   describe('no promise without an owner', () => {
     it('disconnect() while a distributed lock is held: the failed unlock is logged, not unhandled', async () => {
       const l2 = memoryL2()
-      const lines: Array<{ level: string; msg?: string; fields: Record<string, unknown> }> = []
+      const lines: LogLine[] = []
       const cache = make({ l2, lock: { distributed: true }, suppressL2Errors: false, logger: recordingLogger(lines) })
       const factory = deferred<string>()
       const pending = cache.getOrSet({ key: 'k', factory: () => factory.promise })
@@ -219,7 +202,7 @@ describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
 
     it('an unlock that fails while Redis is away is logged, not unhandled', async () => {
       const l2 = memoryL2()
-      const lines: Array<{ level: string; msg?: string; fields: Record<string, unknown> }> = []
+      const lines: LogLine[] = []
       const cache = make({ l2, lock: { distributed: true }, suppressL2Errors: false, logger: recordingLogger(lines) })
       l2.fail.add('unlock')
       expect(await cache.getOrSet({ key: 'k', factory: () => 'v' })).toBe('v')

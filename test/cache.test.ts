@@ -1,25 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ErrorCodes, RustoCache, RustoCacheError, type Logger, type RustoCacheOptions } from '../src/index.js'
+import { ErrorCodes, RustoCache, RustoCacheError, type RustoCacheOptions } from '../src/index.js'
+import { codeOf, recordingLogger } from './helpers/cache.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(RustoCacheError)
-    return (error as RustoCacheError).code
-  }
-  return undefined
-}
-
-function recordingLogger(lines: Array<{ level: string; fields: Record<string, unknown>; msg?: string }>): Logger {
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const at = (level: string) => (fields: Record<string, unknown>, msg?: string) => lines.push({ level, fields: { ...bindings, ...fields }, msg })
-    return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: (b) => make({ ...bindings, ...b }) }
-  }
-  return make({})
-}
 
 describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
   const make = (options: RustoCacheOptions = {}) => new RustoCache({ ...options, l1: { core, ...options.l1 } })
