@@ -3,7 +3,7 @@
 // packages (root with apt-get), install it and say so; otherwise stop at once with the exact command to run.
 import { execFileSync, spawnSync } from 'node:child_process'
 
-const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0
+const has = (bin) => spawnSync('/bin/sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0
 const wanted = [
   ['chromium', 'chromium'],
   ['redis-server', 'redis-server'],
@@ -12,10 +12,10 @@ const wanted = [
 const missing = [...new Set(wanted.filter(([bin]) => !has(bin)).map(([, pkg]) => pkg))]
 if (missing.length === 0) process.exit(0)
 
-const command = `apt-get update && apt-get install -y ${missing.join(' ')}`
+const install = `apt-get install -y ${missing.join(' ')}`
 const root = typeof process.getuid === 'function' && process.getuid() === 0
 if (!root || !has('apt-get')) {
-  console.error(`npm test needs ${missing.join(', ')}, which npm cannot install. Run:\n\n  sudo ${command}\n`)
+  console.error(`npm test needs ${missing.join(', ')}, which npm cannot install. Run:\n\n  sudo apt-get update && sudo ${install}\n`)
   console.error('(elsewhere: install Chromium and Redis with your package manager; REDIS_URL may point at a Redis the tests may write to)')
   process.exit(1)
 }
