@@ -5,7 +5,7 @@ import type { BusFactory, BusTransport, RetryQueueOptions } from './types.js'
  * asynchronously, as over a network. `memoryBus()` returns one shared channel set; pass the same factory to
  * every cache that should hear the others.
  */
-export function memoryBus(options: { retryQueue?: RetryQueueOptions } = {}): BusFactory & {
+export function memoryBus(options: { retryQueue?: RetryQueueOptions; secret?: string } = {}): BusFactory & {
   setOnline(online: boolean, announce?: boolean): void
 } {
   const channels = new Map<string, Set<(payload: string) => void>>()
@@ -14,6 +14,7 @@ export function memoryBus(options: { retryQueue?: RetryQueueOptions } = {}): Bus
   return {
     kind: 'memory',
     retryQueue: options.retryQueue ?? {},
+    signing: options.secret === undefined ? undefined : { secret: options.secret },
     /** Simulates an outage: while offline, publish rejects; going online fires reconnect listeners (unless told not to). */
     setOnline(value: boolean, announce = true) {
       const back = value && !online

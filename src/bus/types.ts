@@ -1,6 +1,7 @@
 // The bus contract: how instances tell each other what changed, so each keeps its L1 coherent.
 // Runtime-neutral: the Redis transport lives behind rustocache/redis.
 import type { Logger } from '../logger.js'
+import type { SigningOptions } from './signing.js'
 
 export type BusMessageType = 'set' | 'delete' | 'expire' | 'clear' | 'delete-tags' | 'expire-tags'
 
@@ -47,6 +48,8 @@ export interface RetryQueueOptions {
 export interface BusFactory {
   readonly kind: string
   readonly retryQueue: RetryQueueOptions
+  /** Sign every message (HMAC-SHA256) and hear only signed ones: see SigningOptions. */
+  readonly signing?: SigningOptions
   create(context: { channel: string; logger: Logger }): BusTransport
 }
 

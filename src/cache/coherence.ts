@@ -1,4 +1,5 @@
 import { background } from '../background.js'
+import { Signer } from '../bus/signing.js'
 import { decodeMessage, encodeMessage, type BusFactory, type BusMessage, type BusTransport } from '../bus/types.js'
 import { MISS, SLOT_MASK } from '../core/types.js'
 import { InvalidOptionError, RustoCacheError } from '../errors.js'
@@ -21,22 +22,36 @@ function isTagChange(message: BusMessage): boolean {
   return message.type === 'delete-tags' || message.type === 'expire-tags'
 }
 
+/** A change waiting to go out: `l2Done` is false while its L2 side still has to be (re-)applied. */
+interface Outgoing {
+  message: BusMessage
+  l2Done: boolean
+  /** A tag change L2 does not know yet: this instance's tag stamps must stay until it does. */
+  pinned: boolean
+}
+
 /**
  * Keeps instances coherent: after a local change, tells the others on the bus, but only once its L2 side went
- * through. A change whose L2 write or whose publish failed waits in a bounded retry queue; every retryInterval
- * (and on reconnect) the queue re-applies each change to L2 from what this instance holds now, then publishes
- * it, in order. So after an outage neither L2 nor another instance's L1 keeps a value replaced or deleted during
- * it for longer than one retry interval. A change that fails for its own reasons is dropped, so it never holds
- * up the ones behind it.
+ * through. Changes go out in order through one queue, sent in the background: a call does not wait for the bus
+ * (the queue owns the publish and its failure). A change whose L2 write or whose publish failed stays queued
+ * (bounded: the oldest is dropped past maxSize); every retryInterval (and on reconnect) the queue re-applies the
+ * L2 side of each change from what this instance holds now, then publishes it. So after an outage neither L2 nor
+ * another instance's L1 keeps a value replaced or deleted during it for longer than one retry interval. A change
+ * that fails for its own reasons is dropped, so it never holds up the ones behind it. With a secret, messages
+ * are signed and only signed ones are heard.
  */
 export class Coherence {
   readonly id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
-  private readonly queue: BusMessage[] = []
+  private readonly queue: Outgoing[] = []
   private readonly transport: BusTransport | undefined
+  private readonly signer: Signer | undefined
   private readonly maxSize: number
   private readonly retryMs: number
   private timer: ReturnType<typeof setInterval> | undefined
-  private flushing = false
+  /** The flush running now, if any: one at a time keeps the order. */
+  private flushing: Promise<void> | undefined
+  /** Received messages are opened (signature checks are async) and applied one after another, in order. */
+  private inbox: Promise<void> = Promise.resolve()
   private closed = false
 
   constructor(
@@ -51,6 +66,7 @@ export class Coherence {
     this.maxSize = retry.maxSize ?? 1000
     if (!(Number.isInteger(this.maxSize) && this.maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
     this.retryMs = toMs(retry.retryInterval ?? '1s', 'retryQueue.retryInterval')
+    this.signer = factory?.signing ? new Signer(factory.signing) : undefined
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
       this.transport.onReconnect(() => this.flushSoon())
@@ -67,25 +83,31 @@ export class Coherence {
     return this.closed || (!this.transport && l2Done)
   }
 
-  /** After a local change; `l2Done` is false when its L2 side failed (it is then retried before publishing). */
-  async announce(change: Change, l2Done: boolean): Promise<void> {
+  /**
+   * After a local change; `l2Done` is false when its L2 side failed (it is then re-applied before publishing).
+   * Returns at once: the queue sends it, in order, in the background.
+   */
+  announce(change: Change, l2Done: boolean): void {
     if (this.idle(l2Done)) return
     const message: BusMessage = { ...change, from: this.id }
-    // Behind queued messages, a new one waits its turn: instances must see changes in order.
-    if (!l2Done || this.queue.length > 0 || !this.transport) return this.enqueue(message)
-    try {
-      await this.transport.publish(encodeMessage(message))
-      this.published(message)
-    } catch (error) {
-      this.stack.logger.warn({ err: error, tier: 'bus', type: message.type }, 'bus publish failed: queued for retry')
-      this.enqueue(message)
-    }
+    const pinned = !l2Done && isTagChange(message)
+    this.queue.push({ message, l2Done, pinned })
+    if (pinned) this.stack.tagsPinned++
+    if (this.queue.length > this.maxSize) this.drop(this.queue.shift()!)
+    this.stack.counters.busQueued = this.queue.length
+    this.flushSoon()
   }
 
+  /** Stops the retries, lets a publish on the wire finish (bounded by the transport's timeout), then disconnects. */
   async close(): Promise<void> {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
+    await this.flushing
+    if (this.queue.length > 0) {
+      this.stack.logger.warn({ tier: 'bus', queued: this.queue.length }, 'disconnect: changes still queued for the bus were not sent')
+    }
+    await this.inbox
     await this.transport?.disconnect()
   }
 
@@ -96,6 +118,20 @@ export class Coherence {
 
   /** Called by the transport for every message: never throws back into it, whatever the message or a listener does. */
   private receive(payload: unknown): void {
+    if (this.closed) return
+    if (!this.signer) {
+      this.handle(payload)
+      return
+    }
+    const signer = this.signer
+    const opened = typeof payload === 'string' ? signer.open(payload) : Promise.resolve({ refused: 'not text' })
+    this.inbox = this.inbox.then(() => opened).then(
+      (result) => ('refused' in result ? this.refuse(result.refused) : this.handle(result.message)),
+      (error: unknown) => this.stack.logger.error({ err: error, tier: 'bus' }, 'checking a bus message signature failed'),
+    )
+  }
+
+  private handle(payload: unknown): void {
     try {
       this.apply(payload)
     } catch (error) {
@@ -103,76 +139,90 @@ export class Coherence {
     }
   }
 
+  private refuse(reason: string): void {
+    this.stack.counters.busRejected++
+    this.stack.logger.warn({ tier: 'bus', reason }, 'bus message refused')
+  }
+
   private apply(payload: unknown): void {
     const message = decodeMessage(payload)
-    if (typeof message === 'string') {
-      this.stack.counters.busRejected++
-      this.stack.logger.warn({ tier: 'bus', reason: message }, 'bus message refused')
-      return
-    }
+    if (typeof message === 'string') return this.refuse(message)
     if (message.from === this.id) return
     this.stack.counters.busReceived++
     this.stack.applyRemote(message)
     if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', busEvent(message))
   }
 
-  private enqueue(message: BusMessage): void {
-    this.queue.push(message)
-    if (isTagChange(message)) this.stack.tagsPinned++
-    if (this.queue.length > this.maxSize) this.drop(this.queue.shift()!)
-    this.stack.counters.busQueued = this.queue.length
-    if (!this.timer && !this.closed) {
-      this.timer = setInterval(() => this.flushSoon(), this.retryMs)
-      // A pending retry must not keep a process alive that has nothing else to do.
-      ;(this.timer as { unref?: () => void }).unref?.()
-    }
-  }
-
-  /** Takes a message out of the queue (sent, or given up). */
-  private settle(message: BusMessage): void {
-    if (isTagChange(message)) this.stack.tagsPinned--
+  /** Takes a change out of the queue (sent, or given up). */
+  private settle(out: Outgoing): void {
+    this.unpin(out)
     this.stack.counters.busQueued = this.queue.length
   }
 
-  private drop(message: BusMessage): void {
+  private unpin(out: Outgoing): void {
+    if (!out.pinned) return
+    out.pinned = false
+    this.stack.tagsPinned--
+  }
+
+  private drop(out: Outgoing): void {
     this.stack.counters.busDropped++
-    this.settle(message)
+    this.settle(out)
   }
 
   private flushSoon(): void {
-    background(this.flush(), this.stack.logger, 'retry queue flush')
+    if (this.flushing || this.queue.length === 0) return
+    background(this.flush(), this.stack.logger, 'bus queue flush')
   }
 
-  /** Re-applies and publishes queued changes in order; stops at the first transport failure until the next round. */
-  async flush(): Promise<void> {
-    if (this.flushing || this.queue.length === 0) return
-    this.flushing = true
-    try {
-      while (this.queue.length > 0) {
-        const message = this.queue[0]!
-        try {
-          await this.reapply(message)
-        } catch (error) {
-          if (!failsForItself(error)) throw error
-          this.queue.shift()
-          this.drop(message)
-          this.stack.logger.error({ err: error, tier: 'bus', type: message.type, keys: message.keys }, 'retry queue: a change that cannot be applied was dropped')
-          continue
-        }
-        if (this.transport) {
-          await this.transport.publish(encodeMessage(message))
-          this.published(message)
-        }
-        this.queue.shift()
-        this.settle(message)
-      }
-    } catch (error) {
-      this.stack.logger.debug({ err: error, tier: 'bus', queued: this.queue.length }, 'retry queue: still failing')
-    } finally {
-      this.flushing = false
+  /** Sends queued changes in order, re-applying the L2 side where it failed; stops at the first transport failure. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing
+    const run = this.drain().finally(() => {
+      this.flushing = undefined
       if (this.queue.length === 0 && this.timer) {
         clearInterval(this.timer)
         this.timer = undefined
+      }
+    })
+    this.flushing = run
+    return run
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const out = this.queue[0]!
+        if (!out.l2Done) {
+          try {
+            await this.reapply(out.message)
+          } catch (error) {
+            if (!failsForItself(error)) throw error
+            this.queue.shift()
+            this.drop(out)
+            this.stack.logger.error({ err: error, tier: 'bus', type: out.message.type, keys: out.message.keys }, 'bus queue: a change that cannot be applied was dropped')
+            continue
+          }
+          this.unpin(out)
+          out.l2Done = true
+        }
+        if (this.transport) {
+          const payload = encodeMessage(out.message)
+          await this.transport.publish(this.signer ? await this.signer.sign(payload) : payload)
+          this.published(out.message)
+        }
+        // The queue may have dropped it (full) while it was on the wire.
+        if (this.queue[0] === out) {
+          this.queue.shift()
+          this.settle(out)
+        }
+      }
+    } catch (error) {
+      this.stack.logger.debug({ err: error, tier: 'bus', queued: this.queue.length }, 'bus queue: still failing, retrying every retryInterval')
+      if (!this.timer && !this.closed) {
+        this.timer = setInterval(() => this.flushSoon(), this.retryMs)
+        // A pending retry must not keep a process alive that has nothing else to do.
+        ;(this.timer as { unref?: () => void }).unref?.()
       }
     }
   }

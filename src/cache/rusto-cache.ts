@@ -251,7 +251,7 @@ export class RustoCache {
       inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
       if (inL2) written.fill(true)
     }
-    await scope.coherence.announce({ type: 'set', keys }, inL2)
+    scope.coherence.announce({ type: 'set', keys }, inL2)
     for (let i = 0; i < items.length; i++) if (written[i]) scope.emit('cache:written', items[i]!.key)
   }
 
@@ -286,7 +286,7 @@ export class RustoCache {
     const key = scope.keyFor(options(given, 'delete').key)
     const inL1 = stack.remove(key)
     const l2Result = await stack.l2Call('delete', key, (l2) => l2.delete(key))
-    await scope.coherence.announce({ type: 'delete', keys: [key] }, l2Result !== undefined || !stack.l2)
+    scope.coherence.announce({ type: 'delete', keys: [key] }, l2Result !== undefined || !stack.l2)
     const deleted = inL1 || l2Result === true
     if (deleted) {
       stack.counters.deletes++
@@ -303,7 +303,7 @@ export class RustoCache {
     const deleted = keys.map((key) => stack.remove(key))
     // One UNLINK for the batch; its count covers keys that were only in L2.
     const inL2 = await stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys))
-    await scope.coherence.announce({ type: 'delete', keys }, inL2 !== undefined || !stack.l2)
+    scope.coherence.announce({ type: 'delete', keys }, inL2 !== undefined || !stack.l2)
     let n = 0
     deleted.forEach((yes, i) => {
       if (!yes) return
@@ -322,7 +322,7 @@ export class RustoCache {
     const now = Date.now()
     const inL1 = stack.expire(key, now)
     const l2Result = await stack.l2Call('expire', key, (l2) => l2.expire(key, now))
-    await scope.coherence.announce({ type: 'expire', keys: [key] }, l2Result !== undefined || !stack.l2)
+    scope.coherence.announce({ type: 'expire', keys: [key] }, l2Result !== undefined || !stack.l2)
     const inL2 = l2Result === true
     if (inL1 || inL2) scope.emit('cache:expired', given.key)
     return inL1 || inL2
@@ -346,7 +346,7 @@ export class RustoCache {
     const stamp = stack.stamp(Date.now())
     stack.invalidateTags(tags, how, stamp)
     const done = await stack.l2Call(`${how}ByTag`, undefined, (l2) => l2.invalidateTags(tags, how, stamp).then(() => true))
-    await scope.coherence.announce({ type: how === 'delete' ? 'delete-tags' : 'expire-tags', keys: [], tags, stamp }, done === true || !stack.l2)
+    scope.coherence.announce({ type: how === 'delete' ? 'delete-tags' : 'expire-tags', keys: [], tags, stamp }, done === true || !stack.l2)
   }
 
   /** Removes every entry of this cache; on a namespace, only that namespace's (and its children's). */
@@ -355,7 +355,7 @@ export class RustoCache {
     const { stack } = scope
     stack.clear(scope.path)
     const done = await stack.l2Call('clear', undefined, (l2) => l2.clear(scope.path).then(() => true))
-    await scope.coherence.announce({ type: 'clear', keys: [], path: scope.path }, done === true || !stack.l2)
+    scope.coherence.announce({ type: 'clear', keys: [], path: scope.path }, done === true || !stack.l2)
     if (stack.emitter.has('cache:cleared')) stack.emit('cache:cleared', { store: 'memory', namespace: scope.namespaceName })
   }
 

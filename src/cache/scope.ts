@@ -81,7 +81,7 @@ export class Scope {
     // L1-only caches skip both awaits: each costs a promise hop on every miss.
     const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true))) === true
     const l2Done = inL2 || !l2
-    if (!skipBus && !this.coherence.idle(l2Done)) await this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
+    if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2
   }

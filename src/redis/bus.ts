@@ -2,6 +2,7 @@ import { Cluster, type Redis } from 'ioredis'
 import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.js'
 import type { Logger } from '../logger.js'
 import { connect, whenReady, type RedisConnection } from './driver.js'
+import { toMs, type Duration } from '../ttl.js'
 import { Watchdog } from './watchdog.js'
 
 export interface RedisBusOptions {
@@ -10,6 +11,14 @@ export interface RedisBusOptions {
   retryQueue?: RetryQueueOptions
   /** Longest a publish may wait for its connection. @default 500 */
   commandTimeout?: number
+  /**
+   * Sign every message with HMAC-SHA256 (Web Crypto) and hear only messages signed with the same secret, sent
+   * within `signatureWindow` of this instance's clock, and not heard before. A client that can publish to Redis
+   * but lacks the secret can then neither evict nor poison this instance's L1. At least 16 characters.
+   */
+  secret?: string
+  /** How far a signed message's send time may be from the receiver's clock. @default '30s' */
+  signatureWindow?: Duration
 }
 
 class RedisBusTransport implements BusTransport {
@@ -86,6 +95,7 @@ export function redisBus(options: RedisBusOptions): BusFactory {
   return {
     kind: 'redis',
     retryQueue: options.retryQueue ?? {},
+    signing: options.secret === undefined ? undefined : { secret: options.secret, windowMs: toMs(options.signatureWindow ?? '30s', 'signatureWindow') },
     create: ({ channel, logger }) => new RedisBusTransport(options, channel, logger),
   }
 }

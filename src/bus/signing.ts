@@ -1,0 +1,88 @@
+// Signed bus messages: HMAC-SHA256 through Web Crypto (globalThis.crypto.subtle), so the same code runs in
+// Node, browsers and edge runtimes. A signed payload is
+//   s1|<sent at, ms>|<nonce, 16 hex>|<signature, base64>|<message>
+// and the signature covers everything but itself. A receiver refuses what is unsigned, mis-signed, sent outside
+// its time window (either way: clocks differ), or already seen (a replay within the window).
+import { InvalidOptionError } from '../errors.js'
+
+const VERSION = 's1'
+const encoder = new TextEncoder()
+
+function toBase64(bytes: ArrayBuffer): string {
+  let text = ''
+  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b)
+  return btoa(text)
+}
+
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  try {
+    const raw = atob(text)
+    const out = new Uint8Array(raw.length)
+    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i)
+    return out
+  } catch {
+    return undefined
+  }
+}
+
+export interface SigningOptions {
+  /** The shared secret (at least 16 characters). Every instance on the channel needs the same one. */
+  secret: string
+  /** How far a message's send time may be from the receiver's clock. @default 30_000 ms */
+  windowMs?: number
+}
+
+export class Signer {
+  private readonly key: Promise<CryptoKey>
+  private readonly windowMs: number
+  /** Nonces seen within the window, with their send time: a second copy is a replay. */
+  private readonly seen = new Map<string, number>()
+  private prunedAt = 0
+
+  constructor(options: SigningOptions) {
+    if (typeof options.secret !== 'string' || options.secret.length < 16) throw new InvalidOptionError('bus secret must be a string of at least 16 characters')
+    const subtle = globalThis.crypto?.subtle
+    if (!subtle) throw new InvalidOptionError('signed bus messages need Web Crypto (globalThis.crypto.subtle), which this runtime lacks')
+    this.windowMs = options.windowMs ?? 30_000
+    this.key = subtle.importKey('raw', encoder.encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+  }
+
+  async sign(message: string, now = Date.now()): Promise<string> {
+    const nonce = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
+    const head = `${VERSION}|${now}|${nonce}`
+    const signature = await globalThis.crypto.subtle.sign('HMAC', await this.key, encoder.encode(`${head}|${message}`))
+    return `${head}|${toBase64(signature)}|${message}`
+  }
+
+  /** The message inside a signed payload, or why it is refused. */
+  async open(payload: string, now = Date.now()): Promise<{ message: string } | { refused: string }> {
+    const parts: string[] = []
+    let at = 0
+    for (let i = 0; i < 4; i++) {
+      const bar = payload.indexOf('|', at)
+      if (bar < 0) return { refused: 'unsigned' }
+      parts.push(payload.slice(at, bar))
+      at = bar + 1
+    }
+    const [version, sentText, nonce, signatureText] = parts as [string, string, string, string]
+    if (version !== VERSION) return { refused: 'unsigned' }
+    const sent = Number(sentText)
+    const signature = fromBase64(signatureText)
+    if (!Number.isFinite(sent) || !/^[0-9a-f]{16}$/.test(nonce) || !signature) return { refused: 'malformed signature' }
+    const message = payload.slice(at)
+    const valid = await globalThis.crypto.subtle.verify('HMAC', await this.key, signature, encoder.encode(`${version}|${sentText}|${nonce}|${message}`))
+    if (!valid) return { refused: 'bad signature' }
+    if (Math.abs(now - sent) > this.windowMs) return { refused: 'outside the time window' }
+    this.prune(now)
+    if (this.seen.has(nonce)) return { refused: 'replayed' }
+    this.seen.set(nonce, sent)
+    return { message }
+  }
+
+  /** Forgets nonces that left the window (a copy of those is refused by its time anyway). */
+  private prune(now: number): void {
+    if (now - this.prunedAt < this.windowMs / 4) return
+    this.prunedAt = now
+    for (const [nonce, sent] of this.seen) if (Math.abs(now - sent) > this.windowMs) this.seen.delete(nonce)
+  }
+}

@@ -1,0 +1,100 @@
+import { Redis } from 'ioredis'
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { ErrorCodes, memoryBus, RustoCache, RustoCacheError } from '../src/index.js'
+import { Signer } from '../src/bus/signing.js'
+import { redisBus, redisDriver } from '../src/redis/index.js'
+import { recordingLogger } from './helpers/cache.js'
+import { waitUntil } from './helpers/redis-server.js'
+
+// Signed bus messages: a client that can publish on the channel but lacks the secret can neither evict nor
+// poison another instance's L1, and a captured message cannot be played again.
+const SECRET = 'correct horse battery staple'
+const tick = () => new Promise((resolve) => setTimeout(resolve, 10))
+const open: RustoCache[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.disconnect()))
+})
+
+describe('signed bus messages on the memory bus', () => {
+  it('instances with the secret stay coherent; unsigned, mis-signed, stale and replayed messages are refused and counted', async () => {
+    const bus = memoryBus({ secret: SECRET })
+    const a = new RustoCache({ bus })
+    const b = new RustoCache({ bus })
+    await b.set({ key: 'k', value: 'b copy' })
+    await b.set({ key: 'victim', value: 'kept' })
+    await a.set({ key: 'k', value: 'a copy' })
+    await tick()
+    expect(await b.get({ key: 'k' })).toBeUndefined() // a's signed message was heard
+    const rogue = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
+    const evict = JSON.stringify([1, 'rogue', 1, ['victim'], null, null, null])
+    const captured: string[] = []
+    const spy = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
+    await spy.subscribe((p) => captured.push(p))
+    await a.delete({ key: 'k' })
+    await tick()
+    expect(captured).toHaveLength(1)
+    const before = b.stats().busRejected
+    await rogue.publish(evict) // unsigned
+    await rogue.publish(await new Signer({ secret: 'another secret of 16+ chars' }).sign(evict)) // wrong secret
+    await rogue.publish(await new Signer({ secret: SECRET }).sign(evict, Date.now() - 60_000)) // outside the window
+    await rogue.publish(captured[0]!) // replayed
+    await rogue.publish(captured[0]!.replace('"k"', '"victim"')) // tampered
+    await tick()
+    expect(b.stats().busRejected - before).toBe(5)
+    expect(await b.get({ key: 'victim' })).toBe('kept')
+  })
+
+  it('refuses a secret shorter than 16 characters', () => {
+    try {
+      new RustoCache({ bus: memoryBus({ secret: 'short' }) })
+      expect.unreachable()
+    } catch (error) {
+      expect((error as RustoCacheError).code).toBe(ErrorCodes.E_INVALID_OPTION)
+    }
+  })
+})
+
+describe('signed bus messages on Redis', () => {
+  const url = inject('redisUrl')
+  it('a client that can publish to Redis but lacks the secret cannot evict or poison L1', async () => {
+    const prefix = `signed${process.pid}`
+    const make = () => {
+      const c = new RustoCache({ prefix, l2: redisDriver({ connection: url }), bus: redisBus({ connection: url, secret: SECRET }) })
+      open.push(c)
+      return c
+    }
+    const a = make()
+    const b = make()
+    const spy = new Redis(url)
+    const rogue = new Redis(url)
+    try {
+      const captured: string[] = []
+      spy.on('message', (_channel: string, payload: string) => captured.push(payload))
+      await spy.subscribe(`${prefix}:bus`)
+      await new Promise((r) => setTimeout(r, 100))
+      await a.set({ key: 'victim', value: 'v1' })
+      expect(await b.get({ key: 'victim' })).toBe('v1') // now in b's L1
+      await a.set({ key: 'other', value: 'x' })
+      await waitUntil(async () => captured.length >= 2 && b.stats().busReceived >= 2, 2_000)
+      expect(captured.every((p) => p.startsWith('s1|'))).toBe(true)
+      expect(await b.get({ key: 'victim' })).toBe('v1') // back in b's L1 after a's message marked it stale
+      const l2Hits = b.stats().l2Hits
+      // The rogue: an unsigned eviction, a forged one, and a replay of a real message about 'victim'.
+      const rejectedBefore = b.stats().busRejected
+      const clear = JSON.stringify([1, 'rogue', 3, [], '', null, null])
+      await rogue.publish(`${prefix}:bus`, clear)
+      await rogue.publish(`${prefix}:bus`, await new Signer({ secret: 'not the secret, but long' }).sign(clear))
+      await rogue.publish(`${prefix}:bus`, captured[0]!)
+      await waitUntil(async () => b.stats().busRejected - rejectedBefore >= 3, 2_000)
+      // b still serves its L1 copy: nothing was evicted, and L2 was not touched behind its back.
+      expect(await b.get({ key: 'victim' })).toBe('v1')
+      expect(b.stats().l2Hits).toBe(l2Hits)
+      // Signed changes still flow.
+      await a.set({ key: 'victim', value: 'v2' })
+      await waitUntil(async () => (await b.get({ key: 'victim' })) === 'v2', 2_000)
+    } finally {
+      spy.disconnect()
+      rogue.disconnect()
+    }
+  })
+})
