@@ -5,10 +5,12 @@ import { defineConfig } from 'tsup'
 const entry = {
   index: 'src/index.ts',
   redis: 'src/redis/index.ts',
+  chaos: 'src/chaos/index.ts',
 }
 
-// No shared chunks: each entry file stands alone (the workerd test loads one file).
-const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: false } as const
+// Shared chunks, in CJS too: rustocache/redis and rustocache/chaos must throw the same RustoCacheError class as
+// the core entry (a copy per entry would break instanceof).
+const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: true } as const
 
 export default defineConfig([
   { ...shared, entry, format: ['esm', 'cjs'] },

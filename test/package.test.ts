@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 
 // The built package, as a user's Node resolves it through the exports map (npm test builds dist/ first).
@@ -17,9 +17,23 @@ describe('the published package', () => {
   })
 
   it('keeps the core entry free of Node-only imports', () => {
-    for (const file of ['dist/index.js', 'dist/index.cjs', 'dist/edge.js']) {
-      const code = readFileSync(file, 'utf8')
-      expect(code).not.toMatch(/from ['"]node:|require\(['"]node:|['"]ioredis['"]/)
+    const chunks = readdirSync('dist').filter((f) => /^chunk-.*\.c?js$/.test(f))
+    for (const file of ['index.js', 'index.cjs', 'edge.js', 'chaos.js', 'chaos.cjs', ...chunks]) {
+      const code = readFileSync(`dist/${file}`, 'utf8')
+      expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"]ioredis['"]/)
+    }
+  })
+
+  it('throws one RustoCacheError class from every entry, in CJS and ESM', () => {
+    const check = `try { redisDriver({ connection: 'redis://x', tagRetention: 'soon' }) } catch (e) { console.log(e instanceof RustoCacheError, e.code) }`
+    expect(run(['-e', `const { RustoCacheError } = require('rustocache'); const { redisDriver } = require('rustocache/redis'); ${check}`])).toBe('true E_INVALID_TTL')
+    expect(run(['--input-type=module', '-e', `import { RustoCacheError } from 'rustocache'; import { redisDriver } from 'rustocache/redis'; ${check}`])).toBe('true E_INVALID_TTL')
+  })
+
+  it('uses no eval and no new Function in any built file (edge runtimes refuse them; .eval( is Redis EVAL)', () => {
+    for (const file of readdirSync('dist').filter((f) => /\.c?js$/.test(f))) {
+      const code = readFileSync(`dist/${file}`, 'utf8')
+      expect(code, file).not.toMatch(/(?<![.\w])eval\s*\(|new\s+Function\s*\(/)
     }
   })
 })

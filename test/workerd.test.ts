@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -29,6 +29,9 @@ async function runInWorkerd(entry: 'edge.js' | 'index.js'): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'rustocache-workerd-'))
   copyFileSync(resolve('dist', entry), join(dir, 'entry.js'))
   copyFileSync(resolve('dist/rustocache.wasm'), join(dir, 'rustocache.wasm'))
+  // The chunks an ESM entry imports (code the entries share), each a module of the worker.
+  const chunks = readdirSync('dist').filter((f) => f.startsWith('chunk-') && f.endsWith('.js'))
+  for (const chunk of chunks) copyFileSync(resolve('dist', chunk), join(dir, chunk))
   writeFileSync(join(dir, 'worker.js'), WORKER)
   const port = await freePort()
   writeFileSync(
@@ -43,7 +46,7 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "entry.js", esModule = embed "entry.js"),
     (name = "rustocache.wasm", wasm = embed "rustocache.wasm"),
-  ],
+${chunks.map((c) => `    (name = "${c}", esModule = embed "${c}"),\n`).join('')}  ],
   compatibilityDate = "2024-09-01",
 );
 `,

@@ -103,7 +103,14 @@ export class Coherence {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
-    await this.flushing
+    if (this.flushing) {
+      // The flush stops before its next change; wait for the one on the wire, but not for ever (a namespace
+      // clear re-applied to a hung driver has no timeout of its own).
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const bound = Math.min(this.stack.l2TimeoutMs, 10_000)
+      await Promise.race([this.flushing, new Promise((resolve) => (timer = setTimeout(resolve, bound)))])
+      clearTimeout(timer)
+    }
     if (this.queue.length > 0) {
       this.stack.logger.warn({ tier: 'bus', queued: this.queue.length }, 'disconnect: changes still queued for the bus were not sent')
     }
@@ -191,7 +198,8 @@ export class Coherence {
 
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      // After close(), nothing new starts: a publish or command on the wire is the last.
+      while (this.queue.length > 0 && !this.closed) {
         const out = this.queue[0]!
         if (!out.l2Done) {
           try {
@@ -237,26 +245,26 @@ export class Coherence {
         for (const key of message.keys) {
           const code = this.stack.core.peek(key, now)
           if (code === MISS) {
-            await l2.delete(key)
+            await this.stack.guardL2(l2.delete(key))
             continue
           }
           const entry = this.stack.core.valueAt(code & SLOT_MASK)
           const remote = this.stack.toRemote(entry.value, entry, entry.stamp, now)
-          await l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs)
+          await this.stack.guardL2(l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs))
         }
         return
       case 'delete':
-        await l2.deleteMany(message.keys)
+        await this.stack.guardL2(l2.deleteMany(message.keys))
         return
       case 'expire':
-        for (const key of message.keys) await l2.expire(key, now)
+        for (const key of message.keys) await this.stack.guardL2(l2.expire(key, now))
         return
       case 'clear':
         await l2.clear(message.path ?? '')
         return
       case 'delete-tags':
       case 'expire-tags':
-        await l2.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? now)
+        await this.stack.guardL2(l2.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? now))
         return
     }
   }

@@ -101,6 +101,12 @@ export interface RustoCacheOptions extends EntryOptions {
    */
   l2CircuitBreakerDuration?: Duration
   /**
+   * The cache's own bound on each L2 command (a namespace clear excepted), for drivers that can hang: past it
+   * the command counts as failed. The Redis driver's `commandTimeout` (500 ms) usually fires first. null: none.
+   * @default '2s'
+   */
+  l2Timeout?: Duration
+  /**
    * Keeps every instance's L1 coherent: `redisBus({ connection })` from 'rustocache/redis', or `memoryBus()` for
    * caches in one process. Messages that cannot be sent wait in its retry queue.
    */

@@ -83,6 +83,7 @@ export class RustoCache {
       prefix,
       suppressErrors: config.suppressL2Errors,
       breaker: config.l2CircuitBreakerDuration,
+      timeout: config.l2Timeout,
     })
     this.scope = new Scope(stack, new Coherence(stack, config.bus, `${prefix}:bus`), defaults, '', undefined, logger)
   }
@@ -363,6 +364,7 @@ export class RustoCache {
   async disconnect(): Promise<void> {
     await this.scope.coherence.close()
     await this.scope.stack.l2?.disconnect()
+    this.scope.stack.stopTimers()
   }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js'
 import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
 import type { BusMessage } from '../bus/types.js'
+import { Watchdog } from '../watchdog.js'
 import { KeyFlights } from './locks.js'
 import type { L1Options } from './options.js'
 import { Found, TagStamps } from './tags.js'
@@ -98,13 +99,16 @@ export class CacheStack {
   private readonly suppressL2Errors: boolean
   private readonly breakerMs: number
   private breakerUntil = 0
+  readonly l2TimeoutMs: number
+  /** The cache's own bound on every L2 command but clear, for drivers that hang (see l2Timeout). */
+  private readonly l2Watchdog: Watchdog | undefined
   /** Entries written before this stamp are stale (messages may have been missed while the bus was away). */
   private staleBefore = -Infinity
 
   constructor(
     l1: L1Options,
     readonly logger: Logger,
-    l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined },
+    l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined; timeout: Duration | undefined },
   ) {
     if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }')
     const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
@@ -128,6 +132,8 @@ export class CacheStack {
     }
     this.suppressL2Errors = l2.suppressErrors ?? true
     this.breakerMs = l2.breaker === undefined || l2.breaker === null ? 0 : toMs(l2.breaker, 'l2CircuitBreakerDuration')
+    this.l2TimeoutMs = toMs(l2.timeout ?? '2s', 'l2Timeout')
+    this.l2Watchdog = this.l2TimeoutMs === Infinity ? undefined : new Watchdog(this.l2TimeoutMs, 'L2')
     this.l2 = l2.factory?.create({
       prefix: l2.prefix,
       logger,
@@ -374,7 +380,8 @@ export class CacheStack {
       return undefined
     }
     try {
-      return await run(l2)
+      // A namespace clear walks the keyspace and may take long: the driver's own timeouts bound its commands.
+      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(run(l2)) : run(l2))
     } catch (error) {
       this.counters.l2Errors++
       if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
@@ -427,6 +434,16 @@ export class CacheStack {
       entry: { value, expiresAt, createdAt: stamp, tags: options.tags },
       ttlMs: expiresAt + options.grace - now,
     }
+  }
+
+  /** An L2 command bounded by l2Timeout, failing as it does (the retry queue's re-apply, which must see failures). */
+  guardL2<T>(command: Promise<T>): Promise<T> {
+    return this.l2Watchdog ? this.l2Watchdog.guard(command) : command
+  }
+
+  /** On disconnect: L2 commands still waiting fail now, later ones at once. */
+  stopTimers(): void {
+    this.l2Watchdog?.stop()
   }
 
   emit<E extends CacheEventName>(event: E, payload: CacheEvents[E]): void {

@@ -2,8 +2,9 @@ import { Cluster, type Redis } from 'ioredis'
 import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.js'
 import type { Logger } from '../logger.js'
 import { connect, whenReady, type RedisConnection } from './driver.js'
+import { InvalidOptionError } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
-import { Watchdog } from './watchdog.js'
+import { Watchdog } from '../watchdog.js'
 
 export interface RedisBusOptions {
   /** ioredis options, a redis:// URL, or a Redis / Cluster instance (publishing uses it; subscribing a duplicate). */
@@ -91,7 +92,7 @@ function afterFirstReady(redis: Redis | Cluster, listener: () => void): void {
 
 /** The bus over Redis pub/sub, one channel per cache prefix: `new RustoCache({ bus: redisBus({ connection }) })`. */
 export function redisBus(options: RedisBusOptions): BusFactory {
-  if (!options || options.connection === undefined) throw new TypeError('redisBus needs { connection }')
+  if (typeof options !== 'object' || options === null || options.connection === undefined) throw new InvalidOptionError('redisBus needs { connection }')
   return {
     kind: 'redis',
     retryQueue: options.retryQueue ?? {},

@@ -3,8 +3,9 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
+import { InvalidOptionError } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
-import { Watchdog } from './watchdog.js'
+import { Watchdog } from '../watchdog.js'
 
 export type RedisConnection = RedisOptions | string | Redis | Cluster
 
@@ -347,7 +348,7 @@ export function connect(connection: RedisConnection, logger: Logger): { redis: R
 
 /** The L2 tier on Redis (or a Redis Cluster instance), for `new RustoCache({ l2: redisDriver({ connection }) })`. */
 export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
-  if (!options || options.connection === undefined) throw new TypeError('redisDriver needs { connection }')
+  if (typeof options !== 'object' || options === null || options.connection === undefined) throw new InvalidOptionError('redisDriver needs { connection }')
   const commandTimeout = options.commandTimeout ?? 500
   const tagRetention = toMs(options.tagRetention ?? '7d', 'tagRetention')
   return {
