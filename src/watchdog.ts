@@ -5,7 +5,7 @@
  * it settles or fails on its own later, and its outcome is ignored. Runtime-neutral (setInterval only).
  */
 export class Watchdog {
-  private readonly inflight = new Set<{ started: number; reject: (error: Error) => void }>()
+  private readonly inflight = new Set<{ deadline: number; reject: (error: Error) => void }>()
   private timer: ReturnType<typeof setInterval> | undefined
   private stopped = false
 
@@ -14,7 +14,8 @@ export class Watchdog {
     private readonly what = 'Redis',
   ) {}
 
-  guard<T>(call: Promise<T>): Promise<T> {
+  /** `deadline` (ms since the epoch) when several calls share one budget; by default `ms` from now. */
+  guard<T>(call: Promise<T>, deadline = Date.now() + this.ms): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.stopped) {
         // The command still runs (or fails) on its own; its outcome has an owner here.
@@ -22,7 +23,7 @@ export class Watchdog {
         reject(new Error('closed by disconnect()'))
         return
       }
-      const entry = { started: Date.now(), reject }
+      const entry = { deadline, reject }
       this.inflight.add(entry)
       this.timer ??= this.start()
       if (this.inflight.size === 1) this.hold(true)
@@ -39,7 +40,7 @@ export class Watchdog {
     })
   }
 
-  private forget(entry: { started: number; reject: (error: Error) => void }): void {
+  private forget(entry: { deadline: number; reject: (error: Error) => void }): void {
     if (this.inflight.delete(entry) && this.inflight.size === 0) this.hold(false)
   }
 
@@ -69,9 +70,9 @@ export class Watchdog {
         if (this.inflight.size === 0) return
         const now = Date.now()
         for (const entry of this.inflight) {
-          if (now - entry.started < this.ms) continue
+          if (now < entry.deadline) continue
           this.forget(entry)
-          entry.reject(new Error(`${this.what} did not answer within ${this.ms} ms`))
+          entry.reject(new Error(`${this.what} did not answer in time (timeout ${this.ms} ms)`))
         }
       },
       Math.max(5, this.ms / 20),

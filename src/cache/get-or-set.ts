@@ -41,6 +41,8 @@ type Outcome<T> = { ok: true; value: T | undefined } | { ok: false; error: Rusto
  */
 class Turn implements Ticket {
   readonly since: number
+  /** The L2 commands of this miss share one budget (l2Timeout); the factory's run time extends it. */
+  deadline: number
   private readonly releaseLocal: () => void
   private releaseDistributed: (() => Promise<void>) | undefined
   private ended = false
@@ -51,6 +53,7 @@ class Turn implements Ticket {
   ) {
     this.releaseLocal = scope.stack.locks.acquire(key)
     this.since = scope.stack.begin(key)
+    this.deadline = scope.stack.l2Deadline()
   }
 
   holdDistributed(release: () => Promise<void>): void {
@@ -197,7 +200,7 @@ async function distributedTurn(
   const token = `${scope.coherence.id}:${Math.random().toString(36).slice(2)}`
   const deadline = Date.now() + o.lockTimeout
   for (;;) {
-    const acquired = await stack.l2Call('lock', key, (l2) => l2.locks!.acquire(key, token, o.distributedLockTtl))
+    const acquired = await stack.l2Call('lock', key, (l2) => l2.locks!.acquire(key, token, o.distributedLockTtl), turn.deadline)
     if (acquired === undefined) return { kind: 'local' }
     if (acquired) {
       turn.holdDistributed(async () => {
@@ -211,9 +214,11 @@ async function distributedTurn(
     for (;;) {
       if (Date.now() > deadline) return { kind: 'timeout' }
       await new Promise((resolve) => setTimeout(resolve, 25))
+      // Waiting on another instance: each poll gets a budget of its own (lockTimeout bounds the wait).
+      turn.deadline = stack.l2Deadline()
       const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
       if (remote?.fresh) return { kind: 'value', value: remote.value }
-      const held = await stack.l2Call('lockHeld', key, () => locks.held(key))
+      const held = await stack.l2Call('lockHeld', key, () => locks.held(key), turn.deadline)
       if (held === undefined) return { kind: 'local' }
       if (!held) break
     }
@@ -275,6 +280,7 @@ async function produce<T>(
   scope.stack.counters.factoryCalls++
   try {
     const value = await factory(ctx)
+    turn.deadline += Date.now() - started
     if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
     await scope.writeThrough(turn.key, userKey, value, write, skipL2, skipBus, turn)
     scope.logger.debug({ key: userKey, op: 'factory', duration: Date.now() - started }, 'factory value cached')

@@ -138,7 +138,7 @@ export class RustoCache {
     }
     let stale = entry && scope.staleUsable(entry, given.grace, now) ? entry : undefined
     if (stack.l2) {
-      const ticket = { key, since: stack.begin(key) }
+      const ticket = { key, since: stack.begin(key), deadline: stack.l2Deadline() }
       try {
         const remote = await stack.readL2(key, now, ticket, scope.defaults.grace)
         if (remote?.fresh) {
@@ -187,9 +187,10 @@ export class RustoCache {
       ask.push(i)
     }
     if (ask.length > 0 && stack.l2) {
-      const tickets = ask.map((i) => ({ key: keys[i]!, since: stack.begin(keys[i]!) }))
+      const deadline = stack.l2Deadline()
+      const tickets = ask.map((i) => ({ key: keys[i]!, since: stack.begin(keys[i]!), deadline }))
       try {
-        const remote = (await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)))) ?? []
+        const remote = (await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)), deadline)) ?? []
         // Judged side by side: a tagged entry may need its tag stamps from L2.
         const judged = await Promise.all(ask.map((i, j) => stack.admitL2(keys[i]!, remote[j], now, tickets[j]!, scope.defaults.grace)))
         judged.forEach((r, j) => {

@@ -79,7 +79,7 @@ export class Scope {
     }
     const inL1 = stack.write(key, value, write, now, stamp)
     // L1-only caches skip both awaits: each costs a promise hop on every miss.
-    const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true))) === true
+    const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
     const l2Done = inL2 || !l2
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)

@@ -49,6 +49,8 @@ export interface L2Found {
 export interface Ticket {
   readonly key: string
   readonly since: number
+  /** When the L2 commands of the call holding the ticket must be done by, together (see l2Timeout). */
+  readonly deadline: number
 }
 
 /** Lookup codes of CacheStack.lookup: MISS, or a slot with STALE set when the entry is stale. */
@@ -152,6 +154,11 @@ export class CacheStack {
   }
 
   // ---- Work in flight ----
+
+  /** A deadline for the L2 commands of a call starting now. */
+  l2Deadline(): number {
+    return Date.now() + this.l2TimeoutMs
+  }
 
   /** Starts a ticket for `key`; returns its `since` stamp. Every begin is matched by one end. */
   begin(key: string): number {
@@ -371,7 +378,7 @@ export class CacheStack {
    * Runs an L2 command. Resolves undefined when there is no L2, when the circuit breaker is open, or when the
    * command failed and errors are suppressed; otherwise a failure rejects with E_L2_CACHE_ERROR.
    */
-  async l2Call<T>(op: string, key: string | undefined, run: (l2: L2Driver) => Promise<T>): Promise<T | undefined> {
+  async l2Call<T>(op: string, key: string | undefined, run: (l2: L2Driver) => Promise<T>, deadline?: number): Promise<T | undefined> {
     const l2 = this.l2
     if (!l2) return undefined
     if (this.breakerUntil > Date.now()) {
@@ -381,7 +388,7 @@ export class CacheStack {
     }
     try {
       // A namespace clear walks the keyspace and may take long: the driver's own timeouts bound its commands.
-      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(run(l2)) : run(l2))
+      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(run(l2), deadline) : run(l2))
     } catch (error) {
       this.counters.l2Errors++
       if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
@@ -393,7 +400,7 @@ export class CacheStack {
 
   /** Reads one key from L2 and admits what it holds (undefined: nothing usable, L2 down, or its breaker open). */
   async readL2(key: string, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
-    return this.admitL2(key, await this.l2Call('get', key, (l2) => l2.get(key)), now, ticket, grace)
+    return this.admitL2(key, await this.l2Call('get', key, (l2) => l2.get(key), ticket.deadline), now, ticket, grace)
   }
 
   /**
@@ -415,7 +422,7 @@ export class CacheStack {
         this.counters.l2Misses++
         return undefined
       }
-      const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags))) ?? []
+      const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags), ticket.deadline)) ?? []
       found = this.tags.judge(tags, remote.createdAt, found, stamps)
     }
     if (found === Found.Missing) return undefined
