@@ -32,8 +32,10 @@ export interface CacheStats {
   busPublished: number
   busReceived: number
   busDropped: number
-  /** Bus messages heard but refused: malformed, oversized, or of an unknown version. */
+  /** Bus messages heard but refused: malformed, oversized, unsigned or mis-signed, of an unknown version. */
   busRejected: number
+  /** Bus messages found missing by their senders' sequence numbers (each gap revalidates L1 against L2). */
+  busGaps: number
   /** Messages waiting in the retry queue now. */
   busQueued: number
   /** Which L1 core this cache runs on. */
@@ -62,6 +64,7 @@ export function newStats(core: CoreKind): CacheStats {
     busReceived: 0,
     busDropped: 0,
     busRejected: 0,
+    busGaps: 0,
     busQueued: 0,
     core,
   }

@@ -533,6 +533,7 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
         busReceived: 0,
         busDropped: 0,
         busRejected: 0,
+        busGaps: 0,
         busQueued: 0,
         core,
       })

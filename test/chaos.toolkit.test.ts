@@ -106,6 +106,25 @@ describe('chaosBus', () => {
     expect(b.stats().busReceived).toBeGreaterThanOrEqual(40)
   })
 
+  it('a lost message is noticed by the sequence gap at the sender\'s next message, or its heartbeat: L1 revalidates', async () => {
+    const l2 = memoryL2()
+    const bus = chaosBus(memoryBus({ retryQueue: { retryInterval: 30 } }))
+    const a = new RustoCache({ l2, bus })
+    const b = new RustoCache({ l2, bus })
+    await a.set({ key: 'k', value: 'v1' })
+    expect(await b.get({ key: 'k' })).toBe('v1') // b's L1 copy
+    bus.set({ dropRate: 1 })
+    await a.set({ key: 'k', value: 'v2' }) // b never hears of it
+    await sleep(5)
+    bus.heal()
+    expect(await b.get({ key: 'k' })).toBe('v1') // stale, and b cannot know yet
+    await sleep(80) // a's heartbeat (every retry interval) carries its last sequence number
+    expect(b.stats().busGaps).toBe(1)
+    expect(await b.get({ key: 'k' })).toBe('v2')
+    await a.disconnect()
+    await b.disconnect()
+  })
+
   it('delays delivery, and fails publishes into the retry queue', async () => {
     const { bus, a, b } = pair({ deliveryDelay: 40, errorRate: 1 })
     await b.set({ key: 'k', value: 'b' })

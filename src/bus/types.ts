@@ -3,7 +3,8 @@
 import type { Logger } from '../logger.js'
 import type { SigningOptions } from './signing.js'
 
-export type BusMessageType = 'set' | 'delete' | 'expire' | 'clear' | 'delete-tags' | 'expire-tags'
+/** `sync` carries no change: a sender's latest sequence number, so receivers notice a message they missed. */
+export type BusMessageType = 'set' | 'delete' | 'expire' | 'clear' | 'delete-tags' | 'expire-tags' | 'sync'
 
 export interface BusMessage {
   /** The publishing instance (an instance ignores its own messages). */
@@ -16,6 +17,8 @@ export interface BusMessage {
   /** Full tag names and the invalidation stamp, for the tag messages. */
   tags?: readonly string[]
   stamp?: number
+  /** The sender's sequence number (1, 2, 3...): a receiver that sees one skipped knows it missed a change. */
+  seq?: number
 }
 
 /** Moves encoded messages between instances. publish rejects when it cannot send (the cache queues and retries). */
@@ -53,7 +56,7 @@ export interface BusFactory {
   create(context: { channel: string; logger: Logger }): BusTransport
 }
 
-const TYPES: readonly BusMessageType[] = ['set', 'delete', 'expire', 'clear', 'delete-tags', 'expire-tags']
+const TYPES: readonly BusMessageType[] = ['set', 'delete', 'expire', 'clear', 'delete-tags', 'expire-tags', 'sync']
 
 /** Limits on what a message may carry: anything beyond is refused (counted in stats().busRejected). */
 export const BUS_LIMITS = {
@@ -67,9 +70,9 @@ export const BUS_LIMITS = {
   from: 128,
 } as const
 
-/** Compact JSON: [version, from, type index, keys, path, tags, stamp]. */
+/** Compact JSON: [version, from, type index, keys, path, tags, stamp, seq]. */
 export function encodeMessage(m: BusMessage): string {
-  return JSON.stringify([1, m.from, TYPES.indexOf(m.type), m.keys, m.path ?? null, m.tags ?? null, m.stamp ?? null])
+  return JSON.stringify([1, m.from, TYPES.indexOf(m.type), m.keys, m.path ?? null, m.tags ?? null, m.stamp ?? null, m.seq ?? null])
 }
 
 function texts(value: unknown): value is string[] {
@@ -86,9 +89,10 @@ export function decodeMessage(payload: unknown): BusMessage | string {
   } catch {
     return 'not JSON'
   }
-  if (!Array.isArray(a) || a.length !== 7) return 'not a message'
+  // Seven fields: a sender from before sequence numbers.
+  if (!Array.isArray(a) || (a.length !== 7 && a.length !== 8)) return 'not a message'
   if (a[0] !== 1) return `unknown version ${JSON.stringify(a[0])}`
-  const [, from, typeIndex, keys, path, tags, stamp] = a as unknown[]
+  const [, from, typeIndex, keys, path, tags, stamp, seq] = a as unknown[]
   if (typeof from !== 'string' || from.length === 0 || from.length > BUS_LIMITS.from) return 'bad sender'
   const type = Number.isInteger(typeIndex) ? TYPES[typeIndex as number] : undefined
   if (!type) return 'unknown type'
@@ -97,5 +101,6 @@ export function decodeMessage(payload: unknown): BusMessage | string {
   if (tags !== null && !texts(tags)) return 'bad tags'
   if (stamp !== null && (typeof stamp !== 'number' || !Number.isFinite(stamp))) return 'bad stamp'
   if ((type === 'delete-tags' || type === 'expire-tags') && (tags === null || stamp === null)) return 'tag message without tags and stamp'
-  return { from, type, keys, path: path ?? undefined, tags: tags ?? undefined, stamp: stamp ?? undefined }
+  if (seq !== undefined && seq !== null && !(Number.isSafeInteger(seq) && (seq as number) > 0)) return 'bad sequence number'
+  return { from, type, keys, path: path ?? undefined, tags: tags ?? undefined, stamp: stamp ?? undefined, seq: (seq as number | null | undefined) ?? undefined }
 }

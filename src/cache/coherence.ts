@@ -53,6 +53,12 @@ export class Coherence {
   /** Received messages are opened (signature checks are async) and applied one after another, in order. */
   private inbox: Promise<void> = Promise.resolve()
   private closed = false
+  /** This instance's last sequence number given out, and the last one a heartbeat announced. */
+  private seq = 0
+  private beatSeq = 0
+  private readonly heartbeat: ReturnType<typeof setInterval> | undefined
+  /** Per sender: the highest sequence number heard, and when (senders gone for an hour are forgotten). */
+  private readonly heard = new Map<string, { seq: number; at: number }>()
 
   constructor(
     private readonly stack: CacheStack,
@@ -75,6 +81,10 @@ export class Coherence {
         this.flushSoon()
       })
       background(this.transport.subscribe((payload) => this.receive(payload)), stack.logger, 'bus subscription')
+      // A message lost on the way is noticed at the sender's next message; the heartbeat makes "next" come within
+      // one retry interval even when the sender has nothing more to say.
+      this.heartbeat = setInterval(() => this.beat(), this.retryMs)
+      ;(this.heartbeat as { unref?: () => void }).unref?.()
     }
   }
 
@@ -89,19 +99,37 @@ export class Coherence {
    */
   announce(change: Change, l2Done: boolean): void {
     if (this.idle(l2Done)) return
-    const message: BusMessage = { ...change, from: this.id }
+    const message: BusMessage = { ...change, from: this.id, seq: ++this.seq }
     const pinned = !l2Done && isTagChange(message)
     this.queue.push({ message, l2Done, pinned })
     if (pinned) this.stack.tagsPinned++
-    if (this.queue.length > this.maxSize) this.drop(this.queue.shift()!)
+    if (this.queue.length > this.maxSize) {
+      this.drop(this.queue.shift()!)
+      // The dropped change may be one L2 never got: this instance's L1 may now hold what no other instance can
+      // see. Revalidating L1 against L2 makes every instance answer alike again (with L2's value). Without an
+      // L2 this L1 is the truth; the others notice the gap in the sequence numbers.
+      if (this.stack.l2) this.stack.distrustL1()
+    }
     this.stack.counters.busQueued = this.queue.length
     this.flushSoon()
+  }
+
+  /** Tells the others this instance's latest sequence number, if it sent anything since the last beat. */
+  private beat(): void {
+    if (this.closed || !this.transport || this.queue.length > 0 || this.seq === this.beatSeq) return
+    this.beatSeq = this.seq
+    const now = Date.now()
+    for (const [from, h] of this.heard) if (now - h.at > 3_600_000) this.heard.delete(from)
+    const payload = encodeMessage({ from: this.id, type: 'sync', keys: [], seq: this.seq })
+    const send = async () => this.transport!.publish(this.signer ? await this.signer.sign(payload) : payload)
+    background(send(), this.stack.logger, 'bus heartbeat')
   }
 
   /** Stops the retries, lets a publish on the wire finish (bounded by the transport's timeout), then disconnects. */
   async close(): Promise<void> {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
+    if (this.heartbeat) clearInterval(this.heartbeat)
     this.timer = undefined
     if (this.flushing) {
       // The flush stops before its next change; wait for the one on the wire, but not for ever (a namespace
@@ -155,9 +183,28 @@ export class Coherence {
     const message = decodeMessage(payload)
     if (typeof message === 'string') return this.refuse(message)
     if (message.from === this.id) return
+    if (message.seq !== undefined) this.sequence(message.from, message.seq, message.type === 'sync')
+    if (message.type === 'sync') return
     this.stack.counters.busReceived++
     this.stack.applyRemote(message)
     if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', busEvent(message))
+  }
+
+  /**
+   * A sequence number skipped means a change from that sender never arrived (pub/sub dropped it, or the
+   * sender's queue overflowed): L1 is revalidated against L2. A late or repeated number changes nothing (the
+   * changes themselves are idempotent).
+   */
+  private sequence(from: string, seq: number, sync: boolean): void {
+    const last = this.heard.get(from)
+    // A change carries its own number; a heartbeat, the number of the sender's last change.
+    const missed = last === undefined ? 0 : seq - last.seq - (sync ? 0 : 1)
+    if (missed > 0) {
+      this.stack.counters.busGaps += missed
+      this.stack.logger.warn({ tier: 'bus', from, missed }, 'bus messages were lost: L1 entries are revalidated')
+      this.stack.distrustL1()
+    }
+    if (last === undefined || seq > last.seq) this.heard.set(from, { seq, at: Date.now() })
   }
 
   /** Takes a change out of the queue (sent, or given up). */
