@@ -250,7 +250,7 @@ export class Coherence {
         const out = this.queue[0]!
         if (!out.l2Done) {
           try {
-            await this.reapply(out.message)
+            await this.reapplyTrying(out.message)
           } catch (error) {
             if (!failsForItself(error)) throw error
             this.queue.shift()
@@ -278,6 +278,21 @@ export class Coherence {
         this.timer = setInterval(() => this.flushSoon(), this.retryMs)
         // A pending retry must not keep a process alive that has nothing else to do.
         ;(this.timer as { unref?: () => void }).unref?.()
+      }
+    }
+  }
+
+  /**
+   * reapply, tried up to three times in a row: a flaky L2 (one command in three failing) would otherwise stop the
+   * whole queue for a retry interval at every failure while new changes pile up behind it. A down L2 fails
+   * fast, so the extra tries cost little.
+   */
+  private async reapplyTrying(message: BusMessage): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.reapply(message)
+      } catch (error) {
+        if (attempt >= 3 || failsForItself(error) || this.closed) throw error
       }
     }
   }

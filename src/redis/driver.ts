@@ -80,18 +80,27 @@ function globEscape(text: string): string {
 export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve()
   if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`Redis connection is ${redis.status}`))
+  // Every command waiting on a reconnecting connection shares one 'ready' listener (hundreds under load).
+  let ready = readyWaits.get(redis)
+  if (!ready) {
+    ready = new Promise<void>((resolve) => {
+      redis.once('ready', () => {
+        readyWaits.delete(redis)
+        resolve()
+      })
+    })
+    readyWaits.set(redis, ready)
+  }
+  const shared = ready
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady)
-      reject(new Error(`Redis not ready within ${ms} ms (status ${redis.status})`))
-    }, ms)
-    const onReady = () => {
+    const timer = setTimeout(() => reject(new Error(`Redis not ready within ${ms} ms (status ${redis.status})`)), ms)
+    shared.then(() => {
       clearTimeout(timer)
       resolve()
-    }
-    redis.once('ready', onReady)
+    })
   })
 }
+const readyWaits = new WeakMap<Redis | Cluster, Promise<void>>()
 
 export class RedisDriver implements L2Driver {
   private readonly serializer: Serializer

@@ -1,0 +1,237 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { writeFileSync, mkdirSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'vitest'
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
+import { startRedisServer, type RedisServer } from './helpers/redis-server.js'
+
+// Fault runs: three instances (two in child processes), each through its own TCP fault proxy to a
+// redis-server this run owns, under a mixed load. Phase A kills and restarts Redis twice; phase B injects faults
+// with rustocache/chaos (30% L2 errors, 0-200 ms latency, 10% dropped and 5% duplicated bus messages) and
+// stalls one instance's connections for 2 s. Then every invariant is checked and printed as one table.
+// `npm run chaos` runs it for real (CHAOS_SECONDS=20 per phase); `npm test` runs a short form.
+const SECONDS = Number(process.env.CHAOS_SECONDS ?? 3)
+const FULL = SECONDS >= 20
+const config = {
+  commandTimeout: 400,
+  l2Timeout: 500,
+  lockTimeout: 300,
+  retryInterval: 250,
+  keys: FULL ? 500 : 100,
+  lockKeys: 10,
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const FIXTURE = new URL('./fixtures/chaos-instance.mjs', import.meta.url).pathname
+
+interface Report {
+  name: string
+  ops: number
+  errors: Record<string, number>
+  untyped: string[]
+  untypedCount: number
+  slow: number
+  slowest: number
+  wrongKey: string[]
+  wrongKeyCount: number
+  returned: string[]
+  written: string[]
+  stats: Record<string, number | string>
+  faults: { l2: Record<string, number>; bus: Record<string, number> }
+  memory: number
+}
+
+/** The same calls on an instance in this process or in a child, over IPC. */
+interface Remote {
+  call<T>(name: string, ...args: unknown[]): Promise<T>
+  crashes(): Promise<{ unhandled: string[]; uncaught: string[] }>
+  gc(): Promise<number>
+  close(): Promise<void>
+}
+
+async function child(): Promise<Remote> {
+  const proc: ChildProcess = fork(FIXTURE, ['child'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let id = 0
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  await new Promise<void>((resolve) => proc.once('message', () => resolve()))
+  proc.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+    const w = waiting.get(m.id)
+    waiting.delete(m.id)
+    if (m.error !== undefined) w?.reject(new Error(m.error))
+    else w?.resolve(m.result)
+  })
+  const call = <T>(name: string, ...args: unknown[]): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      waiting.set(++id, { resolve: resolve as (v: unknown) => void, reject })
+      proc.send({ id, call: name, args })
+    })
+  return {
+    call,
+    crashes: () => call('crashes'),
+    gc: () => call('gc'),
+    async close() {
+      proc.kill()
+      const code = await exited
+      // Killed by us (SIGTERM), or exited on its own with 0: anything else is a crash.
+      expect(code === null || code === 0).toBe(true)
+    },
+  }
+}
+
+async function local(): Promise<Remote> {
+  const { createInstance } = (await import(FIXTURE)) as { createInstance: (c: unknown) => Record<string, (...a: unknown[]) => unknown> }
+  let instance: Record<string, (...a: unknown[]) => unknown>
+  const crashes = { unhandled: [] as string[], uncaught: [] as string[] }
+  const onUnhandled = (reason: unknown) => crashes.unhandled.push(String(reason))
+  process.on('unhandledRejection', onUnhandled)
+  return {
+    async call<T>(name: string, ...args: unknown[]): Promise<T> {
+      if (name === 'create') {
+        instance = createInstance(args[0])
+        return undefined as T
+      }
+      return (await instance[name]!(...args)) as T
+    },
+    crashes: async () => crashes,
+    async gc() {
+      globalThis.gc?.()
+      return process.memoryUsage().heapUsed
+    },
+    async close() {
+      process.off('unhandledRejection', onUnhandled)
+    },
+  }
+}
+
+const rows: Array<[string, string, string]> = []
+let redis: RedisServer
+const proxies: FaultProxy[] = []
+const instances: Remote[] = []
+
+afterAll(async () => {
+  for (const i of instances) await i.call('close').catch(() => undefined)
+  for (const i of instances) await i.close()
+  for (const p of proxies) await p.close()
+  await redis?.stop()
+})
+
+/** Stops the load, heals, waits one retry interval + 1 s, then reads every key on every instance. */
+async function disagreements(keys: string[]): Promise<number> {
+  await Promise.all(instances.map((i) => i.call('stopLoad')))
+  await Promise.all(instances.map((i) => i.call('setFaults', { heal: true })))
+  for (const p of proxies) {
+    p.stall(false)
+    p.latency(0)
+  }
+  await sleep(config.retryInterval + 1_000)
+  const seen = await Promise.all(instances.map((i) => i.call<unknown[]>('read', keys)))
+  return keys.filter((_, k) => new Set(seen.map((values) => JSON.stringify(values[k] ?? null))).size > 1).length
+}
+
+/** Each instance's report so far; it then forgets the values it wrote and answered (checked per run, kept here). */
+async function collect(): Promise<Report[]> {
+  const reports = await Promise.all(instances.map((i) => i.call<Report>('report')))
+  await Promise.all(instances.map((i) => i.call('resetRecords')))
+  return reports
+}
+
+/** Rounds of 3 instances x 20 callers on a cold key under the distributed lock: factory calls per round. */
+async function stampedes(rounds: number, tag: string): Promise<number[]> {
+  const calls: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    const key = `stampede:${tag}:${r}`
+    const each = await Promise.all(instances.map((i) => i.call<number>('stampede', key, 20)))
+    calls.push(each.reduce((a, b) => a + b, 0))
+  }
+  return calls
+}
+
+describe(`fault run (${SECONDS} s per phase)`, () => {
+  it('holds every invariant with Redis killed under load, and under injected faults', async () => {
+    redis = await startRedisServer()
+    const prefix = `chaos${process.pid}`
+    for (let i = 0; i < 3; i++) proxies.push(await startFaultProxy({ port: redis.port }))
+    instances.push(await local(), await child(), await child())
+    await Promise.all(
+      instances.map((inst, i) => inst.call('create', { ...config, name: `i${i}`, url: proxies[i]!.url, prefix, seed: 1000 + i })),
+    )
+    await sleep(300) // subscriptions in place
+    const keys = Array.from({ length: config.keys }, (_, i) => `k${i}`).concat(Array.from({ length: config.lockKeys }, (_, i) => `lk${i}`))
+    const concurrency = 16
+    const lockRounds: number[] = []
+
+    // Phase A: Redis killed twice and restarted under load.
+    await Promise.all(instances.map((i) => i.call('startLoad', concurrency)))
+    const phaseMs = SECONDS * 1_000
+    let kills = 0
+    for (let k = 0; k < 2; k++) {
+      await sleep(phaseMs * 0.2)
+      await redis.stop()
+      kills++
+      await sleep(1_500)
+      await redis.start()
+    }
+    await sleep(Math.max(500, phaseMs * 0.6 - 3_000))
+    const disagreeA = await disagreements(keys)
+    lockRounds.push(...(await stampedes(FULL ? 10 : 3, 'a')))
+    // What each instance wrote and answered so far is kept here; memory is measured once warm, after phase A.
+    const phaseA = await collect()
+    const memoryBefore = await Promise.all(instances.map((i) => i.gc()))
+
+    // Phase B: the toolkit's faults on every instance, and one instance's connections stalled for 2 s.
+    await Promise.all(
+      instances.map((i) => i.call('setFaults', { l2: { errorRate: 0.3, jitter: 200 }, bus: { dropRate: 0.1, duplicateRate: 0.05 } })),
+    )
+    await Promise.all(instances.map((i) => i.call('startLoad', concurrency)))
+    await sleep(phaseMs / 2)
+    proxies[1]!.stall(true)
+    await sleep(2_000)
+    proxies[1]!.stall(false)
+    await sleep(Math.max(0, phaseMs / 2 - 2_000))
+    const disagreeB = await disagreements(keys)
+    lockRounds.push(...(await stampedes(FULL ? 10 : 3, 'b')))
+
+    // Everything each instance saw and did.
+    const phaseB = await collect()
+    const reports = phaseB.map((r, i) => ({ ...r, returned: [...phaseA[i]!.returned, ...r.returned], written: [...phaseA[i]!.written, ...r.written] }))
+    const crashes = await Promise.all(instances.map((i) => i.crashes()))
+    const memoryAfter = await Promise.all(instances.map((i) => i.gc()))
+    const written = new Set(reports.flatMap((r) => r.written))
+    const neverWritten = reports.flatMap((r) => r.returned.filter((v) => !written.has(v)))
+    const sum = (f: (r: Report) => number) => reports.reduce((a, r) => a + f(r), 0)
+    const faults =
+      kills +
+      sum((r) => r.faults.l2.errors! + r.faults.l2.delayed! + r.faults.bus.dropped! + r.faults.bus.duplicated!) +
+      1 /* the stall */
+    const errors: Record<string, number> = {}
+    for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n
+    const memoryRatio = Math.max(...memoryAfter.map((m, i) => m / memoryBefore[i]!))
+    const bound = config.l2Timeout + config.lockTimeout + 100
+
+    rows.push(
+      ['operations (3 instances, 2 in child processes)', String(sum((r) => r.ops)), `${Object.entries(errors).map(([c, n]) => `${c} ${n}`).join(', ') || 'no'} typed errors`],
+      ['faults injected', String(faults), `Redis killed ${kills}x; L2 errors ${sum((r) => r.faults.l2.errors!)}, delays ${sum((r) => r.faults.l2.delayed!)}; bus drops ${sum((r) => r.faults.bus.dropped!)}, duplicates ${sum((r) => r.faults.bus.duplicated!)}; 2 s stall`],
+      [`calls slower than l2Timeout + lockTimeout + 100 ms (${bound} ms)`, String(sum((r) => r.slow)), `slowest ${Math.max(...reports.map((r) => r.slowest))} ms; must be 0`],
+      ['unhandled rejections, uncaught exceptions, crashes', String(crashes.reduce((a, c) => a + c.unhandled.length + c.uncaught.length, 0) + sum((r) => r.untypedCount)), 'must be 0 (untyped errors counted here too)'],
+      ['values returned that were never written for their key', String(neverWritten.length + sum((r) => r.wrongKeyCount)), 'must be 0'],
+      [`keys the instances disagree on, ${config.retryInterval} ms + 1 s after the faults stop`, `${disagreeA} / ${disagreeB}`, `after phase A / after phase B, of ${keys.length} keys; must be 0`],
+      ['factory calls per cold key under the distributed lock (3 x 20 callers)', [...new Set(lockRounds)].join(', '), `${lockRounds.length} rounds with Redis up; must be 1`],
+      ['memory after phase B vs after phase A (JS heap after gc, worst instance)', `${memoryRatio.toFixed(2)}x`, `bounded: under 1.5x`],
+      ['bus messages lost and noticed (sequence gaps)', String(sum((r) => Number(r.stats.busGaps))), `L1 revalidated each time; dropped from full retry queues ${sum((r) => Number(r.stats.busDropped))}, refused ${sum((r) => Number(r.stats.busRejected))}`],
+    )
+    const table = ['| invariant | value | note |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+    console.log(`\nFault run: ${SECONDS} s per phase, ${concurrency} concurrent calls per instance\n\n${table}\n`)
+    if (FULL) {
+      mkdirSync('bench/results', { recursive: true })
+      writeFileSync('bench/results/chaos.json', JSON.stringify({ seconds: SECONDS, config, rows, date: new Date().toISOString() }, null, 2))
+    }
+
+    expect(crashes.flatMap((c) => [...c.unhandled, ...c.uncaught])).toEqual([])
+    expect(reports.flatMap((r) => r.untyped)).toEqual([])
+    expect(reports.flatMap((r) => r.wrongKey)).toEqual([])
+    expect(neverWritten.slice(0, 5)).toEqual([])
+    expect(sum((r) => r.slow)).toBe(0)
+    expect([disagreeA, disagreeB]).toEqual([0, 0])
+    expect(lockRounds.every((n) => n === 1)).toBe(true)
+    expect(memoryRatio).toBeLessThan(1.5)
+  }, 60_000 + SECONDS * 2_000 * 3)
+})
