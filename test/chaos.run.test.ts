@@ -204,7 +204,8 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
       1 /* the stall */
     const errors: Record<string, number> = {}
     for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n
-    const memoryRatio = Math.max(...memoryAfter.map((m, i) => m / memoryBefore[i]!))
+    // The child processes hold nothing but their cache; this process also holds the run's records.
+    const memoryRatio = Math.max(...memoryAfter.slice(1).map((m, i) => m / memoryBefore[i + 1]!))
     const bound = config.l2Timeout + config.lockTimeout + 100
 
     rows.push(
@@ -215,7 +216,7 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
       ['values returned that were never written for their key', String(neverWritten.length + sum((r) => r.wrongKeyCount)), 'must be 0'],
       [`keys the instances disagree on, ${config.retryInterval} ms + 1 s after the faults stop`, `${disagreeA} / ${disagreeB}`, `after phase A / after phase B, of ${keys.length} keys; must be 0`],
       ['factory calls per cold key under the distributed lock (3 x 20 callers)', [...new Set(lockRounds)].join(', '), `${lockRounds.length} rounds with Redis up; must be 1`],
-      ['memory after phase B vs after phase A (JS heap after gc, worst instance)', `${memoryRatio.toFixed(2)}x`, `bounded: under 1.5x`],
+      ['memory after phase B vs after phase A (JS heap after gc, worst child process)', `${memoryRatio.toFixed(2)}x`, `bounded: under 1.5x`],
       ['bus messages lost and noticed (sequence gaps)', String(sum((r) => Number(r.stats.busGaps))), `L1 revalidated each time; dropped from full retry queues ${sum((r) => Number(r.stats.busDropped))}, refused ${sum((r) => Number(r.stats.busRejected))}`],
     )
     const table = ['| invariant | value | note |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')

@@ -112,6 +112,7 @@ describe('chaosBus', () => {
     const a = new RustoCache({ l2, bus })
     const b = new RustoCache({ l2, bus })
     await a.set({ key: 'k', value: 'v1' })
+    await sleep(5) // b has heard of it (the bus is sent in the background)
     expect(await b.get({ key: 'k' })).toBe('v1') // b's L1 copy
     bus.set({ dropRate: 1 })
     await a.set({ key: 'k', value: 'v2' }) // b never hears of it
