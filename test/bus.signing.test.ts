@@ -54,6 +54,34 @@ describe('signed bus messages on the memory bus', () => {
   })
 })
 
+describe('bus messages from a raw Redis client', () => {
+  const url = inject('redisUrl')
+  it('never pollute a prototype: __proto__ and constructor as keys, tags, fields or whole messages', async () => {
+    const prefix = `proto${process.pid}`
+    const cache = new RustoCache({ prefix, l2: redisDriver({ connection: url }), bus: redisBus({ connection: url }) })
+    open.push(cache)
+    const rogue = new Redis(url)
+    try {
+      await new Promise((r) => setTimeout(r, 100))
+      await cache.set({ key: '__proto__', value: 'kept' })
+      const channel = `${prefix}:bus`
+      const before = cache.stats()
+      for (const payload of [
+        '{"__proto__":{"polluted":true}}',
+        '[1,"x",1,["__proto__","constructor"],null,null,null]',
+        '[1,"x",4,[],null,["__proto__"],5]',
+        '[1,"x",1,["k"],null,null,null,{"__proto__":{"polluted":true}}]',
+        '{"constructor":{"prototype":{"polluted":true}}}',
+      ]) await rogue.publish(channel, payload)
+      await waitUntil(async () => cache.stats().busReceived + cache.stats().busRejected - before.busReceived - before.busRejected >= 5, 2_000)
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+      expect(cache.stats().busRejected - before.busRejected).toBe(3)
+    } finally {
+      rogue.disconnect()
+    }
+  })
+})
+
 describe('signed bus messages on Redis', () => {
   const url = inject('redisUrl')
   it('a client that can publish to Redis but lacks the secret cannot evict or poison L1', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ErrorCodes, memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { codeOf, recordingLogger, type LogLine } from './helpers/cache.js'
+import { chaosBus } from '../src/chaos/index.js'
 import { memoryL2 } from './helpers/memory-l2.js'
 
 // Each test here failed before the fix it guards: a re-entrant listener, an invalidation racing work in flight,
@@ -182,6 +183,30 @@ describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
       }
       await tick()
       expect(await a.getMany({ keys: ['k0', 'k1'] })).toEqual([undefined, undefined])
+    })
+  })
+
+  describe('across instances, clocks and delays', () => {
+    it('an entry made after a deleteByTag survives the late arrival of that invalidation at a third instance', async () => {
+      const l2 = memoryL2()
+      const base = memoryBus()
+      const a = make({ l2, bus: base })
+      const b = make({ l2, bus: base })
+      const c = make({ l2, bus: chaosBus(base, { deliveryDelay: 50 }) })
+      await b.deleteByTag({ tags: ['t'] }) // reaches c 50 ms later
+      await tick()
+      await a.set({ key: 'k', value: 'made after', tags: ['t'] })
+      await new Promise((r) => setTimeout(r, 80))
+      expect(await c.get({ key: 'k' })).toBe('made after')
+      // And an entry made before it is gone for everyone.
+      await a.set({ key: 'old', value: 'before', tags: ['u'] })
+      expect(await c.get({ key: 'old' })).toBe('before')
+      // Across instances, stamps order events only to the millisecond (and to the instances' clock skew).
+      await new Promise((r) => setTimeout(r, 5))
+      await b.deleteByTag({ tags: ['u'] })
+      await new Promise((r) => setTimeout(r, 80))
+      expect(await c.get({ key: 'old' })).toBeUndefined()
+      expect(await make({ l2 }).get({ key: 'old' })).toBeUndefined()
     })
   })
 

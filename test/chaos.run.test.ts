@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { writeFileSync, mkdirSync } from 'node:fs'
+import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.js'
 import { startRedisServer, type RedisServer } from './helpers/redis-server.js'
@@ -103,6 +104,7 @@ async function local(): Promise<Remote> {
 }
 
 const rows: Array<[string, string, string]> = []
+let prefixOf = ''
 let redis: RedisServer
 const proxies: FaultProxy[] = []
 const instances: Remote[] = []
@@ -124,7 +126,15 @@ async function disagreements(keys: string[]): Promise<number> {
   }
   await sleep(config.retryInterval + 1_000)
   const seen = await Promise.all(instances.map((i) => i.call<unknown[]>('read', keys)))
-  return keys.filter((_, k) => new Set(seen.map((values) => JSON.stringify(values[k] ?? null))).size > 1).length
+  const split = keys.filter((_, k) => new Set(seen.map((values) => JSON.stringify(values[k] ?? null))).size > 1)
+  const raw = new Redis(redis.url)
+  for (const key of split.slice(0, 5)) {
+    const inL2 = await raw.get(`${prefixOf}:${key}`)
+    console.log(`disagree on ${key}: ${seen.map((values) => JSON.stringify(values[keys.indexOf(key)] ?? null)).join(' / ')}; L2: ${inL2}`)
+  }
+  raw.disconnect()
+  if (split.length > 0) console.log(JSON.stringify((await Promise.all(instances.map((i) => i.call<Report>('report')))).map((r) => r.stats)))
+  return split.length
 }
 
 /** Each instance's report so far; it then forgets the values it wrote and answered (checked per run, kept here). */
@@ -149,6 +159,7 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
   it('holds every invariant with Redis killed under load, and under injected faults', async () => {
     redis = await startRedisServer()
     const prefix = `chaos${process.pid}`
+    prefixOf = prefix
     for (let i = 0; i < 3; i++) proxies.push(await startFaultProxy({ port: redis.port }))
     instances.push(await local(), await child(), await child())
     await Promise.all(

@@ -219,6 +219,35 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('Redis L2 on 
     expect(await cache(60_000).get({ key: 'recent' })).toBe('r')
   })
 
+  it('never pollutes a prototype from what L2 holds: __proto__ and constructor in payloads and tags, JSON and superjson', async () => {
+    const g = group()
+    const prefix = `t${process.pid}:${g}`
+    const superjsonSerializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }
+    const writer = new Redis(url)
+    try {
+      for (const [serializer, evil] of [
+        [undefined, '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"ok":1}'],
+        [superjsonSerializer, '{"json":{"__proto__":{"polluted":true},"ok":1},"meta":{"values":{"__proto__.polluted":["undefined"]}}}'],
+      ] as const) {
+        const cache = new RustoCache({ prefix, l2: redisDriver({ connection: target.connection(), serializer }) })
+        open.push(cache)
+        // Written straight into Redis (on a cluster, through a cluster client, into the key's slot).
+        const raw = target === targets['a single Redis'] ? writer : (target.connection() as Cluster)
+        await raw.set(`${prefix}:evil`, `r1|inf|1|0|${evil}`)
+        await raw.set(`${prefix}:evil-tags`, 'r1|inf|1|25|["__proto__","constructor"]1')
+        const value = (await cache.get<Record<string, unknown>>({ key: 'evil' })) ?? {}
+        await cache.get({ key: 'evil-tags' })
+        await cache.deleteByTag({ tags: ['__proto__'] })
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+        expect((Object.prototype as Record<string, unknown>).polluted).toBeUndefined()
+        expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+        expect(await cache.get({ key: 'evil-tags' })).toBeUndefined()
+      }
+    } finally {
+      writer.disconnect()
+    }
+  })
+
   it('stores Dates, Maps and BigInts through superjson', async () => {
     const g = group()
     const serializer = { serialize: (v: unknown) => superjson.stringify(v), deserialize: (t: string) => superjson.parse(t) }

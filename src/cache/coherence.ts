@@ -342,7 +342,7 @@ export class Coherence {
             continue
           }
           const entry = this.stack.core.valueAt(code & SLOT_MASK)
-          const remote = this.stack.toRemote(entry.value, entry, entry.stamp, now)
+          const remote = this.stack.remoteOf(entry, now)
           await this.stack.guardL2(l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs))
         }
         return

@@ -108,7 +108,7 @@ export class RustoCache {
           const entry = scope.stack.entryAt(code)
           // The one option a hit uses; the others are checked on the miss path, where they are used.
           const early = given.earlyExpiration === undefined ? scope.defaults.earlyExpiration : fraction(given.earlyExpiration)
-          if (early > 0 && now - entry.stamp >= entry.ttl * early) refreshEarly(scope, key, given, entry, now)
+          if (early > 0 && now - entry.at >= entry.ttl * early) refreshEarly(scope, key, given, entry, now)
           scope.hit(given.key, false)
           return Promise.resolve(entry.value as T)
         }

@@ -93,7 +93,7 @@ export class Scope {
   staleUsable(entry: Entry, grace: Duration | false | undefined, now: number): boolean {
     if (entry.grace <= 0 || grace === false) return false
     if (grace === undefined) return true
-    return now < entry.stamp + entry.ttl + toMs(grace, 'grace')
+    return now < entry.at + entry.ttl + toMs(grace, 'grace')
   }
 
   hit(key: string, graced: boolean): void {

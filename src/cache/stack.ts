@@ -17,8 +17,16 @@ export { Found } from './tags.js'
 /** What L1 keeps per key: the value and what the cache needs to judge it. */
 export interface Entry {
   value: unknown
-  /** When it was written, in stamp units (ms, strictly increasing within this cache). */
+  /**
+   * When the value was made (its L2 createdAt): this cache's stamp for a local write, the writer's for a value
+   * read from L2, whose clock may differ from ours.
+   */
   stamp: number
+  /**
+   * When it entered this L1, in this cache's stamps: what L1 judgements compare with (tag invalidations, a
+   * distrusted bus), since every one of them is stamped by this cache too. Its ttl counts from here.
+   */
+  at: number
   /** Its ttl and grace in ms (earlyExpiration; rewriting it to L2 after an outage). */
   ttl: number
   grace: number
@@ -211,8 +219,8 @@ export class CacheStack {
     if (code === MISS) return MISS
     const entry = this.core.valueAt(code & SLOT_MASK)
     let found: Found = code < STALE ? Found.Fresh : Found.Stale
-    if (entry.stamp < this.staleBefore) found = Found.Stale
-    if (entry.tags !== undefined) found = this.tags.judge(entry.tags, entry.stamp, found)
+    if (entry.at < this.staleBefore) found = Found.Stale
+    if (entry.tags !== undefined) found = this.tags.judge(entry.tags, entry.at, found)
     if (found === Found.Missing) {
       this.core.delete(key)
       return MISS
@@ -241,18 +249,18 @@ export class CacheStack {
 
   /** Writes a value to L1; false when it is too large to keep there. */
   write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
-    return this.put(key, value, options, now, stamp) !== undefined
+    return this.put(key, value, options, now, stamp, stamp) !== undefined
   }
 
   /** write(), returning the L1 entry it stored (undefined when L1 could not keep the value). */
-  private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): Entry | undefined {
+  private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, at: number): Entry | undefined {
     const size = this.sizeFor(key, value)
     this.changed(key)
     if (size < 0) {
       this.refuse(key)
       return undefined
     }
-    const entry: Entry = { value, stamp, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
+    const entry: Entry = { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
     if (this.core.set(key, entry, now, options.ttl, options.grace, size) === MISS) {
       this.counters.oversized++
       return undefined
@@ -271,7 +279,7 @@ export class CacheStack {
     })
     this.core.setMany(
       kept.map((k) => keys[k]!),
-      kept.map((k): Entry => ({ value: values[k], stamp: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0 })),
+      kept.map((k): Entry => ({ value: values[k], stamp: stamps[k]!, at: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0 })),
       now,
       kept.map((k) => options[k]!.ttl),
       kept.map((k) => options[k]!.grace),
@@ -304,8 +312,8 @@ export class CacheStack {
   }
 
   /** Records a tag invalidation, then bounds the stamps kept (see sweepTags). */
-  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number): void {
-    this.tags.record(tags, how, stamp)
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number, origin = stamp): void {
+    this.tags.record(tags, how, stamp, origin)
     if (this.tags.size >= this.tagSweepAt) this.sweepTags(Date.now())
   }
 
@@ -321,7 +329,7 @@ export class CacheStack {
         if (code === MISS) continue
         const entry = this.core.valueAt(code & SLOT_MASK)
         if (entry.tags === undefined) continue
-        const found = this.tags.judge(entry.tags, entry.stamp, Found.Fresh)
+        const found = this.tags.judge(entry.tags, entry.at, Found.Fresh)
         if (found === Found.Missing) this.core.delete(key)
         else if (found === Found.Stale) this.core.expire(key, now)
       }
@@ -365,9 +373,10 @@ export class CacheStack {
         return
       case 'delete-tags':
       case 'expire-tags':
-        // Stamped on arrival, by this instance's clock: every entry written here before it is covered, whatever
-        // the skew between the sender's clock and ours. (L2 keeps the sender's stamp for entries read from it.)
-        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', this.stamp(now))
+        // Stamped on arrival, by this instance's clock: every entry that entered this L1 before it is covered,
+        // whatever the skew between the sender's clock and ours. The sender's stamp judges entries read from L2
+        // (made by the writers' clocks), as L2's own record of it does.
+        this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', this.stamp(now), message.stamp)
         return
     }
   }
@@ -423,18 +432,27 @@ export class CacheStack {
         return undefined
       }
       const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags), ticket.deadline)) ?? []
-      found = this.tags.judge(tags, remote.createdAt, found, stamps)
+      found = this.tags.judgeRemote(tags, remote.createdAt, found, stamps)
     }
     if (found === Found.Missing) return undefined
     this.counters.l2Hits++
     const fresh = found === Found.Fresh
     if (this.overtaken(ticket, undefined)) return { fresh, value: remote.value, entry: undefined }
-    const entry = this.put(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt)
+    const entry = this.put(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now))
     // A stale entry written without grace is past its physical deadline already: not usable.
     return { fresh, value: remote.value, entry: fresh || grace > 0 ? entry : undefined }
   }
 
-  /** The L2 form of a value written at `stamp` (now, or earlier when a queued change is re-applied). */
+  /** The L2 form of an L1 entry, for re-applying it: made at `stamp`, expiring its ttl after it entered L1. */
+  remoteOf(entry: Entry, now: number): { entry: L2Entry; ttlMs: number } {
+    const expiresAt = entry.at + entry.ttl
+    return {
+      entry: { value: entry.value, expiresAt, createdAt: entry.stamp, tags: entry.tags },
+      ttlMs: expiresAt + entry.grace - now,
+    }
+  }
+
+  /** The L2 form of a value written now at `stamp`. */
   toRemote(value: unknown, options: WriteOptions, stamp: number, now: number): { entry: L2Entry; ttlMs: number } {
     const expiresAt = stamp + options.ttl
     return {

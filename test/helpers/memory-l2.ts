@@ -9,6 +9,8 @@ type Op = 'get' | 'set' | 'unlock'
  */
 export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold(op: Op): () => void; fail: Set<Op>; drivers: MemoryL2[] } {
   const store = new Map<string, string>()
+  // Shared by every driver this factory makes, as one Redis is.
+  const shared = { tagStamp: { delete: new Map<string, number>(), expire: new Map<string, number>() }, lockOwners: new Map<string, string>() }
   const gates = new Map<Op, Promise<void>>()
   const fail = new Set<Op>()
   const drivers: MemoryL2[] = []
@@ -26,7 +28,7 @@ export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold
       }
     },
     create(context) {
-      const driver = new MemoryL2(store, gates, fail, context)
+      const driver = new MemoryL2(store, shared, gates, fail, context)
       drivers.push(driver)
       return driver
     },
@@ -34,16 +36,20 @@ export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold
 }
 
 class MemoryL2 implements L2Driver {
-  private readonly tagStamp = { delete: new Map<string, number>(), expire: new Map<string, number>() }
-  private readonly lockOwners = new Map<string, string>()
   closed = false
+  private readonly tagStamp: { delete: Map<string, number>; expire: Map<string, number> }
+  private readonly lockOwners: Map<string, string>
 
   constructor(
     private readonly store: Map<string, string>,
+    shared: { tagStamp: { delete: Map<string, number>; expire: Map<string, number> }; lockOwners: Map<string, string> },
     private readonly gates: Map<Op, Promise<void>>,
     private readonly fail: Set<Op>,
     private readonly context: L2DriverContext,
-  ) {}
+  ) {
+    this.tagStamp = shared.tagStamp
+    this.lockOwners = shared.lockOwners
+  }
 
   private async pass(op: Op): Promise<void> {
     const gate = this.gates.get(op)
