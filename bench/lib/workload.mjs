@@ -1,14 +1,6 @@
 // Deterministic key streams, so every contender sees the same keys in the same order.
-export function rng(seed) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+// The package's own seeded generator (rustocache/chaos), so bench and fault runs draw from one implementation.
+export { seededRandom as rng } from '../../dist/chaos.js'
 
 export const keyOf = (prefix, i) => `${prefix}${String(i).padStart(7, '0')}`
 
