@@ -61,6 +61,42 @@ export function hashBatch(n4: u32): void {
   }
 }
 
+/**
+ * The same hashes as hashBatch, one lane at a time with scalar i32 operations over the same layout: the
+ * baseline that shows what v128 buys (`npm run bench`, the SIMD table), and the path for runtimes without SIMD.
+ */
+export function hashBatchScalar(n4: u32): void {
+  const lens = lensAt(n4), hashes = hashesAt(n4), words = wordsAt(n4);
+  let data = dataAt(n4);
+  const groups = n4 >> 2;
+  for (let g: u32 = 0; g < groups; g++) {
+    const w = load<u32>(words + (<usize>g << 2));
+    for (let lane: u32 = 0; lane < 4; lane++) {
+      const i = (g << 2) + lane;
+      const len = load<u32>(lens + (<usize>i << 2));
+      const laneWords = (len + 1) >> 1;
+      let h: u32 = SEED ^ len;
+      for (let j: u32 = 0; j < laneWords; j++) {
+        let k = load<u32>(data + (<usize>j << 4) + (<usize>lane << 2));
+        k *= C1;
+        k = (k << 15) | (k >> 17);
+        k *= C2;
+        h ^= k;
+        h = (h << 13) | (h >> 19);
+        h = h * M5 + N1;
+      }
+      h ^= len;
+      h ^= h >> 16;
+      h *= F1;
+      h ^= h >> 13;
+      h *= F2;
+      h ^= h >> 16;
+      store<u32>(hashes + (<usize>i << 2), h & hashMask);
+    }
+    data += <usize>w << 4;
+  }
+}
+
 /** Hashes the batch and writes, for each of the first n keys, the first slot whose hash matches. */
 export function probeBatch(n: u32, n4: u32): void {
   hashBatch(n4);

@@ -6,7 +6,7 @@ import * as T from "./table";
 import { relative, tickOf, resetClock } from "./time";
 import { moveToFront, unlink } from "./lru";
 import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
-export { setHashMask } from "./batch";
+export { setHashMask, hashBatchScalar } from "./batch";
 
 const STALE: i32 = 0x40000000;
 

@@ -12,6 +12,7 @@ import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as cache from './suites/cache.mjs'
 import * as l2 from './suites/l2.mjs'
+import * as simd from './suites/simd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
@@ -26,7 +27,13 @@ let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
 const coreRows = scenarios.length > 0
 const results = await runRounds(scenarios, { rounds, time, baseline: core.baseline, log })
-if (coreRows) printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
+if (coreRows) {
+  printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
+  printTable(
+    Object.entries(results).map(([scenario, by]) => ({ scenario, ...versusBest(by, core.jsPeers, ['WasmCore', 'JsCore']) })),
+    'L1 core against the fastest JS contender of each row (lru-cache with and without ttl, mnemonist, JsCore): median of per-round ratios',
+  )
+}
 
 const memory = only ? {} : await core.memory(log)
 if (!only) {
@@ -42,6 +49,12 @@ if (!only) {
   exact = await runRounds(exactness.scenarios(), { rounds, time, baseline: exactness.baseline, log })
   const names = Object.keys(Object.values(exact)[0])
   printTable(ratioTable(exact, names), 'Exact lookups: what checking the key costs (median ns per key, ratio vs hashing it)')
+}
+
+let hashes = {}
+if (!only || only === 'simd') {
+  hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, baseline: simd.baseline, log })
+  printTable(ratioTable(hashes, simd.columns), 'Batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)')
 }
 
 let api = {}
@@ -78,5 +91,25 @@ const save = (name, data) => {
   console.log(`wrote bench/results/${name}.json`)
 }
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
+if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
 if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save('cache', { baseline: cache.baseline, results: api, bookkeeping })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
+
+/** Each contender's median per-round ratio to the fastest of `peers` in the same round (itself excluded). */
+function versusBest(byContender, peers, contenders) {
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b)
+    const m = s.length >> 1
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+  }
+  const out = {}
+  for (const name of contenders) {
+    const rounds = byContender[name]?.rounds
+    if (!rounds) continue
+    const others = peers.filter((p) => p !== name && byContender[p])
+    const ratios = rounds.map((ns, r) => ns / Math.min(...others.map((p) => byContender[p].rounds[r])))
+    const best = others.map((p) => [p, median(byContender[p].rounds)]).sort((a, b) => a[1] - b[1])[0]
+    out[`${name} vs best JS`] = `${median(ratios).toFixed(2)}x (best: ${best[0]})`
+  }
+  return out
+}

@@ -6,14 +6,24 @@ class HashProbe extends WasmCore {
   simdHashes(keys: string[]): number[] {
     return Array.from(this.hashMany(keys).subarray(0, keys.length))
   }
+
+  /** The scalar WASM batch hash over the same staged layout. */
+  scalarHashes(keys: string[]): number[] {
+    const self = this as unknown as { stage(k: string[]): { n4: number; base: number }; ex: { hashBatchScalar(n4: number): void; memory: WebAssembly.Memory } }
+    if (keys.length === 0) return []
+    const { n4, base } = self.stage(keys)
+    self.ex.hashBatchScalar(n4)
+    return Array.from(new Int32Array(self.ex.memory.buffer, base + n4 * 4, keys.length))
+  }
 }
 
 describe('key hash', () => {
-  it('is the same in JS and in the v128 batch for any keys and batch shapes', () => {
+  it('is the same in JS, in the v128 batch and in the scalar WASM batch for any keys and batch shapes', () => {
     const probe = new HashProbe()
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 70 }), { maxLength: 23 }), (keys) => {
         expect(probe.simdHashes(keys)).toEqual(keys.map(hashKey))
+        expect(probe.scalarHashes(keys)).toEqual(keys.map(hashKey))
       }),
       { numRuns: 1_000 },
     )

@@ -1,6 +1,8 @@
 // Deterministic key streams, so every contender sees the same keys in the same order.
 // The package's own seeded generator (rustocache/chaos), so bench and fault runs draw from one implementation.
-export { seededRandom as rng } from '../../dist/chaos.js'
+import { seededRandom as rng } from '../../dist/chaos.js'
+
+export { rng }
 
 export const keyOf = (prefix, i) => `${prefix}${String(i).padStart(7, '0')}`
 

@@ -56,6 +56,8 @@ function coreAdapter(core) {
 }
 
 export const baseline = 'lru-cache'
+/** The JS contenders a row's best is taken from (Map does not count: no eviction, no recency, no ttl). */
+export const jsPeers = ['lru-cache', 'lru-cache (no ttl)', 'mnemonist', 'JsCore']
 export const columns = Object.keys(contenders)
 
 
@@ -70,6 +72,14 @@ const BATCH_LOOP = `let b = 0; let sink = 0
 const SINGLES_AS_BATCH = `let b = 0; let sink = 0
   return function run() { c.tick(); for (let i = 0; i < OPS / BATCH; i++) { const batch = batches[b]; for (let j = 0; j < batch.length; j++) if (c.get(batch[j]) !== undefined) sink++; b = (b + 1) & 1023 } return sink }`
 
+// The same loops with keys built for every operation, as an application does (`user:${id}`): a fresh string
+// has no hash cached in it yet, so Map-based caches hash it like our core does.
+const fresh = (loop) => loop.replaceAll('ks[idx[p]]', 'key(idx[p])')
+const FRESH_BATCH_LOOP = `let b = 0; let sink = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS / BATCH; i++) { const src = batches[b]; const batch = new Array(BATCH); for (let j = 0; j < BATCH; j++) batch[j] = key(src[j]); const vs = c.getMany(batch); if (vs[0] !== undefined) sink++; b = (b + 1) & 1023 } return sink }`
+const FRESH_SINGLES_AS_BATCH = `let b = 0; let sink = 0
+  return function run() { c.tick(); for (let i = 0; i < OPS / BATCH; i++) { const src = batches[b]; for (let j = 0; j < BATCH; j++) if (c.get(key(src[j])) !== undefined) sink++; b = (b + 1) & 1023 } return sink }`
+
 function filled(make, cap, ks) {
   const c = make(cap)
   for (let i = 0; i < ks.length; i++) c.set(ks[i], i)
@@ -83,7 +93,10 @@ export function scenarios() {
   const zipf = zipfIndices(N, STREAM)
   const roundRobin = Uint32Array.from({ length: STREAM }, (_, i) => i % N)
   const batches = Array.from({ length: 1024 }, (_, b) => Array.from({ length: BATCH }, (_, j) => ks[zipf[(b * BATCH + j) & (STREAM - 1)]]))
-  const env = { OPS, MASK: STREAM - 1, BATCH }
+  const batchIndices = Array.from({ length: 1024 }, (_, b) => Array.from({ length: BATCH }, (_, j) => zipf[(b * BATCH + j) & (STREAM - 1)]))
+  const key = (i) => keyOf('user:', i)
+  const missKey = (i) => keyOf('miss:', i)
+  const env = { OPS, MASK: STREAM - 1, BATCH, key }
   const each = (build, evicting = false) =>
     Object.fromEntries(
       Object.entries(contenders)
@@ -104,6 +117,20 @@ export function scenarios() {
       contenders: each((make) => {
         const c = filled(make, N, ks)
         return specialize(c.getMany ? BATCH_LOOP : SINGLES_AS_BATCH, { ...env, c, batches })
+      }),
+    },
+    { name: 'get hit, uniform, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(GET_LOOP), { ...env, c: filled(make, N, ks), idx: uniform })) },
+    { name: 'get hit, zipf, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(GET_LOOP), { ...env, c: filled(make, N, ks), idx: zipf })) },
+    { name: 'get miss, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(GET_LOOP), { ...env, key: missKey, c: filled(make, N, ks), idx: uniform })) },
+    { name: 'set new key, evicting, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(SET_LOOP), { ...env, c: filled(make, 10_000, ks.slice(0, 10_000)), idx: roundRobin }), true) },
+    { name: 'set overwrite, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(SET_LOOP), { ...env, c: filled(make, N, ks), idx: uniform })) },
+    { name: 'read-through, evicting, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(READ_THROUGH_LOOP), { ...env, c: make(10_000), idx: zipf }), true) },
+    {
+      name: 'batch get of 64 keys, per key, fresh keys',
+      opsPerCall: OPS,
+      contenders: each((make) => {
+        const c = filled(make, N, ks)
+        return specialize(c.getMany ? FRESH_BATCH_LOOP : FRESH_SINGLES_AS_BATCH, { ...env, c, batches: batchIndices })
       }),
     },
   ]

@@ -19,6 +19,8 @@ export interface CoreExports {
   clear(): void
   ensureScratch(bytes: number): number
   hashBatch(n4: number): void
+  /** The same hashes with scalar operations (the SIMD baseline in the bench). */
+  hashBatchScalar(n4: number): void
   /** Test hook: ANDed into every batch hash (see maskHashes). */
   setHashMask(mask: number): void
   lookupBatch(n: number, n4: number): void
