@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
+import { quick } from './lib/mode.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as cache from './suites/cache.mjs'
@@ -15,14 +16,15 @@ import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const rounds = Number(process.env.BENCH_ROUNDS ?? 7)
-const time = Number(process.env.BENCH_TIME ?? 100)
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 7))
+const time = Number(process.env.BENCH_TIME ?? (quick ? 15 : 100))
 const only = process.env.BENCH_ONLY
 
 const machine = { node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString() }
-console.log(`rustocache bench: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
+console.log(`rustocache bench${quick ? ' (--quick: for checking, not quoting)' : ''}: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
+const startedAt = Date.now()
 
-const log = (s) => console.error(s)
+const log = (s) => console.error(`${s} (${((Date.now() - startedAt) / 1000).toFixed(0)} s so far)`)
 let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
 const coreRows = scenarios.length > 0
@@ -35,12 +37,12 @@ if (coreRows) {
   )
 }
 
-const memory = only ? {} : await core.memory(log)
+const memory = only ? {} : await core.memory(log, quick ? 100_000 : 1_000_000)
 if (!only) {
   const base = memory[core.baseline].bytesPerEntry
   printTable(
     Object.entries(memory).map(([name, m]) => ({ contender: name, 'bytes/entry': m.bytesPerEntry.toFixed(1), 'vs lru-cache': (m.bytesPerEntry / base).toFixed(2) + 'x' })),
-    '1M entries: cache structure bytes per entry (JS heap + array buffers + WASM memory, after gc; keys and values excluded)',
+    `${quick ? '100k' : '1M'} entries: cache structure bytes per entry (JS heap + array buffers + WASM memory, after gc; keys and values excluded)`,
   )
 }
 
@@ -87,6 +89,8 @@ if (!only || only === 'l2') {
 // Only the suites that ran overwrite their results.
 mkdirSync(join(here, 'results'), { recursive: true })
 const save = (name, data) => {
+  // A quick run checks that the bench runs; its figures do not replace a full run's.
+  if (quick) return
   writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify({ machine, rounds, time, ...data }, null, 2))
   console.log(`wrote bench/results/${name}.json`)
 }

@@ -15,7 +15,8 @@ const median = (xs) => {
  */
 export async function runRounds(scenarios, { rounds, time, baseline, log }) {
   const results = {}
-  for (const scenario of scenarios) {
+  const started = Date.now()
+  for (const [done, scenario] of scenarios.entries()) {
     const names = Object.keys(scenario.contenders)
     const fns = {}
     for (const n of names) fns[n] = await scenario.contenders[n]()
@@ -41,7 +42,8 @@ export async function runRounds(scenarios, { rounds, time, baseline, log }) {
     results[scenario.name] = Object.fromEntries(
       names.map((n) => [n, { nsPerOp: median(samples[n]), ratio: baseline in samples ? median(ratios(n)) : null, rounds: samples[n] }]),
     )
-    log?.(`  ${scenario.name}: done`)
+    const elapsed = (Date.now() - started) / 1000
+    log?.(`  [${done + 1}/${scenarios.length}] ${scenario.name}: done; this suite ~${((elapsed / (done + 1)) * (scenarios.length - done - 1)).toFixed(0)} s to go`)
   }
   return results
 }

@@ -7,12 +7,13 @@ import { LRUCache } from 'lru-cache'
 import { RustoCache } from '../../dist/index.js'
 import { specialize } from '../lib/harness.mjs'
 import { keys, zipfIndices } from '../lib/workload.mjs'
+import { quick } from '../lib/mode.mjs'
 
 // BENCH_BASE_DIST=<an older build's dist/>: adds that build's WASM-core cache as a contender, so a change is
 // measured against the code before it in the same process and rounds.
 const Base = process.env.BENCH_BASE_DIST ? (await import(`${process.env.BENCH_BASE_DIST}/index.js`)).RustoCache : undefined
 
-const N = 100_000
+const N = quick ? 20_000 : 100_000
 const OPS = 256
 const STAMPEDE = 10_000
 

@@ -137,10 +137,9 @@ export function scenarios() {
 }
 
 /** Bytes per entry of the structure alone: 1M pre-made keys, all entries share one value object. */
-export async function memory(log) {
+export async function memory(log, M = 1_000_000) {
   const gc = globalThis.gc
   if (!gc) throw new Error('run with node --expose-gc')
-  const M = 1_000_000
   const ks = Array.from({ length: M }, (_, i) => keyOf('mem:', i))
   const value = { shared: true }
   // Array buffer backing stores are freed by a background sweeper after gc: give it time before reading.
