@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import { quick } from './lib/mode.mjs'
+import { chart, summarize, summaryTable } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as cache from './suites/cache.mjs'
@@ -86,6 +87,17 @@ if (!only || only === 'l2') {
   }
 }
 
+// One summary of everything that ran: RustoCache on each core against every peer that applies.
+const summary = summarize([
+  { suite: 'core', results, ours: { wasm: 'WasmCore', js: 'JsCore' }, peers: ['lru-cache', 'lru-cache (no ttl)', 'mnemonist'] },
+  { suite: 'cache', results: api, ours: { wasm: 'RustoCache (wasm)', js: 'RustoCache (js)' }, peers: ['BentoCache', 'cache-manager', 'await lru-cache'] },
+  { suite: 'redis', results: tiers, ours: { wasm: 'RustoCache (wasm)' }, peers: ['BentoCache', l2.baseline] },
+])
+if (summary.length > 0) {
+  printTable(summaryTable(summary), 'Summary: RustoCache against the fastest peer of each workload (ratio of time per operation; below 1x RustoCache is faster)')
+}
+console.log(`\nbench finished in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`)
+
 // Only the suites that ran overwrite their results.
 mkdirSync(join(here, 'results'), { recursive: true })
 const save = (name, data) => {
@@ -98,6 +110,12 @@ if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, res
 if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
 if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save('cache', { baseline: cache.baseline, results: api, bookkeeping })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
+// The summary and its chart only from a complete run, so they always describe one run of one code.
+if (!only && !quick && summary.length > 0) {
+  save('latest', { rows: summary })
+  writeFileSync(join(here, 'results', 'latest.svg'), chart(summary, { title: `RustoCache vs the fastest peer, ${machine.date.slice(0, 10)}, ${machine.node}, ${machine.cores} x ${machine.cpu}` }))
+  console.log('wrote bench/results/latest.svg')
+}
 
 /** Each contender's median per-round ratio to the fastest of `peers` in the same round (itself excluded). */
 function versusBest(byContender, peers, contenders) {
