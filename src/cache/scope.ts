@@ -54,8 +54,8 @@ export class Scope {
 
   /**
    * The one write path of set() and of factories: the value is checked (and encoded for L2) before anything is
-   * written; L1 first so this process answers at once, then L2 (awaited: the bus publishes only after it), then
-   * the bus. With a ticket, nothing is written if the key or its tags changed since the ticket began. True when
+   * written; L1 first so this process answers at once, then L2 (awaited), then the bus queue, which publishes
+   * in the background and only once the L2 side is done. With a ticket, nothing is written if the key or its tags changed since the ticket began. True when
    * either tier took the value.
    */
   async writeThrough(
@@ -78,7 +78,7 @@ export class Scope {
       return false
     }
     const inL1 = stack.write(key, value, write, now, stamp)
-    // L1-only caches skip both awaits: each costs a promise hop on every miss.
+    // An L1-only cache skips the await: it would cost a promise hop on every miss.
     const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
     const l2Done = inL2 || !l2
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
