@@ -138,7 +138,7 @@ export class RustoCache {
     }
     let stale = entry && scope.staleUsable(entry, given.grace, now) ? entry : undefined
     if (stack.l2) {
-      const ticket = { key, since: stack.begin(key), deadline: stack.l2Deadline() }
+      const ticket = stack.ticket(key)
       try {
         const remote = await stack.readL2(key, now, ticket, scope.defaults.grace)
         if (remote?.fresh) {
@@ -188,7 +188,7 @@ export class RustoCache {
     }
     if (ask.length > 0 && stack.l2) {
       const deadline = stack.l2Deadline()
-      const tickets = ask.map((i) => ({ key: keys[i]!, since: stack.begin(keys[i]!), deadline }))
+      const tickets = ask.map((i) => stack.ticket(keys[i]!, deadline))
       try {
         const remote = (await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)), deadline)) ?? []
         // Judged side by side: a tagged entry may need its tag stamps from L2.

@@ -168,6 +168,11 @@ export class CacheStack {
     return Date.now() + this.l2TimeoutMs
   }
 
+  /** A ticket for an L2 read of `key` (end() it when done); reads of one call share one `deadline`. */
+  ticket(key: string, deadline = this.l2Deadline()): Ticket {
+    return { key, since: this.begin(key), deadline }
+  }
+
   /** Starts a ticket for `key`; returns its `since` stamp. Every begin is matched by one end. */
   begin(key: string): number {
     // The next stamp, without reading the clock: only the order of stamps matters here.
@@ -445,18 +450,14 @@ export class CacheStack {
 
   /** The L2 form of an L1 entry, for re-applying it: made at `stamp`, expiring its ttl after it entered L1. */
   remoteOf(entry: Entry, now: number): { entry: L2Entry; ttlMs: number } {
-    const expiresAt = entry.at + entry.ttl
-    return {
-      entry: { value: entry.value, expiresAt, createdAt: entry.stamp, tags: entry.tags },
-      ttlMs: expiresAt + entry.grace - now,
-    }
+    return this.toRemote(entry.value, entry, entry.stamp, now, entry.at)
   }
 
-  /** The L2 form of a value written now at `stamp`. */
-  toRemote(value: unknown, options: WriteOptions, stamp: number, now: number): { entry: L2Entry; ttlMs: number } {
-    const expiresAt = stamp + options.ttl
+  /** The L2 form of a value made at `createdAt` whose ttl counts from `from` (the same, for a write made now). */
+  toRemote(value: unknown, options: WriteOptions, createdAt: number, now: number, from = createdAt): { entry: L2Entry; ttlMs: number } {
+    const expiresAt = from + options.ttl
     return {
-      entry: { value, expiresAt, createdAt: stamp, tags: options.tags },
+      entry: { value, expiresAt, createdAt, tags: options.tags },
       ttlMs: expiresAt + options.grace - now,
     }
   }
