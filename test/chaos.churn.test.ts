@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RustoCache } from '../src/index.js'
+import { seededRandom } from '../src/chaos/index.js'
 
 // Memory under churn: millions of operations over far more distinct keys than the cache holds, with tags and
 // tag invalidations. The entry count never passes maxItems, and once the cache is full, WASM memory plus the JS
@@ -23,8 +24,7 @@ describe.each(['wasm', 'js'] as const)('memory under churn on the %s core', (cor
   it(`stays within maxItems and flat once full: ${OPS.toLocaleString('en')} operations over ${KEYS.toLocaleString('en')} keys`, async () => {
     const cache = new RustoCache({ l1: { core, maxItems: MAX_ITEMS }, ttl: '1h' })
     const inner = (cache as unknown as Inner).scope.stack
-    let seed = 12345
-    const next = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296)
+    const next = seededRandom(12345)
     const samples: Array<{ at: number; heap: number; wasm: number }> = []
     let most = 0
     for (let i = 0; i < OPS; i++) {
