@@ -20,6 +20,9 @@ export default defineConfig([
     entry: { edge: 'src/edge.ts' },
     format: ['esm'],
     external: ['./rustocache.wasm'],
-    onSuccess: async () => copyFileSync('build/rustocache.wasm', 'dist/rustocache.wasm'),
+    onSuccess: async () => {
+      copyFileSync('build/rustocache.wasm', 'dist/rustocache.wasm')
+      copyFileSync('build/rustocache-scalar.wasm', 'dist/rustocache-scalar.wasm')
+    },
   },
 ])

@@ -29,7 +29,13 @@ export function setHashMask(mask: u32): void {
   return v128.or(i32x4.shl(x, r), i32x4.shr_u(x, 32 - r));
 }
 
+/** v128 where the build has SIMD (scripts/build-wasm.mjs builds both); the scalar loop elsewhere. */
 export function hashBatch(n4: u32): void {
+  if (ASC_FEATURE_SIMD) hashBatchSimd(n4);
+  else hashBatchScalar(n4);
+}
+
+function hashBatchSimd(n4: u32): void {
   const c1 = i32x4.splat(<i32>C1), c2 = i32x4.splat(<i32>C2), m5 = i32x4.splat(<i32>M5), n1 = i32x4.splat(<i32>N1);
   const f1 = i32x4.splat(<i32>F1), f2 = i32x4.splat(<i32>F2), one = i32x4.splat(1);
   const lens = lensAt(n4), hashes = hashesAt(n4), words = wordsAt(n4);
@@ -63,7 +69,7 @@ export function hashBatch(n4: u32): void {
 
 /**
  * The same hashes as hashBatch, one lane at a time with scalar i32 operations over the same layout: the
- * baseline that shows what v128 buys (`npm run bench`, the SIMD table), and the path for runtimes without SIMD.
+ * baseline that shows what v128 buys (`npm run bench`, the SIMD table), and hashBatch in the scalar build.
  */
 export function hashBatchScalar(n4: u32): void {
   const lens = lensAt(n4), hashes = hashesAt(n4), words = wordsAt(n4);

@@ -1,8 +1,8 @@
 // The core entry: runs in Node, browsers and edge runtimes, so it imports nothing from Node.
 export { createCore, type CreateCoreOptions } from './core/create-core.js'
 export { JsCore } from './core/js-core.js'
-export { WasmCore } from './core/wasm-core.js'
-export { loadWasm, useWasmModule, wasmSupported } from './core/wasm-module.js'
+export { WasmCore, type WasmCoreOptions } from './core/wasm-core.js'
+export { loadWasm, useWasmModule, wasmSimdSupported, wasmSupported, type WasmFlavour } from './core/wasm-module.js'
 export { hashKey } from './core/hash.js'
 export {
   MAX_ITEMS,

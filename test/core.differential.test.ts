@@ -84,6 +84,8 @@ describe('WasmCore and JsCore', () => {
         // Without a listener the WASM core skips telling JS about evictions whose slot is reused at once.
         listen: fc.boolean(),
         mask: fc.constantFrom(...c.masks),
+        // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only.
+        simd: fc.boolean(),
       })
       fc.assert(
         fc.property(config, fc.array(opsOver(key), { minLength: 1, maxLength: c.keys === MANY ? 400 : 200, size: 'max' }), (cfg, ops) => {
@@ -94,7 +96,7 @@ describe('WasmCore and JsCore', () => {
             initialCapacity: cfg.initialCapacity,
             onEvict: cfg.listen ? (k: string, v: string, reason: string) => evicted[kind].push(`${k}=${v}:${reason}`) : undefined,
           })
-          const wasm = new WasmCore<string>(options('wasm'))
+          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd })
           if (cfg.mask !== -1) maskHashes(wasm, cfg.mask)
           const js = new JsCore<string>(options('js'))
           let now = cfg.start

@@ -18,6 +18,7 @@ const T0 = 1_764_000_000_000
 const DAY = 86_400_000
 const kinds = [
   ['wasm', <V>(o?: CoreOptions<V>) => new WasmCore<V>(o)],
+  ['wasm scalar', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, simd: false })],
   ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>(o)],
 ] as const
 
@@ -343,8 +344,10 @@ describe.each(kinds)('%s core', (kind, make) => {
   })
 
   it(`reports its kind as ${kind}`, () => {
-    expect(make().kind).toBe(kind)
-    expect(createCore({ kind }).kind).toBe(kind)
+    const [k, build] = kind.split(' ') as ['wasm' | 'js', string | undefined]
+    expect(make().kind).toBe(k)
+    expect(createCore({ kind: k, simd: build === undefined ? undefined : false }).kind).toBe(k)
+    if (build === 'scalar') expect((make() as WasmCore<unknown>).simd).toBe(false)
   })
 })
 

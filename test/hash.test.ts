@@ -20,10 +20,14 @@ class HashProbe extends WasmCore {
 describe('key hash', () => {
   it('is the same in JS, in the v128 batch and in the scalar WASM batch for any keys and batch shapes', () => {
     const probe = new HashProbe()
+    const scalarBuild = new HashProbe({ simd: false })
+    expect([probe.simd, scalarBuild.simd]).toEqual([true, false])
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 70 }), { maxLength: 23 }), (keys) => {
         expect(probe.simdHashes(keys)).toEqual(keys.map(hashKey))
         expect(probe.scalarHashes(keys)).toEqual(keys.map(hashKey))
+        // The build without SIMD: its hashBatch is the scalar loop.
+        expect(scalarBuild.simdHashes(keys)).toEqual(keys.map(hashKey))
       }),
       { numRuns: 1_000 },
     )

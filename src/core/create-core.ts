@@ -1,13 +1,14 @@
 import { InvalidOptionError, shown } from '../errors.js'
 import { JsCore } from './js-core.js'
-import type { Core, CoreKind, CoreOptions } from './types.js'
-import { WasmCore } from './wasm-core.js'
+import type { Core, CoreKind } from './types.js'
+import { WasmCore, type WasmCoreOptions } from './wasm-core.js'
 import { wasmSupported } from './wasm-module.js'
 
-export interface CreateCoreOptions<V> extends CoreOptions<V> {
+export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
   /**
-   * `wasm` requires WebAssembly with SIMD and throws E_WASM_UNAVAILABLE without it; `js` never uses WASM;
-   * `auto` takes WASM where its SIMD module validates, else JS.
+   * `wasm` requires WebAssembly and throws E_WASM_UNAVAILABLE without it; `js` never uses WASM; `auto` takes
+   * WASM where it runs (the SIMD build where WebAssembly SIMD validates, else the scalar build), else JS.
+   * `simd` picks the WASM build (see WasmCoreOptions).
    * @default 'auto'
    */
   kind?: 'auto' | CoreKind

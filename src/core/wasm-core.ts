@@ -1,7 +1,16 @@
 import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
 import { hashKey } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
-import { instantiateCore, type CoreExports } from './wasm-module.js'
+import { InvalidOptionError, shown } from '../errors.js'
+import { bestFlavour, instantiateCore, type CoreExports } from './wasm-module.js'
+
+export interface WasmCoreOptions<V> extends CoreOptions<V> {
+  /**
+   * `true` requires the SIMD build (E_WASM_UNAVAILABLE without WebAssembly SIMD); `false` takes the scalar build
+   * (the same table and behaviour, batch hashing one key at a time). By default SIMD where it runs, else scalar.
+   */
+  simd?: boolean
+}
 
 /**
  * The L1 core on WebAssembly: the hash index, LRU links, deadlines and sizes live in linear memory
@@ -11,6 +20,8 @@ import { instantiateCore, type CoreExports } from './wasm-module.js'
  */
 export class WasmCore<V = unknown> extends BaseCore<V> {
   readonly kind = 'wasm' as const
+  /** Whether this core runs the SIMD build (v128 batch hashing) or the scalar one. */
+  readonly simd: boolean
   private readonly ex: CoreExports
   private u32: Uint32Array = new Uint32Array(0)
   private i32: Int32Array = new Int32Array(0)
@@ -21,9 +32,13 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   /** All ones, except in tests that force collisions (maskHashes). */
   private hashMask = -1
 
-  constructor(options: CoreOptions<V> = {}) {
+  constructor(options: WasmCoreOptions<V> = {}) {
     super(options)
-    this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason))
+    const simd = options.simd
+    if (simd !== undefined && typeof simd !== 'boolean') throw new InvalidOptionError(`simd must be true or false, got ${shown(simd)}`)
+    const flavour = simd === undefined ? bestFlavour() : simd ? 'simd' : 'scalar'
+    this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason), flavour)
+    this.simd = flavour === 'simd'
     this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener)
   }
 

@@ -1,5 +1,5 @@
 import { WasmUnavailableError } from '../errors.js'
-import { WASM_BASE64 } from './wasm-bytes.generated.js'
+import { WASM_BASE64, WASM_SCALAR_BASE64 } from './wasm-bytes.generated.js'
 
 /** The raw exports of assembly/index.ts: numbers in, numbers out. */
 export interface CoreExports {
@@ -32,48 +32,86 @@ export interface CoreExports {
   nextSlot(slot: number): number
 }
 
-let bytes: Uint8Array | undefined
-let compiled: WebAssembly.Module | undefined
-let supported: boolean | undefined
+/** `simd`: the build with v128 batch hashing; `scalar`: the same core without SIMD, for runtimes that lack it. */
+export type WasmFlavour = 'simd' | 'scalar'
 
-function wasmBytes(): Uint8Array {
-  if (!bytes) {
-    const text = atob(WASM_BASE64)
-    bytes = new Uint8Array(text.length)
-    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
-  }
-  return bytes
+interface Build {
+  base64: string
+  bytes?: Uint8Array
+  compiled?: WebAssembly.Module
+  valid?: boolean
 }
 
-/** True where this runtime can compile the core: WebAssembly present and its SIMD validates. */
-export function wasmSupported(): boolean {
-  if (supported === undefined) {
-    supported = compiled !== undefined || (typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes() as BufferSource))
+const builds: Record<WasmFlavour, Build> = {
+  simd: { base64: WASM_BASE64 },
+  scalar: { base64: WASM_SCALAR_BASE64 },
+}
+
+function bytesOf(build: Build): Uint8Array {
+  if (!build.bytes) {
+    const text = atob(build.base64)
+    const bytes = new Uint8Array(text.length)
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i)
+    build.bytes = bytes
   }
-  return supported
+  return build.bytes
+}
+
+function runs(flavour: WasmFlavour): boolean {
+  const build = builds[flavour]
+  build.valid ??= build.compiled !== undefined || (typeof WebAssembly === 'object' && WebAssembly.validate(bytesOf(build) as BufferSource))
+  return build.valid
+}
+
+/** True where this runtime can run the WASM core, with SIMD or without. */
+export function wasmSupported(): boolean {
+  return runs('simd') || runs('scalar')
+}
+
+/** True where the SIMD build validates (WebAssembly SIMD, v128). */
+export function wasmSimdSupported(): boolean {
+  return runs('simd')
+}
+
+/** The build a core gets when it does not ask: SIMD where it runs, else scalar. */
+export function bestFlavour(): WasmFlavour | undefined {
+  return runs('simd') ? 'simd' : runs('scalar') ? 'scalar' : undefined
+}
+
+function unavailable(flavour: WasmFlavour | undefined): WasmUnavailableError {
+  return new WasmUnavailableError(
+    flavour === 'simd' ? 'WebAssembly SIMD is not available in this runtime' : 'WebAssembly is not available in this runtime',
+  )
 }
 
 /**
- * Compiles the core asynchronously. Call it once at start-up where synchronous compilation is refused (a
- * browser's main thread limits it); afterwards every core is created synchronously from the compiled module.
+ * Compiles the core asynchronously (the SIMD build where it runs, else the scalar one). Call it once at start-up
+ * where synchronous compilation is refused (a browser's main thread limits it); afterwards every core is created
+ * synchronously from the compiled module.
  */
 export async function loadWasm(): Promise<void> {
-  if (compiled) return
-  if (!wasmSupported()) throw new WasmUnavailableError('WebAssembly with SIMD is not available in this runtime')
-  compiled = await WebAssembly.compile(wasmBytes() as BufferSource)
+  const flavour = bestFlavour()
+  if (flavour === undefined) throw unavailable(undefined)
+  const build = builds[flavour]
+  build.compiled ??= await WebAssembly.compile(bytesOf(build) as BufferSource)
 }
 
-/** Supplies a compiled module, for runtimes that refuse to compile from bytes (workerd, Vercel Edge). */
-export function useWasmModule(module: WebAssembly.Module): void {
-  compiled = module
-  supported = true
+/**
+ * Supplies a compiled module, for runtimes that refuse to compile from bytes (workerd, Vercel Edge):
+ * `dist/rustocache.wasm` is the SIMD build, `dist/rustocache-scalar.wasm` the scalar one.
+ */
+export function useWasmModule(module: WebAssembly.Module, flavour: WasmFlavour = 'simd'): void {
+  const build = builds[flavour]
+  build.compiled = module
+  build.valid = true
 }
 
-export function instantiateCore(evicted: (slot: number, reason: number) => void): CoreExports {
-  if (!wasmSupported()) throw new WasmUnavailableError('WebAssembly with SIMD is not available in this runtime')
+export function instantiateCore(evicted: (slot: number, reason: number) => void, flavour: WasmFlavour | undefined): CoreExports {
+  if (flavour === undefined || !runs(flavour)) throw unavailable(flavour)
+  const build = builds[flavour]
   try {
-    compiled ??= new WebAssembly.Module(wasmBytes() as BufferSource)
-    return new WebAssembly.Instance(compiled, { env: { evicted } }).exports as unknown as CoreExports
+    build.compiled ??= new WebAssembly.Module(bytesOf(build) as BufferSource)
+    return new WebAssembly.Instance(build.compiled, { env: { evicted } }).exports as unknown as CoreExports
   } catch (error) {
     throw new WasmUnavailableError(`the WebAssembly core could not be compiled here: ${String(error)}`, error)
   }
