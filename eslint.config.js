@@ -28,6 +28,13 @@ export default tseslint.config(
     },
   },
   {
+    // The browser bench page runs in a page, not in Node.
+    files: ['bench/browser/**'],
+    languageOptions: {
+      globals: { document: 'readonly', location: 'readonly', navigator: 'readonly', performance: 'readonly', URLSearchParams: 'readonly' },
+    },
+  },
+  {
     files: ['test/**', 'bench/**', 'scripts/**', 'examples/**', '*.config.*', 'src/redis/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

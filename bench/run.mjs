@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import { quick } from './lib/mode.mjs'
-import { chart, summarize, summaryTable } from './lib/report.mjs'
+import { chart, summarize, summaryTable, versusBest } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as cache from './suites/cache.mjs'
@@ -115,23 +115,4 @@ if (!only && !quick && summary.length > 0) {
   save('latest', { rows: summary })
   writeFileSync(join(here, 'results', 'latest.svg'), chart(summary, { title: `RustoCache vs the fastest peer, ${machine.date.slice(0, 10)}, ${machine.node}, ${machine.cores} x ${machine.cpu}` }))
   console.log('wrote bench/results/latest.svg')
-}
-
-/** Each contender's median per-round ratio to the fastest of `peers` in the same round (itself excluded). */
-function versusBest(byContender, peers, contenders) {
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b)
-    const m = s.length >> 1
-    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-  }
-  const out = {}
-  for (const name of contenders) {
-    const rounds = byContender[name]?.rounds
-    if (!rounds) continue
-    const others = peers.filter((p) => p !== name && byContender[p])
-    const ratios = rounds.map((ns, r) => ns / Math.min(...others.map((p) => byContender[p].rounds[r])))
-    const best = others.map((p) => [p, median(byContender[p].rounds)]).sort((a, b) => a[1] - b[1])[0]
-    out[`${name} vs best JS`] = `${median(ratios).toFixed(2)}x (best: ${best[0]})`
-  }
-  return out
 }

@@ -12,8 +12,9 @@ const median = (xs) => {
 /**
  * scenarios: [{ name, opsPerCall, contenders: { [name]: () => fn | Promise<fn> } }]; each contender factory builds
  * its state once and returns the function tinybench calls (doing opsPerCall operations; it may be async).
+ * onResult(name, byContender) hears each scenario as it completes (the browser page fills its table from it).
  */
-export async function runRounds(scenarios, { rounds, time, baseline, log }) {
+export async function runRounds(scenarios, { rounds, time, baseline, log, onResult }) {
   const results = {}
   const started = Date.now()
   for (const [done, scenario] of scenarios.entries()) {
@@ -42,6 +43,7 @@ export async function runRounds(scenarios, { rounds, time, baseline, log }) {
     results[scenario.name] = Object.fromEntries(
       names.map((n) => [n, { nsPerOp: median(samples[n]), ratio: baseline in samples ? median(ratios(n)) : null, rounds: samples[n] }]),
     )
+    onResult?.(scenario.name, results[scenario.name])
     const elapsed = (Date.now() - started) / 1000
     log?.(`  [${done + 1}/${scenarios.length}] ${scenario.name}: done; this suite ~${((elapsed / (done + 1)) * (scenarios.length - done - 1)).toFixed(0)} s to go`)
   }
@@ -65,11 +67,12 @@ export const fmt = (ns) => (ns >= 100 ? ns.toFixed(0) : ns >= 10 ? ns.toFixed(1)
 
 /** Prints rows as a Markdown table so the output pastes into the README. */
 export function printTable(rows, title) {
-  const cols = Object.keys(rows[0])
+  // Every column any row has, in first-seen order (a contender may sit out the first rows).
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))]
   console.log(`\n${title}\n`)
   console.log(`| ${cols.join(' | ')} |`)
   console.log(`|${cols.map(() => '---').join('|')}|`)
-  for (const r of rows) console.log(`| ${cols.map((c) => r[c]).join(' | ')} |`)
+  for (const r of rows) console.log(`| ${cols.map((c) => r[c] ?? '').join(' | ')} |`)
 }
 
 /** A fresh function per (scenario, contender), so V8 keeps separate type feedback for each contender's loop. */

@@ -84,3 +84,17 @@ export function chart(rows, { title }) {
   out.push('</svg>')
   return out.join('\n')
 }
+
+/** Each contender's median per-round ratio to the fastest of `peers` in the same round (itself excluded). */
+export function versusBest(byContender, peers, contenders) {
+  const out = {}
+  for (const name of contenders) {
+    const rounds = byContender[name]?.rounds
+    if (!rounds) continue
+    const others = peers.filter((p) => p !== name && byContender[p])
+    const ratios = rounds.map((ns, r) => ns / Math.min(...others.map((p) => byContender[p].rounds[r])))
+    const best = others.map((p) => [p, median(byContender[p].rounds)]).sort((a, b) => a[1] - b[1])[0]
+    out[`${name} vs best JS`] = `${median(ratios).toFixed(2)}x (best: ${best[0]})`
+  }
+  return out
+}
