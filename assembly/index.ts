@@ -13,9 +13,10 @@ const STALE: i32 = 0x40000000;
 export { find, findNext } from "./table";
 export { ensureScratch } from "./layout";
 
-export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool): void {
+export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool, indexed: bool): void {
   resetClock();
   T.setNotifyEvictions(notifyEvictions);
+  T.setIndexed(indexed);
   L.configure(maxItems, maxBytes, initialCapacity);
 }
 
@@ -46,9 +47,10 @@ let undoNext: u32 = L.NIL;
  */
 export function lookup(h: u32, now: f64): i32 {
   undoPrev = L.NIL;
+  const t = tickOf(relative(now));
   const s = T.find(h);
   if (s < 0) return -1;
-  const code = state(<u32>s, tickOf(relative(now)));
+  const code = state(<u32>s, t);
   if (code < 0) return -2 - s;
   undoSlot = <u32>s;
   undoPrev = L.prevOf(<u32>s);
@@ -121,12 +123,31 @@ export function lookupBatch(n: u32, n4: u32): void {
 
 /** After JS verified the keys (a slot it rejected is -1), turns each slot into a lookup code, in key order. */
 export function touchBatch(n: u32, n4: u32, now: f64): void {
+  relative(now); // read the clock even when no key was found
   const slots = slotsAt(n4);
   for (let i: u32 = 0; i < n; i++) {
     const p = slots + (<usize>i << 2);
     const s = load<i32>(p);
     if (s >= 0) store<i32>(p, touch(<u32>s, now));
   }
+}
+
+// index: 'map' (JS finds the slot in a Map and checks freshness itself): JS reads EXP of slot s at
+// recordsAt() + 16 s + 12, asks for the tick of each new `now`, and queues the slots of fresh hits in READS,
+// whose LRU moves touchReads applies in order before any call that reads or changes the LRU order.
+const READS_MAX: u32 = 64;
+const READS = memory.data(READS_MAX << 2, 16);
+
+export function recordsAt(): usize { return L.base; }
+export function readsAt(): usize { return READS; }
+
+/** The tick a fresh check compares EXP against (rebasing first, as every timed call does). */
+export function tick(now: f64): u32 {
+  return tickOf(relative(now));
+}
+
+export function touchReads(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) moveToFront(load<u32>(READS + (<usize>i << 2)));
 }
 
 export function size(): u32 { return L.count; }

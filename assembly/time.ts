@@ -4,8 +4,9 @@
 //   later                     -> 2^31 + whole seconds past that (rounded up), saturating at NEVER - 1 (~68 years)
 //   no deadline               -> NEVER
 // The current time is always in the ms range: once it passes 2^30 ms (~12 days) after epoch, epoch moves
-// forward to the current whole second and every stored deadline is shifted (one pass, every ~12 days). The
-// shift is a multiple of 1000, so seconds-range deadlines shift exactly. src/core/ticks.ts implements the same rules for JsCore.
+// forward to the current whole second and every stored deadline is shifted (one pass, every ~12 days); a clock
+// set back before epoch moves it back the same way. The shift is a multiple of 1000, so seconds-range deadlines
+// shift exactly. Every timed call reads the clock first, found key or not, so both cores rebase at the same calls. src/core/ticks.ts implements the same rules for JsCore.
 import * as L from "./layout";
 
 export const NEVER: u32 = 0xffffffff;
@@ -28,7 +29,8 @@ function decode(v: u32): f64 {
 }
 
 function shift(v: u32, by: f64): u32 {
-  if (v == NEVER) return v;
+  // 0 is "at or before epoch": it stays passed when epoch moves back.
+  if (v == NEVER || v == 0) return v;
   return encode(decode(v) - by);
 }
 
@@ -47,7 +49,10 @@ export function relative(now: f64): f64 {
     epoch = Math.floor(now);
     epochSet = true;
   }
-  if (now - epoch >= REBASE_AT) rebase(Math.floor((now - epoch) / 1000) * 1000);
+  // Forward every ~12 days; back at once when the clock goes back past epoch, or a deadline written then
+  // (rel + ttl <= 0) would read as passed.
+  const ahead = now - epoch;
+  if (ahead >= REBASE_AT || ahead < 0) rebase(Math.floor(ahead / 1000) * 1000);
   return now - epoch;
 }
 

@@ -34,7 +34,14 @@ function opsOver(key: fc.Arbitrary<string>) {
         size: fc.integer({ min: 0, max: 15 }),
       }),
     },
-    { weight: 4, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 * DAY })) }) },
+    {
+      weight: 4,
+      // Time also goes back (a clock set back; the cores take any finite now), across a clock rebase too.
+      arbitrary: fc.record({
+        t: fc.constant('advance' as const),
+        ms: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 40 * DAY }), fc.integer({ min: -40 * DAY, max: 0 })),
+      }),
+    },
   )
 }
 
@@ -86,6 +93,8 @@ describe('WasmCore and JsCore', () => {
         mask: fc.constantFrom(...c.masks),
         // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only.
         simd: fc.boolean(),
+        // index: 'map' finds slots in a JS Map, checks freshness in JS and queues LRU moves (see WasmCore).
+        index: fc.constantFrom('hash' as const, 'map' as const),
       })
       fc.assert(
         fc.property(config, fc.array(opsOver(key), { minLength: 1, maxLength: c.keys === MANY ? 400 : 200, size: 'max' }), (cfg, ops) => {
@@ -96,7 +105,7 @@ describe('WasmCore and JsCore', () => {
             initialCapacity: cfg.initialCapacity,
             onEvict: cfg.listen ? (k: string, v: string, reason: string) => evicted[kind].push(`${k}=${v}:${reason}`) : undefined,
           })
-          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd })
+          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd, index: cfg.index })
           if (cfg.mask !== -1) maskHashes(wasm, cfg.mask)
           const js = new JsCore<string>(options('js'))
           let now = cfg.start

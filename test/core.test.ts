@@ -19,6 +19,7 @@ const DAY = 86_400_000
 const kinds = [
   ['wasm', <V>(o?: CoreOptions<V>) => new WasmCore<V>(o)],
   ['wasm scalar', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, simd: false })],
+  ['wasm map', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, index: 'map' })],
   ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>(o)],
 ] as const
 
@@ -142,6 +143,26 @@ describe.each(kinds)('%s core', (kind, make) => {
       }
       expect(core.get('long', T0 + 20 * DAY - 1)).toBe('l')
       expect(core.get('long', T0 + 20 * DAY)).toBeUndefined()
+    })
+
+    it('keeps deadlines exact when the clock goes back, before the first time it saw and after the epoch moved', () => {
+      // A clock set back (NTP, a VM resumed): an entry written then must be fresh for its ttl, not born passed.
+      const core = make<string>()
+      core.set('a', 'x', T0, DAY)
+      core.set('b', 'y', T0 - 60_000, 1_000)
+      expect(core.get('b', T0 - 60_000)).toBe('y')
+      expect(core.get('b', T0 - 59_001)).toBe('y')
+      expect(core.get('b', T0 - 59_000)).toBeUndefined()
+      expect(core.get('a', T0 - 60_000)).toBe('x')
+      expect(core.get('a', T0 + DAY - 1)).toBe('x')
+      // Forward past a rebase (~12 days), then back by a day: the same rules.
+      const later = T0 + 13 * DAY
+      core.set('c', 'z', later, DAY)
+      core.set('d', 'w', later - DAY, 500)
+      expect(core.get('d', later - DAY + 499)).toBe('w')
+      expect(core.get('d', later - DAY + 500)).toBeUndefined()
+      expect(core.get('c', later - DAY)).toBe('z')
+      expect(core.get('c', later + DAY)).toBeUndefined()
     })
 
     it('makes an expired entry stale but keeps it for its grace; without grace it goes', () => {
@@ -346,8 +367,9 @@ describe.each(kinds)('%s core', (kind, make) => {
   it(`reports its kind as ${kind}`, () => {
     const [k, build] = kind.split(' ') as ['wasm' | 'js', string | undefined]
     expect(make().kind).toBe(k)
-    expect(createCore({ kind: k, simd: build === undefined ? undefined : false }).kind).toBe(k)
+    expect(createCore({ kind: k, simd: build === 'scalar' ? false : undefined }).kind).toBe(k)
     if (build === 'scalar') expect((make() as WasmCore<unknown>).simd).toBe(false)
+    if (build === 'map') expect((make() as WasmCore<unknown>).index).toBe('map')
   })
 })
 

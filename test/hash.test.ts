@@ -4,7 +4,7 @@ import { hashKey, WasmCore } from '../src/index.js'
 
 class HashProbe extends WasmCore {
   simdHashes(keys: string[]): number[] {
-    return Array.from(this.hashMany(keys).subarray(0, keys.length))
+    return Array.from(this.hashMany(keys)!.subarray(0, keys.length))
   }
 
   /** The scalar WASM batch hash over the same staged layout. */

@@ -80,10 +80,17 @@ export interface L1Options {
    */
   sizeCalculation?: (value: unknown, key: string) => number
   /**
-   * Which L1 core: 'auto' takes WebAssembly SIMD where it validates, else the TypeScript core.
+   * Which L1 core: 'auto' takes WebAssembly where it runs (the SIMD build, else the scalar one), else the
+   * TypeScript core.
    * @default 'auto'
    */
   core?: 'auto' | 'wasm' | 'js'
+  /**
+   * How the WASM core finds a key's slot: 'hash' (compact, ~38 B per entry) or 'map' (a JS Map beside the WASM
+   * table: faster for reused key strings, ~25 B more per entry). The TypeScript core always uses a Map.
+   * @default 'hash'
+   */
+  index?: 'hash' | 'map'
 }
 
 export interface RustoCacheOptions extends EntryOptions {

@@ -17,7 +17,7 @@ function decodeDeadline(v: number): number {
 }
 
 export function shiftDeadline(v: number, by: number): number {
-  return v === NEVER ? v : encodeDeadline(decodeDeadline(v) - by)
+  return v === NEVER || v === 0 ? v : encodeDeadline(decodeDeadline(v) - by)
 }
 
 export function tickOf(rel: number): number {
@@ -34,8 +34,9 @@ export class Clock {
       this.epoch = Math.floor(now)
       this.started = true
     }
-    if (now - this.epoch >= REBASE_AT) {
-      const by = Math.floor((now - this.epoch) / 1000) * 1000
+    const ahead = now - this.epoch
+    if (ahead >= REBASE_AT || ahead < 0) {
+      const by = Math.floor(ahead / 1000) * 1000
       this.epoch += by
       rebase(by)
     }

@@ -1,7 +1,7 @@
 import { InvalidOptionError, shown } from '../errors.js'
 import { JsCore } from './js-core.js'
 import type { Core, CoreKind } from './types.js'
-import { WasmCore, type WasmCoreOptions } from './wasm-core.js'
+import { checkWasmOptions, WasmCore, type WasmCoreOptions } from './wasm-core.js'
 import { wasmSupported } from './wasm-module.js'
 
 export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
@@ -17,6 +17,7 @@ export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
 /** Makes an L1 core. Both kinds have the same behaviour; `core.kind` says which one you got. */
 export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Core<V> {
   const kind = options.kind ?? 'auto'
+  checkWasmOptions(options)
   if (kind === 'js') return new JsCore<V>(options)
   if (kind === 'wasm') return new WasmCore<V>(options)
   if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${shown(kind)}`)

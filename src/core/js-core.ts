@@ -63,9 +63,11 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   lookup(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
+    // Every timed call reads the clock, found key or not: a read may rebase it (see clock.ts).
+    const t = tickOf(this.clock.relative(now, this.rebase))
     const s = this.index.get(key)
     if (s === undefined) return MISS
-    const code = this.touch(s, now)
+    const code = this.touch(s, t)
     this.flush()
     return code
   }
@@ -73,8 +75,9 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   peek(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
+    const t = tickOf(this.clock.relative(now, this.rebase))
     const s = this.index.get(key)
-    return s === undefined ? MISS : this.state(s, tickOf(this.clock.relative(now, this.rebase)))
+    return s === undefined ? MISS : this.state(s, t)
   }
 
   delete(key: string): boolean {
@@ -88,9 +91,9 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   expire(key: string, now: number): boolean {
     checkKey(key)
     checkNow(now)
+    const t = tickOf(this.clock.relative(now, this.rebase))
     const s = this.index.get(key)
     if (s === undefined) return false
-    const t = tickOf(this.clock.relative(now, this.rebase))
     if (this.state(s, t) === MISS) return false
     const exp = this.exp[s]!
     if (exp > t) {
@@ -104,9 +107,10 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     checkKeys(keys)
     checkNow(now)
     const codes = new Int32Array(keys.length)
+    const t = tickOf(this.clock.relative(now, this.rebase))
     for (let i = 0; i < keys.length; i++) {
       const s = this.index.get(keys[i]!)
-      codes[i] = s === undefined ? MISS : this.touch(s, now)
+      codes[i] = s === undefined ? MISS : this.touch(s, t)
     }
     this.flush()
     return codes
@@ -154,9 +158,10 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return physical <= t ? MISS : this.exp[s]! <= t ? s | STALE : s
   }
 
-  private touch(s: number, now: number): number {
+  /** `t`: the tick of the call's `now`, read once at its start. */
+  private touch(s: number, t: number): number {
     if (s >= this.hiwater || this.prev[s] === FREE) return MISS
-    const code = this.state(s, tickOf(this.clock.relative(now, this.rebase)))
+    const code = this.state(s, t)
     if (code === MISS) this.remove(s, EXPIRE)
     else if (this.head !== s) {
       this.unlink(s)
