@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier. BENCH_BASE_DIST=<dir> adds an
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit. BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -12,6 +12,7 @@ import { quick } from './lib/mode.mjs'
 import { chart, summarize, summaryTable, versusBest } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
+import * as costs from './suites/costs.mjs'
 import * as cache from './suites/cache.mjs'
 import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
@@ -25,11 +26,29 @@ const machine = { node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpu
 console.log(`rustocache bench${quick ? ' (--quick: for checking, not quoting)' : ''}: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
 const startedAt = Date.now()
 
-const log = (s) => console.error(`${s} (${((Date.now() - startedAt) / 1000).toFixed(0)} s so far)`)
 let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
+
+// The whole run's rows, counted up front, so every progress line can say how long the run has left.
+const runs = (suite) => !only || only === suite
+const planned =
+  scenarios.length +
+  (only ? 0 : 2) + // memory, exactness
+  (runs('costs') ? 3 : 0) +
+  (!only || only === 'simd' ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
+  (runs('cache') ? cache.scenarios().length : 0) +
+  (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
+  (runs('l2') ? 5 : 0)
+let rowsDone = 0
+const log = (s) => {
+  const elapsed = (Date.now() - startedAt) / 1000
+  const row = /^\s*\[\d+\/\d+\]/.test(s) || s.includes('memory WasmCore:')
+  if (row) rowsDone++
+  const left = rowsDone > 0 ? ` of ~${((elapsed / rowsDone) * planned).toFixed(0)} s (row ${rowsDone}/${planned})` : ''
+  console.error(`${s} (${elapsed.toFixed(0)} s elapsed${left})`)
+}
 const coreRows = scenarios.length > 0
-const results = await runRounds(scenarios, { rounds, time, baseline: core.baseline, log })
+const results = await runRounds(scenarios, { rounds, time, gcEach: !quick, baseline: core.baseline, log })
 if (coreRows) {
   printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
   printTable(
@@ -49,25 +68,31 @@ if (!only) {
 
 let exact = {}
 if (!only) {
-  exact = await runRounds(exactness.scenarios(), { rounds, time, baseline: exactness.baseline, log })
+  exact = await runRounds(exactness.scenarios(), { rounds, time, gcEach: !quick, baseline: exactness.baseline, log })
   const names = Object.keys(Object.values(exact)[0])
   printTable(ratioTable(exact, names), 'Exact lookups: what checking the key costs (median ns per key, ratio vs hashing it)')
 }
 
+let parts = {}
+if (!only || only === 'costs') {
+  parts = await runRounds(costs.scenarios(), { rounds, time, gcEach: !quick, baseline: costs.baseline, log })
+  printTable(ratioTable(parts, costs.columns), 'Where a hit\'s time goes: each column includes getting the key (median ns per operation; ratio vs getting the key alone)')
+}
+
 let hashes = {}
 if (!only || only === 'simd') {
-  hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, baseline: simd.baseline, log })
+  hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, gcEach: !quick, baseline: simd.baseline, log })
   printTable(ratioTable(hashes, simd.columns), 'Batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)')
 }
 
 let api = {}
 let bookkeeping = {}
 if (!only || only === 'cache') {
-  api = await runRounds(cache.scenarios(), { rounds, time, baseline: cache.baseline, log })
+  api = await runRounds(cache.scenarios(), { rounds, time, gcEach: !quick, baseline: cache.baseline, log })
   printTable(ratioTable(api, cache.columns), `Cache API: median ns/op over ${rounds} rounds (median per-round ratio vs await lru-cache.get)`)
 }
 if (!only || only === 'cache' || only === 'bookkeeping') {
-  bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, baseline: 'off', log })
+  bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, gcEach: !quick, baseline: 'off', log })
   printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
 }
 
@@ -79,7 +104,7 @@ if (!only || only === 'l2') {
   } else {
     const suite = await l2.scenarios(url)
     try {
-      tiers = await runRounds(suite.list, { rounds, time, baseline: l2.baseline, log })
+      tiers = await runRounds(suite.list, { rounds, time, gcEach: !quick, baseline: l2.baseline, log })
       printTable(ratioTable(tiers, ['RustoCache (wasm)', 'BentoCache', l2.baseline]), `Redis tier at ${url}, L1 missing: median ns/op over ${rounds} rounds (ratio vs raw ioredis)`)
     } finally {
       for (const close of suite.closers) await close()
@@ -107,6 +132,7 @@ const save = (name, data) => {
   console.log(`wrote bench/results/${name}.json`)
 }
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
+if (Object.keys(parts).length > 0) save('costs', { baseline: costs.baseline, results: parts })
 if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
 if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save('cache', { baseline: cache.baseline, results: api, bookkeeping })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })

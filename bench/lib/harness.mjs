@@ -14,7 +14,7 @@ const median = (xs) => {
  * its state once and returns the function tinybench calls (doing opsPerCall operations; it may be async).
  * onResult(name, byContender) hears each scenario as it completes (the browser page fills its table from it).
  */
-export async function runRounds(scenarios, { rounds, time, baseline, log, onResult }) {
+export async function runRounds(scenarios, { rounds, time, baseline, log, onResult, gcEach = true }) {
   const results = {}
   const started = Date.now()
   for (const [done, scenario] of scenarios.entries()) {
@@ -30,7 +30,8 @@ export async function runRounds(scenarios, { rounds, time, baseline, log, onResu
         warmupTime: Math.min(100, time),
         iterations: scenario.iterations ?? 64,
         warmupIterations: Math.min(16, scenario.iterations ?? 16),
-        setup: () => globalThis.gc?.(),
+        // A full gc before each task keeps one contender's garbage off the next one's clock; --quick skips it.
+        setup: gcEach ? () => globalThis.gc?.() : undefined,
       })
       for (const n of order) bench.add(n, fns[n])
       await bench.run()

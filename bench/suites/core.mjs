@@ -101,6 +101,10 @@ export function scenarios() {
   const batchIndices = Array.from({ length: 1024 }, (_, b) => Array.from({ length: BATCH }, (_, j) => zipf[(b * BATCH + j) & (STREAM - 1)]))
   const key = (i) => keyOf('user:', i)
   const missKey = (i) => keyOf('miss:', i)
+  // Longer keys as applications build them: past 12 characters V8 makes a concatenation a rope (ConsString),
+  // which every contender must flatten or walk to hash.
+  const longKey = (i) => `tenant:acme:${keyOf('user:', i)}:profile`
+  const longKs = Array.from({ length: N }, (_, i) => longKey(i))
   const env = { OPS, MASK: STREAM - 1, BATCH, key }
   const each = (build, evicting = false, batch = false) =>
     Object.fromEntries(
@@ -131,6 +135,8 @@ export function scenarios() {
     { name: 'set new key, evicting, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(SET_LOOP), { ...env, c: filled(make, 10_000, ks.slice(0, 10_000)), idx: roundRobin }), true) },
     { name: 'set overwrite, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(SET_LOOP), { ...env, c: filled(make, N, ks), idx: uniform })) },
     { name: 'read-through, evicting, fresh keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(READ_THROUGH_LOOP), { ...env, c: make(10_000), idx: zipf }), true) },
+    { name: 'get hit, uniform, fresh 32-char keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(GET_LOOP), { ...env, key: longKey, c: filled(make, N, longKs), idx: uniform })) },
+    { name: 'read-through, evicting, fresh 32-char keys', opsPerCall: OPS, contenders: each((make) => specialize(fresh(READ_THROUGH_LOOP), { ...env, key: longKey, c: make(10_000), idx: zipf }), true) },
     {
       name: 'batch get of 64 keys, per key, fresh keys',
       opsPerCall: OPS,

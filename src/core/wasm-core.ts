@@ -15,7 +15,7 @@ export interface WasmCoreOptions<V> extends CoreOptions<V> {
    * compact choice (about 38 bytes per entry). `map`: a JS Map from key to slot beside the WASM table, which
    * reuses the hash V8 caches in each string, and a hit checks freshness in JS and queues its LRU move for WASM
    * (applied, in order, before anything reads or changes the LRU order): faster for keys whose string objects
-   * are reused, about 25 bytes more per entry. Both behave the same; batch calls do not use SIMD with `map`.
+   * are reused, about 40 bytes more per entry. Both behave the same; batch calls do not use SIMD with `map`.
    */
   index?: 'hash' | 'map'
 }
