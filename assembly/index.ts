@@ -13,10 +13,9 @@ const STALE: i32 = 0x40000000;
 export { find, findNext } from "./table";
 export { ensureScratch } from "./layout";
 
-export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool, indexed: bool): void {
+export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool): void {
   resetClock();
   T.setNotifyEvictions(notifyEvictions);
-  T.setIndexed(indexed);
   L.configure(maxItems, maxBytes, initialCapacity);
 }
 
@@ -132,22 +131,9 @@ export function touchBatch(n: u32, n4: u32, now: f64): void {
   }
 }
 
-// index: 'map' (JS finds the slot in a Map and checks freshness itself): JS reads EXP of slot s at
-// recordsAt() + 16 s + 12, asks for the tick of each new `now`, and queues the slots of fresh hits in READS,
-// whose LRU moves touchReads applies in order before any call that reads or changes the LRU order.
-const READS_MAX: u32 = 64;
-const READS = memory.data(READS_MAX << 2, 16);
-
-export function recordsAt(): usize { return L.base; }
-export function readsAt(): usize { return READS; }
-
-/** The tick a fresh check compares EXP against (rebasing first, as every timed call does). */
+/** Reads the clock (a read may rebase it): timed calls that find no key still read it, as in JsCore. */
 export function tick(now: f64): u32 {
   return tickOf(relative(now));
-}
-
-export function touchReads(n: u32): void {
-  for (let i: u32 = 0; i < n; i++) moveToFront(load<u32>(READS + (<usize>i << 2)));
 }
 
 export function size(): u32 { return L.count; }

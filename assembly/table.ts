@@ -72,14 +72,7 @@ export function findNext(h: u32): i32 {
   return probeFrom(nextBucket(cursor), h);
 }
 
-/** False when JS keeps its own key -> slot Map (index: 'map'): INDEX is then left empty and never probed. */
-let indexed: bool = true;
-export function setIndexed(on: bool): void {
-  indexed = on;
-}
-
 function indexInsert(s: u32, h: u32): void {
-  if (!indexed) return;
   let i = home(h);
   let d: u32 = 0;
   while (bucketAt(i) != 0) {
@@ -90,7 +83,6 @@ function indexInsert(s: u32, h: u32): void {
 }
 
 function indexRemove(s: u32): void {
-  if (!indexed) return;
   const mask = L.slotMask;
   let i = home(L.hashOf(s));
   while ((bucketAt(i) & mask) != s + 1) i = nextBucket(i);
@@ -111,7 +103,6 @@ function indexRemove(s: u32): void {
 }
 
 function rebuildIndex(): void {
-  if (!indexed) return;
   for (let s: u32 = 0; s < L.hiwater; s++) {
     if (L.prevOf(s) != L.FREE) indexInsert(s, L.hashOf(s));
   }

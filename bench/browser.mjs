@@ -18,7 +18,7 @@ import * as core from './suites/core.mjs'
 import * as simd from './suites/simd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const ours = ['WasmCore', 'WasmCore (map index)', 'WasmCore (scalar)', 'JsCore']
+const ours = ['WasmCore', 'WasmCore (scalar)', 'JsCore']
 
 function chromiumPath() {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH

@@ -131,7 +131,7 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s core', (core) => {
 
   it('the constructor: works or throws a coded RustoCacheError for any options', async () => {
     const options = args({
-      l1: opt(fc.record({ maxItems: opt(fc.constantFrom(10, 1_000)), maxBytes: opt(fc.constantFrom('1mb', 10_000)), maxEntrySize: opt(fc.constant('1kb')), core: opt(fc.constant(core)), index: opt(fc.constantFrom('hash', 'map')) }, { requiredKeys: [] })),
+      l1: opt(fc.record({ maxItems: opt(fc.constantFrom(10, 1_000)), maxBytes: opt(fc.constantFrom('1mb', 10_000)), maxEntrySize: opt(fc.constant('1kb')), core: opt(fc.constant(core)) }, { requiredKeys: [] })),
       prefix: opt(fc.constantFrom('app', 'x')),
       suppressL2Errors: opt(fc.boolean()),
       l2CircuitBreakerDuration: duration,

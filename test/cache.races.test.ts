@@ -15,10 +15,8 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
   return { promise, resolve }
 }
 
-// 'wasm map': the WASM core with index: 'map' (a JS Map finds slots, fresh hits queue their LRU moves).
-describe.each(['wasm', 'wasm map', 'js'] as const)('on the %s core', (variant) => {
-  const [core, index] = variant.split(' ') as ['wasm' | 'js', 'map' | undefined]
-  const make = (options: RustoCacheOptions = {}) => new RustoCache({ ...options, l1: { core, index, ...options.l1 } })
+describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
+  const make = (options: RustoCacheOptions = {}) => new RustoCache({ ...options, l1: { core, ...options.l1 } })
 
   describe('a listener that calls back into the cache', () => {
     it('cannot change what getMany returns: not by reading, deleting or writing other keys', async () => {

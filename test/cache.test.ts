@@ -4,10 +4,8 @@ import { codeOf, recordingLogger } from './helpers/cache.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-// 'wasm map': the WASM core with index: 'map' (a JS Map finds slots, fresh hits queue their LRU moves).
-describe.each(['wasm', 'wasm map', 'js'] as const)('RustoCache on the %s core', (variant) => {
-  const [core, index] = variant.split(' ') as ['wasm' | 'js', 'map' | undefined]
-  const make = (options: RustoCacheOptions = {}) => new RustoCache({ ...options, l1: { core, index, ...options.l1 } })
+describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
+  const make = (options: RustoCacheOptions = {}) => new RustoCache({ ...options, l1: { core, ...options.l1 } })
 
   describe('basic calls', () => {
     it('gets, sets, checks, pulls and deletes', async () => {

@@ -93,8 +93,6 @@ describe('WasmCore and JsCore', () => {
         mask: fc.constantFrom(...c.masks),
         // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only.
         simd: fc.boolean(),
-        // index: 'map' finds slots in a JS Map, checks freshness in JS and queues LRU moves (see WasmCore).
-        index: fc.constantFrom('hash' as const, 'map' as const),
       })
       fc.assert(
         fc.property(config, fc.array(opsOver(key), { minLength: 1, maxLength: c.keys === MANY ? 400 : 200, size: 'max' }), (cfg, ops) => {
@@ -105,7 +103,7 @@ describe('WasmCore and JsCore', () => {
             initialCapacity: cfg.initialCapacity,
             onEvict: cfg.listen ? (k: string, v: string, reason: string) => evicted[kind].push(`${k}=${v}:${reason}`) : undefined,
           })
-          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd, index: cfg.index })
+          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd })
           if (cfg.mask !== -1) maskHashes(wasm, cfg.mask)
           const js = new JsCore<string>(options('js'))
           let now = cfg.start

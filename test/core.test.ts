@@ -19,7 +19,6 @@ const DAY = 86_400_000
 const kinds = [
   ['wasm', <V>(o?: CoreOptions<V>) => new WasmCore<V>(o)],
   ['wasm scalar', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, simd: false })],
-  ['wasm map', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, index: 'map' })],
   ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>(o)],
 ] as const
 
@@ -369,7 +368,6 @@ describe.each(kinds)('%s core', (kind, make) => {
     expect(make().kind).toBe(k)
     expect(createCore({ kind: k, simd: build === 'scalar' ? false : undefined }).kind).toBe(k)
     if (build === 'scalar') expect((make() as WasmCore<unknown>).simd).toBe(false)
-    if (build === 'map') expect((make() as WasmCore<unknown>).index).toBe('map')
   })
 })
 

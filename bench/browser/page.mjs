@@ -13,7 +13,7 @@ const params = new URLSearchParams(location.search)
 const quick = params.has('quick')
 const rounds = Number(params.get('rounds') ?? (quick ? 2 : 7))
 const time = Number(params.get('time') ?? (quick ? 15 : 100))
-const ours = ['WasmCore', 'WasmCore (map index)', 'WasmCore (scalar)', 'JsCore']
+const ours = ['WasmCore', 'WasmCore (scalar)', 'JsCore']
 
 /** To the Node driver when there is one (exposed by playwright), and always to the page. */
 function report(kind, data) {

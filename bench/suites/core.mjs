@@ -39,8 +39,6 @@ const contenders = {
   },
   JsCore: (cap) => coreAdapter(new JsCore({ maxItems: cap })),
   WasmCore: (cap) => coreAdapter(new WasmCore({ maxItems: cap })),
-  // index: 'map': a JS Map from key to slot beside the WASM table (V8's cached string hash), more memory.
-  'WasmCore (map index)': (cap) => coreAdapter(new WasmCore({ maxItems: cap, index: 'map' })),
   // The build for runtimes without WASM SIMD: single-key calls run the same code as WasmCore's, so it sits in
   // the batch rows only, where its batch hash is the scalar loop.
   'WasmCore (scalar)': (cap) => ({ ...coreAdapter(new WasmCore({ maxItems: cap, simd: false })), batchOnly: true }),

@@ -11,7 +11,7 @@ const STREAM = 1 << 16
 const OPS = 1024
 
 export const baseline = 'get the key'
-export const columns = ['get the key', '+ JS hashKey', '+ Map.get', '+ an empty WASM call', '+ WasmCore get (hash index)', '+ WasmCore get (map index)', '+ mnemonist get']
+export const columns = ['get the key', '+ JS hashKey', '+ Map.get', '+ an empty WASM call', '+ WasmCore get', '+ mnemonist get']
 
 const LOOP = (body) => `let p = 0; let sink = 0
   return function run() { for (let i = 0; i < OPS; i++) { const k = KEY; ${body}; p = (p + 1) & MASK } return sink }`
@@ -30,8 +30,8 @@ export function scenarios() {
     const ks = row.ks ?? Array.from({ length: N }, (_, i) => row.make(i))
     const env = (extra) => ({ OPS, MASK: STREAM - 1, idx, ks, make: row.make, now, ...extra })
     const src = (body) => LOOP(body).replace('KEY', row.key)
-    const filled = (index) => {
-      const c = new WasmCore({ maxItems: N, index })
+    const filled = () => {
+      const c = new WasmCore({ maxItems: N })
       for (let i = 0; i < N; i++) c.set(ks[i], i, now, 600_000)
       return c
     }
@@ -43,9 +43,8 @@ export function scenarios() {
         '+ JS hashKey': () => specialize(src('sink ^= hashKey(k)'), env({ hashKey })),
         '+ Map.get': () => specialize(src('if (m.get(k) !== undefined) sink++'), env({ m: new Map(ks.map((k, i) => [k, i])) })),
         // The cost of crossing into WASM and back, with no work on the other side.
-        '+ an empty WASM call': () => specialize(src('sink ^= k.length + ex.size()'), env({ ex: filled('hash').ex })),
-        '+ WasmCore get (hash index)': () => specialize(src('if (c.get(k, now) !== undefined) sink++'), env({ c: filled('hash') })),
-        '+ WasmCore get (map index)': () => specialize(src('if (c.get(k, now) !== undefined) sink++'), env({ c: filled('map') })),
+        '+ an empty WASM call': () => specialize(src('sink ^= k.length + ex.size()'), env({ ex: filled().ex })),
+        '+ WasmCore get': () => specialize(src('if (c.get(k, now) !== undefined) sink++'), env({ c: filled() })),
         '+ mnemonist get': () => {
           const m = new MnemonistLRU(N)
           for (let i = 0; i < N; i++) m.set(ks[i], i)

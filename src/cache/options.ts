@@ -85,12 +85,6 @@ export interface L1Options {
    * @default 'auto'
    */
   core?: 'auto' | 'wasm' | 'js'
-  /**
-   * How the WASM core finds a key's slot: 'hash' (compact, ~38 B per entry) or 'map' (a JS Map beside the WASM
-   * table: faster for reused key strings, ~40 B more per entry). The TypeScript core always uses a Map.
-   * @default 'hash'
-   */
-  index?: 'hash' | 'map'
 }
 
 export interface RustoCacheOptions extends EntryOptions {

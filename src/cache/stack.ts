@@ -130,7 +130,6 @@ export class CacheStack {
     this.sizeOf = limited ? (l1.sizeCalculation ?? jsonSize) : undefined
     this.core = createCore<Entry>({
       kind: l1.core ?? 'auto',
-      index: l1.index,
       maxItems: l1.maxItems ?? 100_000,
       maxBytes,
       onEvict: (_key, _entry, reason) => {

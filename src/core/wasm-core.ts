@@ -10,27 +10,7 @@ export interface WasmCoreOptions<V> extends CoreOptions<V> {
    * (the same table and behaviour, batch hashing one key at a time). By default SIMD where it runs, else scalar.
    */
   simd?: boolean
-  /**
-   * How a key finds its slot. `hash` (the default): the key is hashed in JS and WASM probes its own index, the
-   * compact choice (about 38 bytes per entry). `map`: a JS Map from key to slot beside the WASM table, which
-   * reuses the hash V8 caches in each string, and a hit checks freshness in JS and queues its LRU move for WASM
-   * (applied, in order, before anything reads or changes the LRU order): faster for keys whose string objects
-   * are reused, about 40 bytes more per entry. Both behave the same; batch calls do not use SIMD with `map`.
-   */
-  index?: 'hash' | 'map'
 }
-
-/** The options only the WASM core reads; createCore checks them whichever core it makes. */
-export function checkWasmOptions(options: { simd?: unknown; index?: unknown }): void {
-  const { simd, index } = options
-  if (simd !== undefined && typeof simd !== 'boolean') throw new InvalidOptionError(`simd must be true or false, got ${shown(simd)}`)
-  if (index !== undefined && index !== 'hash' && index !== 'map') {
-    throw new InvalidOptionError(`index must be 'hash' or 'map', got ${shown(index)}`)
-  }
-}
-
-/** Fresh hits queued before their LRU moves are applied in one call (assembly/index.ts READS). */
-const READS_MAX = 64
 
 /**
  * The L1 core on WebAssembly: the hash index, LRU links, deadlines and sizes live in linear memory
@@ -51,37 +31,15 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private lastHash = hashKey('')
   /** All ones, except in tests that force collisions (maskHashes). */
   private hashMask = -1
-  /** index: 'map' only: key -> slot, where EXP sits (u32 index of the records), the queue of fresh hits. */
-  private readonly byKey: Map<string, number> | undefined
-  private recs = 0
-  private reads = 0
-  private nReads = 0
-  /**
-   * index: 'map': the tick of `tickNow`. Every timed path there reads the clock through readClock first, so no
-   * WASM call with another `now` (which could rebase the clock) comes between, and the cached tick stays true.
-   */
-  private tickNow = NaN
-  private tickValue = 0
 
   constructor(options: WasmCoreOptions<V> = {}) {
     super(options)
-    checkWasmOptions(options)
     const simd = options.simd
+    if (simd !== undefined && typeof simd !== 'boolean') throw new InvalidOptionError(`simd must be true or false, got ${shown(simd)}`)
     const flavour = simd === undefined ? bestFlavour() : simd ? 'simd' : 'scalar'
-    const index = options.index ?? 'hash'
     this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason), flavour)
     this.simd = flavour === 'simd'
-    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener, index === 'hash')
-    if (index === 'map') {
-      this.byKey = new Map()
-      this.recs = this.ex.recordsAt() >>> 2
-      this.reads = this.ex.readsAt() >>> 2
-    }
-  }
-
-  /** Which index finds a key's slot (see WasmCoreOptions.index). */
-  get index(): 'hash' | 'map' {
-    return this.byKey === undefined ? 'hash' : 'map'
+    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener)
   }
 
   get size(): number {
@@ -97,37 +55,12 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   }
 
   get(key: string, now: number): V | undefined {
-    const byKey = this.byKey
-    if (byKey === undefined) return freshValue<V>(this.kv, this.lookup(key, now))
-    checkKey(key)
-    checkNow(now)
-    // Inlined here: through lookup(), V8 would not inline the fresh hit into the caller's loop.
-    const tick = now === this.tickNow ? this.tickValue : this.readClock(now)
-    const s = byKey.get(key)
-    if (s === undefined) return undefined
-    let u32 = this.u32
-    if (u32.length === 0) {
-      this.views()
-      u32 = this.u32
-    }
-    if (u32[this.recs + 4 * s + 3]! > tick) {
-      this.i32[this.reads + this.nReads] = s
-      if (++this.nReads === READS_MAX) this.drain()
-      return this.kv[2 * s + 1] as V
-    }
-    const code = this.notFresh(s, now)
-    this.flush()
-    return freshValue<V>(this.kv, code)
+    return freshValue<V>(this.kv, this.lookup(key, now))
   }
 
   lookup(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
-    if (this.byKey !== undefined) {
-      const code = this.lookupByKey(this.byKey, key, now)
-      this.flush()
-      return code
-    }
     // Hashed unconditionally: comparing with the remembered key would cost a string compare on every call.
     const hash = hashKey(key) & this.hashMask
     const ex = this.ex
@@ -152,60 +85,22 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return code
   }
 
-  /** index: 'map': a fresh hit costs a Map lookup, one u32 read and a queued LRU move; anything else calls WASM. */
-  private lookupByKey(byKey: Map<string, number>, key: string, now: number): number {
-    const tick = this.readClock(now)
-    const s = byKey.get(key)
-    if (s === undefined) return MISS
-    this.views()
-    if (this.u32[this.recs + 4 * s + 3]! > tick) {
-      this.i32[this.reads + this.nReads] = s
-      if (++this.nReads === READS_MAX) this.drain()
-      return s
-    }
-    return this.notFresh(s, now)
-  }
-
-  /** Stale or past its grace: WASM decides, and drops the entry if it is gone. */
-  private notFresh(s: number, now: number): number {
-    this.drain()
-    return this.ex.touch(s, now)
-  }
-
-  /**
-   * Reads the clock at `now`, found key or not (a read may rebase it; both cores read it on every timed call).
-   * With index: 'map' the tick is kept for the fresh check; the hash index path asks WASM every time.
-   */
-  private readClock(now: number): number {
-    if (this.byKey === undefined) return this.ex.tick(now)
-    if (now !== this.tickNow) {
-      this.tickValue = this.ex.tick(now)
-      this.tickNow = now
-    }
-    return this.tickValue
-  }
-
-  /** Applies the queued LRU moves of fresh hits, in order: before any call that reads or changes the order. */
-  private drain(): void {
-    if (this.nReads > 0) {
-      this.ex.touchReads(this.nReads)
-      this.nReads = 0
-    }
-  }
-
   peek(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
     const s = this.locate(key, this.hashOne(key))
-    if (s < 0 || this.byKey !== undefined) this.readClock(now)
-    return s < 0 ? MISS : this.ex.peek(s, now)
+    if (s < 0) {
+      // Every timed call reads the clock, found key or not, as JsCore does: a read may rebase it.
+      this.ex.tick(now)
+      return MISS
+    }
+    return this.ex.peek(s, now)
   }
 
   delete(key: string): boolean {
     checkKey(key)
     const s = this.locate(key, this.hashOne(key))
     if (s < 0) return false
-    this.drain()
     this.ex.remove(s)
     this.release(s)
     return true
@@ -215,8 +110,11 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     checkKey(key)
     checkNow(now)
     const s = this.locate(key, this.hashOne(key))
-    if (s < 0 || this.byKey !== undefined) this.readClock(now)
-    if (s < 0 || this.ex.peek(s, now) === MISS) return false
+    if (s < 0) {
+      this.ex.tick(now)
+      return false
+    }
+    if (this.ex.peek(s, now) === MISS) return false
     this.ex.expire(s, now)
     return true
   }
@@ -226,15 +124,8 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     checkNow(now)
     const n = keys.length
     if (n === 0) {
-      this.readClock(now)
+      this.ex.tick(now)
       return new Int32Array(0)
-    }
-    const byKey = this.byKey
-    if (byKey !== undefined) {
-      const codes = new Int32Array(n)
-      for (let i = 0; i < n; i++) codes[i] = this.lookupByKey(byKey, keys[i]!, now)
-      this.flush()
-      return codes
     }
     const { n4, base } = this.stage(keys)
     this.ex.lookupBatch(n, n4)
@@ -260,7 +151,6 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   /** Remembers the last key hashed: read-through hashes the same key for its get and then its set. */
   protected hashOne(key: string): number {
-    if (this.byKey !== undefined) return 0
     if (key !== this.lastKey) {
       this.lastKey = key
       this.lastHash = hashKey(key) & this.hashMask
@@ -268,8 +158,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return this.lastHash
   }
 
-  protected hashMany(keys: readonly string[]): Int32Array | undefined {
-    if (this.byKey !== undefined) return undefined
+  protected hashMany(keys: readonly string[]): Int32Array {
     const n = keys.length
     if (this.hashes.length < n) this.hashes = new Int32Array(Math.max(n, this.hashes.length * 2))
     if (n === 0) return this.hashes
@@ -283,7 +172,6 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   protected writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number {
     const ex = this.ex
-    if (this.byKey !== undefined) return this.writeByKey(this.byKey, key, value, now, ttl, grace, size)
     let s = ex.set(hash, now, ttl, grace, size)
     if (s < MISS) {
       // Some entry has this hash: ours, or (rarely) another key's.
@@ -296,44 +184,11 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return s
   }
 
-  private writeByKey(byKey: Map<string, number>, key: string, value: V, now: number, ttl: number, grace: number, size: number): number {
-    const ex = this.ex
-    this.drain()
-    this.readClock(now)
-    const found = byKey.get(key)
-    let s: number
-    if (found !== undefined) {
-      s = ex.write(found, 0, now, ttl, grace, size)
-      if (s < 0) this.release(found)
-    } else {
-      s = ex.write(-1, 0, now, ttl, grace, size)
-      if (s >= 0) {
-        // An eviction nobody listens to reuses its slot silently: the key still there is the evicted one.
-        const evicted = this.kv[2 * s]
-        if (evicted !== undefined) byKey.delete(evicted as string)
-        byKey.set(key, s)
-      }
-    }
-    if (s >= 0) this.store(s, key, value)
-    return s
-  }
-
-  protected override release(slot: number): void {
-    if (this.byKey !== undefined) {
-      const key = this.kv[2 * slot]
-      if (key !== undefined) this.byKey.delete(key as string)
-    }
-    super.release(slot)
-  }
-
   protected clearEntries(): void {
-    this.nReads = 0
-    this.byKey?.clear()
     this.ex.clear()
   }
 
   protected headSlot(): number {
-    this.drain()
     return this.ex.headSlot()
   }
 
@@ -343,7 +198,6 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 
   /** The live slot holding `key`, or MISS. Changes nothing. */
   private locate(key: string, hash: number): number {
-    if (this.byKey !== undefined) return this.byKey.get(key) ?? MISS
     const ex = this.ex
     let s = ex.find(hash)
     while (s >= 0 && this.kv[2 * s] !== key) s = ex.findNext(hash)

@@ -4,7 +4,7 @@ import { WASM_BASE64, WASM_SCALAR_BASE64 } from './wasm-bytes.generated.js'
 /** The raw exports of assembly/index.ts: numbers in, numbers out. */
 export interface CoreExports {
   memory: WebAssembly.Memory
-  configure(maxItems: number, maxBytes: number, initialCapacity: number, notifyEvictions: boolean, indexed: boolean): void
+  configure(maxItems: number, maxBytes: number, initialCapacity: number, notifyEvictions: boolean): void
   find(hash: number): number
   findNext(hash: number): number
   lookup(hash: number, now: number): number
@@ -25,11 +25,8 @@ export interface CoreExports {
   setHashMask(mask: number): void
   lookupBatch(n: number, n4: number): void
   touchBatch(n: number, n4: number, now: number): void
-  /** index: 'map' (see assembly/index.ts): where the records and the queue of fresh hits are, the current tick. */
-  recordsAt(): number
-  readsAt(): number
+  /** Reads the clock at `now` (it may rebase) and returns the tick. */
   tick(now: number): number
-  touchReads(n: number): void
   size(): number
   bytes(): number
   capacity(): number
