@@ -134,7 +134,9 @@ const save = (name, data) => {
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
 if (Object.keys(parts).length > 0) save('costs', { baseline: costs.baseline, results: parts })
 if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
-if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save('cache', { baseline: cache.baseline, results: api, bookkeeping })
+// A one-core run (BENCH_CACHE_CORE) is kept apart from the usual two-core results.
+const cacheFile = process.env.BENCH_CACHE_CORE ? `cache-${process.env.BENCH_CACHE_CORE}` : 'cache'
+if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save(cacheFile, { baseline: cache.baseline, results: api, bookkeeping })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
 // The summary and its chart only from a complete run, so they always describe one run of one code.
 if (!only && !quick && summary.length > 0) {

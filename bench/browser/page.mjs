@@ -66,7 +66,7 @@ function table(title) {
 
 /**
  * Browsers coarsen performance.now (5 us when cross-origin isolated, 100 us otherwise), and tinybench times one
- * call per sample: repeat each contender's call until one sample lasts about 0.2 ms, and count the repeats in
+ * call per sample: repeat each contender's call until one sample lasts about 1 ms, and count the repeats in
  * opsPerCall, so short calls (a batch hash of 16 keys) are not read as 0 ns.
  */
 function coarseTimerSafe(scenario) {
@@ -77,13 +77,16 @@ function coarseTimerSafe(scenario) {
       const fn = await make()
       // One repeat count per scenario, from its first contender, so every contender does the same work per sample.
       if (repeat === 0) {
+        // Warm the call up first: counted cold, before the JIT optimizes it, it would look many times slower.
+        for (let until = performance.now() + 5; performance.now() < until; ) fn()
         const until = performance.now() + 2
         let calls = 0
         while (performance.now() < until) {
           fn()
           calls++
         }
-        repeat = Math.max(1, Math.ceil(calls / 10))
+        // ~1 ms per sample for this contender, so one 10x faster still spans 20 timer ticks.
+        repeat = Math.max(1, Math.ceil(calls / 2))
       }
       const r = repeat
       return () => {
