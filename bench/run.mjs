@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit. BENCH_BASE_DIST=<dir> adds an
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite. BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -13,6 +13,7 @@ import { chart, summarize, summaryTable, versusBest } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as costs from './suites/costs.mjs'
+import * as hitratio from './suites/hitratio.mjs'
 import * as cache from './suites/cache.mjs'
 import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
@@ -35,6 +36,7 @@ const planned =
   scenarios.length +
   (only ? 0 : 2) + // memory, exactness
   (runs('costs') ? 3 : 0) +
+  (runs('hitratio') ? hitratio.traceCount(quick) : 0) +
   (!only || only === 'simd' ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
   (runs('cache') ? cache.scenarios().length : 0) +
   (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
@@ -42,7 +44,7 @@ const planned =
 let rowsDone = 0
 const log = (s) => {
   const elapsed = (Date.now() - startedAt) / 1000
-  const row = /^\s*\[\d+\/\d+\]/.test(s) || s.includes('memory WasmCore:')
+  const row = /^\s*\[(\d+\/\d+|hit ratio)\]/.test(s) || s.includes('memory WasmCore:')
   if (row) rowsDone++
   const left = rowsDone > 0 ? ` of ~${((elapsed / rowsDone) * planned).toFixed(0)} s (row ${rowsDone}/${planned})` : ''
   console.error(`${s} (${elapsed.toFixed(0)} s elapsed${left})`)
@@ -83,6 +85,12 @@ let hashes = {}
 if (!only || only === 'simd') {
   hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, gcEach: !quick, baseline: simd.baseline, log })
   printTable(ratioTable(hashes, simd.columns), 'Batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)')
+}
+
+let ratios = []
+if (!only || only === 'hitratio') {
+  ratios = hitratio.run({ quick, log })
+  printTable(hitratio.table(ratios), 'Hit ratio (%): each trace replayed at each cache size (ARC traces: Megiddo and Modha, FAST 03)')
 }
 
 let api = {}
@@ -133,6 +141,7 @@ const save = (name, data) => {
 }
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
 if (Object.keys(parts).length > 0) save('costs', { baseline: costs.baseline, results: parts })
+if (ratios.length > 0) save('hitratio', { rows: ratios })
 if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
 // A one-core run (BENCH_CACHE_CORE) is kept apart from the usual two-core results.
 const cacheFile = process.env.BENCH_CACHE_CORE ? `cache-${process.env.BENCH_CACHE_CORE}` : 'cache'

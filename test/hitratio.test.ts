@@ -1,0 +1,68 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { replayBelady, replayCore, replayLruCache, replayReferenceLru } from '../bench/lib/simulate.mjs'
+import { arcTrace, PUBLISHED } from '../bench/lib/traces.mjs'
+
+// The hit-ratio simulator of `npm run bench` (BENCH_ONLY=hitratio), checked against the published figures and
+// against exhaustive search. ARC traces: Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement
+// Cache", FAST 03 (bench/traces/README.md).
+const pct = (hits: number, n: number) => ((100 * hits) / n).toFixed(2)
+
+describe('hit-ratio simulator', () => {
+  it('reproduces the ARC paper\'s LRU hit ratios on OLTP exactly, on both cores', () => {
+    const oltp = arcTrace('OLTP')
+    expect(oltp.length).toBe(914_145)
+    for (const size of [1000, 2000]) {
+      for (const kind of ['wasm', 'js'] as const) {
+        expect(pct(replayCore(oltp, size, { kind }), oltp.length), `${kind} core at ${size}`).toBe(PUBLISHED.OLTP![size]!.lru.toFixed(2))
+      }
+    }
+  })
+
+  it('counts the same LRU hits through both cores, lru-cache and a reference LRU on a prefix of P6', () => {
+    const p6 = arcTrace('P6', 300_000)
+    expect(p6.length).toBe(300_000)
+    for (const size of [1000, 32_768]) {
+      const reference = replayReferenceLru(p6, size)
+      expect(replayCore(p6, size, { kind: 'wasm' })).toBe(reference)
+      expect(replayCore(p6, size, { kind: 'wasm', simd: false })).toBe(reference)
+      expect(replayCore(p6, size, { kind: 'js' })).toBe(reference)
+      expect(replayLruCache(p6, size)).toBe(reference)
+    }
+  })
+
+  it('Belady with bypass is optimal: it equals an exhaustive search on small streams and is never below LRU', () => {
+    /** The most hits any policy can get (on a miss: bypass, or insert and evict any one). */
+    function best(stream: number[], size: number): number {
+      const memo = new Map<string, number>()
+      const go = (i: number, cache: number[]): number => {
+        if (i === stream.length) return 0
+        const key = `${i}:${cache.join(',')}`
+        const known = memo.get(key)
+        if (known !== undefined) return known
+        const id = stream[i]!
+        let result: number
+        if (cache.includes(id)) result = 1 + go(i + 1, cache)
+        else if (cache.length < size) result = go(i + 1, [...cache, id].sort())
+        else {
+          result = go(i + 1, cache) // bypass
+          for (let v = 0; v < cache.length; v++) {
+            result = Math.max(result, go(i + 1, [...cache.slice(0, v), ...cache.slice(v + 1), id].sort()))
+          }
+        }
+        memo.set(key, result)
+        return result
+      }
+      return go(0, [])
+    }
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 14 }), fc.integer({ min: 1, max: 3 }), (ids, size) => {
+        const stream = Uint32Array.from(ids)
+        const optimal = replayBelady(stream, size)
+        expect(optimal).toBe(best(ids, size))
+        expect(optimal).toBeGreaterThanOrEqual(replayReferenceLru(stream, size))
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
