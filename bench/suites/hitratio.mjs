@@ -1,11 +1,13 @@
 // Hit ratios: each trace replayed at several cache sizes through the public core API (policy LRU today),
-// lru-cache (the JS reference) and Belady's optimal policy (offline, with bypass: the bound no policy passes).
+// lru-cache (the JS reference), the reference W-TinyLFU of bench/lib/tinylfu.mjs (the policy before it goes
+// into the cores) and Belady's optimal policy (offline, with bypass: the bound no policy passes).
 // The ARC traces must be cited wherever they are used: Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead
 // Replacement Cache", FAST 03 (bench/traces/README.md).
 import { arcTrace, loopTrace, PUBLISHED, recencyTrace, scanMixTrace, zipfTrace } from '../lib/traces.mjs'
 import { replayBelady, replayCore, replayLruCache } from '../lib/simulate.mjs'
+import { replayTinyLfu } from '../lib/tinylfu.mjs'
 
-export const columns = ['RustoCache core (lru)', 'lru-cache', 'Belady (optimal)', 'published LRU', 'published ARC']
+export const columns = ['RustoCache core (lru)', 'lru-cache', 'W-TinyLFU reference (1% window)', 'W-TinyLFU reference (adaptive)', 'Belady (optimal)', 'published LRU', 'published ARC']
 
 function traces(quick) {
   const length = quick ? 200_000 : 2_000_000
@@ -39,6 +41,8 @@ export function run({ quick = false, log } = {}) {
         size,
         lru: pct(replayCore(stream, size), stream.length),
         lruCache: pct(replayLruCache(stream, size), stream.length),
+        tinyLfuFixed: pct(replayTinyLfu(stream, size, { adaptive: false }), stream.length),
+        tinyLfu: pct(replayTinyLfu(stream, size), stream.length),
         belady: pct(replayBelady(stream, size), stream.length),
         publishedLru: published?.lru,
         publishedArc: published?.arc,
@@ -56,6 +60,8 @@ export function table(rows) {
     'cache size': r.size.toLocaleString('en'),
     'RustoCache core (lru)': f(r.lru),
     'lru-cache': f(r.lruCache),
+    'W-TinyLFU reference (1% window)': f(r.tinyLfuFixed),
+    'W-TinyLFU reference (adaptive)': f(r.tinyLfu),
     'Belady (optimal)': f(r.belady),
     'published LRU': f(r.publishedLru),
     'published ARC': f(r.publishedArc),
