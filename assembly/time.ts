@@ -6,7 +6,8 @@
 // The current time is always in the ms range: once it passes 2^30 ms (~12 days) after epoch, epoch moves
 // forward to the current whole second and every stored deadline is shifted (one pass, every ~12 days); a clock
 // set back before epoch moves it back the same way. The shift is a multiple of 1000, so seconds-range deadlines
-// shift exactly. Every timed call reads the clock first, found key or not, so both cores rebase at the same calls. src/core/ticks.ts implements the same rules for JsCore.
+// shift exactly. Every timed call reads the clock first, found key or not, so both cores rebase at the same
+// calls. src/core/clock.ts implements the same rules for JsCore.
 import * as L from "./layout";
 
 export const NEVER: u32 = 0xffffffff;

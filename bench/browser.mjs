@@ -3,14 +3,12 @@
 // coarsened to 100 us), runs it in headless Chromium (Debian's chromium on the PATH, or CHROMIUM_PATH) and prints
 // the same tables as `npm run bench`, then a table of Node's figures (bench/results/core.json) beside
 // Chromium's. A full run writes bench/results/browser.json; `--quick` checks that it runs.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs'
+import { readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { chromium } from 'playwright-core'
+import { launchChromium } from './lib/chromium.mjs'
 import { printTable, ratioTable } from './lib/harness.mjs'
 import { quick } from './lib/mode.mjs'
 import { versusBest } from './lib/report.mjs'
@@ -18,19 +16,6 @@ import * as core from './suites/core.mjs'
 import * as simd from './suites/simd.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const ours = ['WasmCore', 'WasmCore (scalar)', 'JsCore']
-
-function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
-    try {
-      return execFileSync('which', [name], { encoding: 'utf8' }).trim()
-    } catch {
-      // try the next name
-    }
-  }
-  throw new Error('bench:browser needs Chromium: sudo apt-get install -y chromium (or set CHROMIUM_PATH)')
-}
 
 const bundle = await build({
   entryPoints: [join(here, 'browser', 'page.mjs')],
@@ -54,12 +39,8 @@ const server = createServer((req, res) => {
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
 const url = `http://127.0.0.1:${server.address().port}/${quick ? '?quick' : ''}`
 
-const profile = mkdtempSync(join(tmpdir(), 'rustocache-bench-chromium-'))
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: chromiumPath(),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--js-flags=--expose-gc'],
-})
+const browser = await launchChromium(['--js-flags=--expose-gc'])
+const context = browser.context
 const startedAt = Date.now()
 let outcome
 try {
@@ -78,15 +59,13 @@ try {
     }).then(() => page.goto(url), reject)
   })
 } finally {
-  await context.close()
+  await browser.close()
   server.close()
-  rmSync(profile, { recursive: true, force: true })
 }
 
 const label = `Chromium ${outcome.version}`
 printTable(ratioTable(outcome.core, core.columns), `${label}, L1 core: median ns/op over ${outcome.features.rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
-const best = Object.entries(outcome.core).map(([scenario, by]) => ({ scenario, ...versusBest(by, core.jsPeers, ours) }))
-printTable(best, `${label}, L1 core against the fastest JS contender of each row: median of per-round ratios`)
+printTable(core.versusBestRows(outcome.core), `${label}, L1 core against the fastest JS contender of each row: median of per-round ratios`)
 printTable(ratioTable(outcome.simd, simd.columns), `${label}, batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)`)
 
 // Node's last full run beside this one: the same rows, each runtime's WasmCore against its own fastest JS LRU.

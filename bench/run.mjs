@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import { quick } from './lib/mode.mjs'
-import { chart, summarize, summaryTable, versusBest } from './lib/report.mjs'
+import { chart, summarize, summaryTable } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as costs from './suites/costs.mjs'
@@ -54,7 +54,7 @@ const results = await runRounds(scenarios, { rounds, time, gcEach: !quick, basel
 if (coreRows) {
   printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
   printTable(
-    Object.entries(results).map(([scenario, by]) => ({ scenario, ...versusBest(by, core.jsPeers, ['WasmCore', 'WasmCore (scalar)', 'JsCore']) })),
+    core.versusBestRows(results),
     'L1 core against the fastest JS contender of each row (lru-cache with and without ttl, mnemonist, JsCore): median of per-round ratios',
   )
 }

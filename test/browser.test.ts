@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { chromium, type BrowserContext } from 'playwright-core'
+import { resolve } from 'node:path'
+import type { BrowserContext } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium } from '../bench/lib/chromium.mjs'
 
 // The built core entry in headless Chromium (Debian's chromium; .ci/run installs it when missing).
 const PAGE = `<!doctype html><script type="module">
@@ -22,16 +20,9 @@ window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().c
 </script>`
 
 let server: Server
+let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 let context: BrowserContext
 let base = ''
-
-function chromiumPath(): string {
-  try {
-    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()
-  } catch {
-    throw new Error('chromium was not found on the PATH: apt-get install -y chromium (.ci/run does this)')
-  }
-}
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -43,15 +34,12 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rustocache-chromium-')), {
-    executablePath: chromiumPath(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
-  })
+  browser = await launchChromium()
+  context = browser.context
 }, 60_000)
 
 afterAll(async () => {
-  await context?.close()
+  await browser?.close()
   server?.close()
 })
 

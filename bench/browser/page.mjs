@@ -4,7 +4,6 @@
 // `npm run bench:browser`, which bundles it, runs it in headless Chromium and prints the same tables.
 // Query: ?quick (2 rounds x 15 ms), ?rounds=N&time=MS.
 import { ratioTable, runRounds } from '../lib/harness.mjs'
-import { versusBest } from '../lib/report.mjs'
 import * as core from '../suites/core.mjs'
 import * as simd from '../suites/simd.mjs'
 import { loadWasm, wasmSimdSupported } from '../../dist/index.js'
@@ -13,7 +12,6 @@ const params = new URLSearchParams(location.search)
 const quick = params.has('quick')
 const rounds = Number(params.get('rounds') ?? (quick ? 2 : 7))
 const time = Number(params.get('time') ?? (quick ? 15 : 100))
-const ours = ['WasmCore', 'WasmCore (scalar)', 'JsCore']
 
 /** To the Node driver when there is one (exposed by playwright), and always to the page. */
 function report(kind, data) {
@@ -133,33 +131,26 @@ try {
     report('progress', line)
   }
 
+  /** Runs one suite, redrawing its tables from the results so far after each row. */
+  const runSuite = async (scenarios, baseline, show) => {
+    const results = {}
+    const onResult = (name, by) => {
+      results[name] = by
+      show(results)
+      progress(name)
+    }
+    await runRounds(scenarios, { rounds, time, baseline, onResult })
+    return results
+  }
+
   const coreTable = table(`L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
   const bestTable = table('L1 core against the fastest JS contender of each row: median of per-round ratios')
-  const coreResults = {}
-  await runRounds(coreScenarios, {
-    rounds,
-    time,
-    baseline: core.baseline,
-    onResult: (name, by) => {
-      coreResults[name] = by
-      coreTable.set(ratioTable(coreResults, core.columns))
-      bestTable.set(Object.entries(coreResults).map(([scenario, b]) => ({ scenario, ...versusBest(b, core.jsPeers, ours) })))
-      progress(name)
-    },
+  const coreResults = await runSuite(coreScenarios, core.baseline, (results) => {
+    coreTable.set(ratioTable(results, core.columns))
+    bestTable.set(core.versusBestRows(results))
   })
-
   const simdTable = table('Batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)')
-  const simdResults = {}
-  await runRounds(simdScenarios, {
-    rounds,
-    time,
-    baseline: simd.baseline,
-    onResult: (name, by) => {
-      simdResults[name] = by
-      simdTable.set(ratioTable(simdResults, simd.columns))
-      progress(name)
-    },
-  })
+  const simdResults = await runSuite(simdScenarios, simd.baseline, (results) => simdTable.set(ratioTable(results, simd.columns)))
   status.textContent = `finished in ${((performance.now() - started) / 1000).toFixed(0)} s`
   report('done', { features, core: coreResults, simd: simdResults })
 } catch (error) {

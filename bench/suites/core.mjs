@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache'
 import { LRUCache as MnemonistLRU } from 'mnemonist'
 import { JsCore, WasmCore } from '../../dist/index.js'
 import { specialize } from '../lib/harness.mjs'
+import { versusBest } from '../lib/report.mjs'
 import { keys, uniformIndices, zipfIndices, keyOf } from '../lib/workload.mjs'
 
 const TTL = 600_000
@@ -62,6 +63,13 @@ export const baseline = 'lru-cache'
 /** The JS contenders a row's best is taken from (Map does not count: no eviction, no recency, no ttl). */
 export const jsPeers = ['lru-cache', 'lru-cache (no ttl)', 'mnemonist', 'JsCore']
 export const columns = Object.keys(contenders)
+/** RustoCache's cores, each set against the fastest of jsPeers in the "vs best JS" table. */
+export const ours = ['WasmCore', 'WasmCore (scalar)', 'JsCore']
+
+/** The "vs best JS" table: per row, each of ours against the fastest JS peer of the same round. */
+export function versusBestRows(results) {
+  return Object.entries(results).map(([scenario, by]) => ({ scenario, ...versusBest(by, jsPeers, ours) }))
+}
 
 
 const GET_LOOP = `let p = 0; let sink = 0

@@ -7,8 +7,6 @@ import { arcTrace, loopTrace, PUBLISHED, recencyTrace, scanMixTrace, zipfTrace }
 import { replayBelady, replayCore, replayLruCache } from '../lib/simulate.mjs'
 import { replayTinyLfu } from '../lib/tinylfu.mjs'
 
-export const columns = ['RustoCache core (lru)', 'lru-cache', 'W-TinyLFU reference (1% window)', 'W-TinyLFU reference (adaptive)', 'Belady (optimal)', 'published LRU', 'published ARC']
-
 function traces(quick) {
   const length = quick ? 200_000 : 2_000_000
   const items = 100_000

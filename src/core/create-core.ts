@@ -1,7 +1,7 @@
 import { InvalidOptionError, shown } from '../errors.js'
 import { JsCore } from './js-core.js'
 import type { Core, CoreKind } from './types.js'
-import { WasmCore, type WasmCoreOptions } from './wasm-core.js'
+import { checkSimdOption, WasmCore, type WasmCoreOptions } from './wasm-core.js'
 import { wasmSupported } from './wasm-module.js'
 
 export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
@@ -18,9 +18,7 @@ export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
 export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Core<V> {
   const kind = options.kind ?? 'auto'
   // Checked whichever core is made, so a typo fails on every runtime, not only where WASM runs.
-  if (options.simd !== undefined && typeof options.simd !== 'boolean') {
-    throw new InvalidOptionError(`simd must be true or false, got ${shown(options.simd)}`)
-  }
+  checkSimdOption(options.simd)
   if (kind === 'js') return new JsCore<V>(options)
   if (kind === 'wasm') return new WasmCore<V>(options)
   if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${shown(kind)}`)

@@ -12,6 +12,11 @@ export interface WasmCoreOptions<V> extends CoreOptions<V> {
   simd?: boolean
 }
 
+/** The `simd` option; createCore checks it too, so a bad value fails on runtimes that never make a WasmCore. */
+export function checkSimdOption(simd: unknown): asserts simd is boolean | undefined {
+  if (simd !== undefined && typeof simd !== 'boolean') throw new InvalidOptionError(`simd must be true or false, got ${shown(simd)}`)
+}
+
 /**
  * The L1 core on WebAssembly: the hash index, LRU links, deadlines and sizes live in linear memory
  * (assembly/layout.ts has the map); keys and values stay in JS arrays indexed by slot. A lookup hashes the key in
@@ -35,7 +40,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   constructor(options: WasmCoreOptions<V> = {}) {
     super(options)
     const simd = options.simd
-    if (simd !== undefined && typeof simd !== 'boolean') throw new InvalidOptionError(`simd must be true or false, got ${shown(simd)}`)
+    checkSimdOption(simd)
     const flavour = simd === undefined ? bestFlavour() : simd ? 'simd' : 'scalar'
     this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason), flavour)
     this.simd = flavour === 'simd'
