@@ -6,6 +6,7 @@ import * as T from "./table";
 import { relative, tickOf, resetClock } from "./time";
 import { moveToFront, unlink } from "./lru";
 import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
+import * as P from "./policy";
 export { setHashMask, hashBatchScalar } from "./batch";
 
 const STALE: i32 = 0x40000000;
@@ -13,10 +14,12 @@ const STALE: i32 = 0x40000000;
 export { find, findNext } from "./table";
 export { ensureScratch } from "./layout";
 
-export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool): void {
+/** `policy`: 0 LRU, 1 W-TinyLFU (policy.ts). */
+export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool, policy: u32): void {
   resetClock();
   T.setNotifyEvictions(notifyEvictions);
-  L.configure(maxItems, maxBytes, initialCapacity);
+  L.configure(maxItems, maxBytes, initialCapacity, policy);
+  if (policy != 0) P.configure();
 }
 
 /** Fresh is decided from the record alone; only a stale entry reads its physical deadline. */
@@ -26,11 +29,23 @@ function state(s: u32, t: u32): i32 {
 }
 
 /** A verified hit: drops the entry if it is past its physical deadline, else makes it most recent. */
+// Under W-TinyLFU every lookup of a key is one request for the climber: touch counts a slot that is not live
+// (JS passes -1 for a key it did not find) as a miss.
 export function touch(s: u32, now: f64): i32 {
-  if (!T.isLive(s)) return -1;
-  const code = state(s, tickOf(relative(now)));
-  if (code < 0) T.remove(s, T.REASON_EXPIRE);
-  else moveToFront(s);
+  const t = tickOf(relative(now));
+  const tiny = L.policy != 0;
+  if (!T.isLive(s)) {
+    if (tiny) P.miss();
+    return -1;
+  }
+  const code = state(s, t);
+  if (code < 0) {
+    T.remove(s, T.REASON_EXPIRE);
+    if (tiny) P.miss();
+  } else if (tiny) {
+    P.hit(s, L.hashOf(s));
+    P.forgetUndo();
+  } else moveToFront(s);
   return code;
 }
 
@@ -48,6 +63,17 @@ export function lookup(h: u32, now: f64): i32 {
   undoPrev = L.NIL;
   const t = tickOf(relative(now));
   const s = T.find(h);
+  if (L.policy != 0) {
+    P.forgetUndo();
+    if (s < 0) {
+      P.miss();
+      return -1;
+    }
+    const c = state(<u32>s, t);
+    if (c < 0) return -2 - s; // counted by dropExpired, or by the touch of JS's walk
+    P.hit(<u32>s, h);
+    return c;
+  }
   if (s < 0) return -1;
   const code = state(<u32>s, t);
   if (code < 0) return -2 - s;
@@ -60,6 +86,10 @@ export function lookup(h: u32, now: f64): i32 {
 
 /** Puts the slot the last lookup moved back between its old neighbours. */
 export function undoLookup(): void {
+  if (L.policy != 0) {
+    P.undo();
+    return;
+  }
   const s = undoSlot;
   if (undoPrev == L.NIL) return; // it was the head already: nothing moved
   unlink(s);
@@ -71,6 +101,7 @@ export function undoLookup(): void {
 
 export function dropExpired(s: u32): void {
   T.remove(s, T.REASON_EXPIRE);
+  if (L.policy != 0) P.miss();
 }
 
 /** Like touch, but changes nothing: no LRU move, no removal. */
@@ -110,6 +141,7 @@ export function expire(s: u32, now: f64): void {
 
 export function clear(): void {
   L.resetEntries();
+  if (L.policy != 0) P.resetLists();
 }
 
 export function hashBatch(n4: u32): void {
@@ -127,7 +159,7 @@ export function touchBatch(n: u32, n4: u32, now: f64): void {
   for (let i: u32 = 0; i < n; i++) {
     const p = slots + (<usize>i << 2);
     const s = load<i32>(p);
-    if (s >= 0) store<i32>(p, touch(<u32>s, now));
+    if (s >= 0 || L.policy != 0) store<i32>(p, touch(<u32>s, now));
   }
 }
 
@@ -139,5 +171,19 @@ export function tick(now: f64): u32 {
 export function size(): u32 { return L.count; }
 export function bytes(): f64 { return L.totalBytes; }
 export function capacity(): u32 { return L.cap; }
-export function headSlot(): i32 { return <i32>L.head; }
-export function nextSlot(s: u32): i32 { return <i32>L.nextOf(s); }
+export function headSlot(): i32 { return <i32>(L.policy != 0 ? P.firstSlot() : L.head); }
+export function nextSlot(s: u32): i32 { return <i32>(L.policy != 0 ? P.followingSlot(s) : L.nextOf(s)); }
+
+/** Bench and test hooks for the W-TinyLFU sketch. */
+export { estimate, setSimdPositions } from "./policy";
+export function windowMax(): u32 { return P.windowMax; }
+/** n increments and estimates of hashes h, h + step, ...: the sketch's cost without crossing into WASM. */
+export function sketchLoop(n: u32, h: u32, step: u32): u32 {
+  let sum: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    P.increment(h);
+    sum += P.estimate(h);
+    h += step;
+  }
+  return sum;
+}

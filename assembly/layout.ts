@@ -15,6 +15,8 @@
 //            bits [slotBits + 3, 32)       the low bits of the key's hash, as a tag
 //            The tag lets a probe pass other keys' buckets without reading their records; the distance lets a
 //            deletion shift the cluster back without reading them either.
+//   REGION   u8[cap]  which W-TinyLFU list the slot is on; only under policy 'tinylfu' (policy.ts)
+//   SKETCH   sketchBlocks blocks of 64 bytes, 64-aligned: the frequency sketch; only under 'tinylfu'
 //   SCRATCH  batch input and output (layout in batch.ts); rewritten by every batch call
 //
 // Invariants: count live slots are linked from head to tail; every live slot is in INDEX exactly once;
@@ -34,6 +36,9 @@ export let maxItems: u32 = 0;
 export let maxBytes: f64 = Infinity;
 export let trackSizes: bool = false;
 export let hasPhys: bool = false;
+/** 0: LRU, one list from head to tail. 1: W-TinyLFU, three lists (policy.ts); head and tail are unused. */
+export let policy: u32 = 0;
+export let sketchBlocks: u32 = 0;
 
 export let count: u32 = 0;
 export let hiwater: u32 = 0;
@@ -46,7 +51,9 @@ export let slotBits: u32 = 0;
 export let slotMask: u32 = 0;
 export let oPhys: usize = 0;
 export let oSize: usize = 0;
+export let oRegion: usize = 0;
 export let oIndex: usize = 0;
+export let oSketch: usize = 0;
 export let oScratch: usize = 0;
 export let scratchBytes: usize = 0;
 @inline function rec(s: u32): usize { return base + (<usize>s << 4); }
@@ -76,8 +83,15 @@ function ensureMemory(end: usize): void {
   if (need > have && memory.grow(need - have) < 0) unreachable();
 }
 
-export function configure(items: u32, bytes: f64, initialCap: u32): void {
+/** Counters per entry of capacity: 16 x 4 bits = 8 bytes, as Caffeine (12 and 14 lost 0.6-1 point; README). */
+export const SKETCH_COUNTERS: u32 = 16;
+@inline function blocksFor(c: u32): u32 {
+  return <u32>((<u64>c * SKETCH_COUNTERS + 127) >> 7);
+}
+
+export function configure(items: u32, bytes: f64, initialCap: u32, pol: u32): void {
   base = (__heap_base + 15) & ~<usize>15;
+  policy = pol;
   maxItems = items;
   maxBytes = bytes;
   trackSizes = bytes < Infinity;
@@ -109,11 +123,19 @@ export function relayout(newCap: u32, phys: bool): void {
   const column = <usize>newCap << 2;
   const nPhys = base + (<usize>newCap << 4);
   const nSize = phys ? nPhys + column : nPhys;
-  const nIndex = trackSizes ? nSize + column : nSize;
+  const nRegion = trackSizes ? nSize + column : nSize;
+  const nIndex = policy != 0 ? nRegion + ((<usize>newCap + 3) & ~<usize>3) : nRegion;
   const buckets = bucketsFor(newCap);
-  const nScratch = (nIndex + (<usize>buckets << 2) + 15) & ~<usize>15;
+  const nSketch = (nIndex + (<usize>buckets << 2) + 63) & ~<usize>63;
+  const blocks = policy != 0 ? blocksFor(newCap) : 0;
+  const nScratch = nSketch + (<usize>blocks << 6);
   ensureMemory(nScratch + scratchBytes);
+  // Every region only moves up: copy the last one first.
+  // A new capacity gets a new, empty sketch (policy.clearSketch, called by the table); the same one moves.
+  const keepSketch = cap == newCap && blocks > 0;
+  if (keepSketch) memory.copy(nSketch, oSketch, <usize>blocks << 6);
   if (cap > 0) {
+    if (policy != 0) memory.copy(nRegion, oRegion, <usize>hiwater);
     if (trackSizes) memory.copy(nSize, oSize, live);
     if (phys && hasPhys) memory.copy(nPhys, oPhys, live);
     else if (phys) {
@@ -122,6 +144,9 @@ export function relayout(newCap: u32, phys: bool): void {
   }
   oPhys = nPhys;
   oSize = nSize;
+  oRegion = nRegion;
+  oSketch = nSketch;
+  sketchBlocks = blocks;
   slotBits = 32 - clz<u32>(newCap);
   slotMask = (<u32>1 << slotBits) - 1;
   oIndex = nIndex;

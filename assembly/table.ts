@@ -2,7 +2,8 @@
 // entry lifecycle: allocate, write deadlines, evict, remove, grow.
 import * as L from "./layout";
 import { unlink, pushFront } from "./lru";
-import { encode, NEVER } from "./time";
+import { encode, NEVER, tickOf } from "./time";
+import * as P from "./policy";
 
 /** Told about every entry the core drops by itself, before its slot can be reused. */
 @external("env", "evicted")
@@ -10,6 +11,8 @@ declare function evicted(slot: u32, reason: i32): void;
 
 export const REASON_EVICT: i32 = 0;
 export const REASON_EXPIRE: i32 = 1;
+/** A candidate leaving the W-TinyLFU window that admission turned away. */
+export const REASON_REJECT: i32 = 2;
 
 @inline function home(h: u32): u32 {
   return <u32>((<u64>h * <u64>L.nbuckets) >> 32);
@@ -109,14 +112,17 @@ function rebuildIndex(): void {
 }
 
 function relayoutKeepingEntries(newCap: u32, phys: bool): void {
+  const grown = newCap != L.cap;
   L.relayout(newCap, phys);
   rebuildIndex();
+  if (grown && L.policy != 0) P.clearSketch();
 }
 
 /** Drops a live slot; `reason` < 0 means the caller asked for it, so JS is not told. */
 export function remove(s: u32, reason: i32): void {
   indexRemove(s);
-  unlink(s);
+  if (L.policy != 0) P.unlinkIn(s);
+  else unlink(s);
   L.addBytes(-<f64>L.sizeOf(s));
   L.setCount(L.count - 1);
   L.setPrev(s, L.FREE);
@@ -189,14 +195,59 @@ function makeRoom(size: u32, extra: u32): void {
   }
 }
 
+/**
+ * W-TinyLFU's eviction step: an expired candidate or victim goes first; else the candidate (just pushed out of
+ * the window) and the victim are compared by estimated frequency and the loser goes, a tie against the
+ * candidate. `keep` is never chosen. Returns the candidate still to be decided (NIL once it is).
+ */
+function evictOne(candidate: u32, keep: u32, t: u32, quiet: bool): u32 {
+  if (candidate != L.NIL && physicalDeadline(candidate) <= t) {
+    remove(candidate, REASON_EXPIRE);
+    return L.NIL;
+  }
+  const v = P.victim(keep);
+  if (physicalDeadline(v) <= t) {
+    remove(v, REASON_EXPIRE);
+    return candidate;
+  }
+  if (candidate == L.NIL || v == candidate) {
+    remove(v, quiet ? -1 : REASON_EVICT);
+    return L.NIL;
+  }
+  if (P.estimate(L.hashOf(candidate)) <= P.estimate(L.hashOf(v))) {
+    remove(candidate, quiet ? -1 : REASON_REJECT);
+    return L.NIL;
+  }
+  remove(v, quiet ? -1 : REASON_EVICT);
+  return candidate;
+}
+
+/** makeRoom under W-TinyLFU, before an insert. */
+function admit(size: u32, t: u32): void {
+  P.climbIfDue();
+  let candidate = P.makeWindowRoom();
+  // As in makeRoom: without a listener or a byte limit exactly one entry goes, and its slot is the new one's.
+  const quiet = !notifyEvictions && !L.trackSizes;
+  while (L.count + 1 > L.maxItems || (L.trackSizes && L.totalBytes + <f64>size > L.maxBytes)) {
+    candidate = evictOne(candidate, L.NIL, t, quiet);
+  }
+}
+
 /** A new entry for a key known to be absent. Returns its slot, or -1 when `size` exceeds maxBytes. */
 export function insert(h: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
   if (L.trackSizes && <f64>size > L.maxBytes) return -1;
-  makeRoom(size, 1);
+  const tiny = L.policy != 0;
+  if (tiny) admit(size, tickOf(rel));
+  else makeRoom(size, 1);
   const s = allocate();
   L.setHash(s, h);
   indexInsert(s, h);
-  pushFront(s);
+  if (tiny) {
+    // After allocate: growing the table starts a new sketch.
+    P.ageIfDue();
+    P.increment(h);
+    P.pushFrontIn(P.WINDOW, s);
+  } else pushFront(s);
   writeDeadlines(s, rel, ttl, grace);
   if (L.trackSizes) {
     L.setSize(s, size);
@@ -215,6 +266,19 @@ export function update(s: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
     }
     L.addBytes(<f64>size - <f64>L.sizeOf(s));
     L.setSize(s, size);
+  }
+  if (L.policy != 0) {
+    // A write is an access, as in Caffeine.
+    P.ageIfDue();
+    P.increment(L.hashOf(s));
+    P.access(s);
+    writeDeadlines(s, rel, ttl, grace);
+    if (L.trackSizes) {
+      const t = tickOf(rel);
+      let candidate = L.NIL;
+      while (L.totalBytes > L.maxBytes) candidate = evictOne(candidate, s, t, false);
+    }
+    return <i32>s;
   }
   if (L.head != s) {
     unlink(s);

@@ -13,6 +13,7 @@ export {
   type Core,
   type CoreKind,
   type CoreOptions,
+  type EvictionPolicy,
   type EvictionReason,
 } from './core/types.js'
 export {

@@ -5,7 +5,9 @@ import { maskHashes } from '../src/core/wasm-core.js'
 
 // Random operation sequences applied to both cores: every result, every eviction, the LRU order and the
 // counters must match after each step. Small capacities make eviction and growth happen constantly; time
-// jumps of up to 40 days cross the ms/seconds deadline ranges and the epoch rebase.
+// jumps of up to 40 days cross the ms/seconds deadline ranges and the epoch rebase. Both policies: under
+// W-TinyLFU small capacities also make the sketch age (every 10 x capacity additions) and the window climb
+// (every 10 x maxItems lookups) many times a run, and collisions exercise WASM's undo of a lookup's hit.
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', '', 'ключ', '😀', 'user:1', 'user:10', 'x'.repeat(33)]
 const DAY = 86_400_000
 
@@ -77,6 +79,9 @@ const cases = [
   // 3-bit distance field can count: findNext, undoLookup and the batch path's walk in JS on every call).
   { name: 'agree when hashes collide: masked to 0, 1 or 4 bits, or with the home-bucket bits zeroed', keys: KEYS, maxItems: 10, masks: [0, 1, 0xf, 0xffff0000] },
   { name: 'agree over hundreds of keys, growing from one slot, with and without collisions', keys: MANY, maxItems: 300, masks: [-1, 0, 0xff] },
+  // Long runs over a few slots: W-TinyLFU's window moves many times and its sketch ages many times.
+  { name: 'agree over long runs on a few slots (the window climbs, the sketch ages)', keys: KEYS, maxItems: 6, masks: [-1, 0xf], long: true },
+  { name: 'agree over long runs on tens of slots (climber steps above one entry)', keys: MANY.slice(0, 90), maxItems: 60, masks: [-1], long: true },
 ]
 
 describe('WasmCore and JsCore', () => {
@@ -93,19 +98,22 @@ describe('WasmCore and JsCore', () => {
         mask: fc.constantFrom(...c.masks),
         // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only.
         simd: fc.boolean(),
+        policy: fc.constantFrom('lru' as const, 'tinylfu' as const),
       })
       fc.assert(
-        fc.property(config, fc.array(opsOver(key), { minLength: 1, maxLength: c.keys === MANY ? 400 : 200, size: 'max' }), (cfg, ops) => {
+        fc.property(config, fc.array(opsOver(key), { minLength: 1, maxLength: c.keys === MANY ? 400 : c.long ? 3000 : 200, size: 'max' }), (cfg, ops) => {
           const evicted = { wasm: [] as string[], js: [] as string[] }
           const options = (kind: 'wasm' | 'js') => ({
             maxItems: cfg.maxItems,
             maxBytes: cfg.maxBytes,
             initialCapacity: cfg.initialCapacity,
+            policy: cfg.policy,
             onEvict: cfg.listen ? (k: string, v: string, reason: string) => evicted[kind].push(`${k}=${v}:${reason}`) : undefined,
           })
           const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd })
           if (cfg.mask !== -1) maskHashes(wasm, cfg.mask)
           const js = new JsCore<string>(options('js'))
+          if (cfg.mask !== -1) maskHashes(js, cfg.mask)
           let now = cfg.start
           ops.forEach((o, n) => {
             if (o.t === 'advance') now += o.ms
@@ -116,7 +124,7 @@ describe('WasmCore and JsCore', () => {
             expect([wasm.size, wasm.bytes, wasm.capacity], step).toEqual([js.size, js.bytes, js.capacity])
           })
         }),
-        { numRuns: Number(process.env.DIFF_RUNS ?? (c.keys === MANY ? 60 : 300)) },
+        { numRuns: Number(process.env.DIFF_RUNS ?? (c.keys === MANY ? 60 : c.long ? 30 : 300)) },
       )
     })
   }

@@ -6,10 +6,18 @@ import {
   type Core,
   type CoreKind,
   type CoreOptions,
+  type EvictionPolicy,
   type EvictionReason,
 } from './types.js'
 
-const REASONS: readonly EvictionReason[] = ['evict', 'expire']
+/** Indexed by the reason codes of assembly/table.ts. */
+const REASONS: readonly EvictionReason[] = ['evict', 'expire', 'rejected']
+
+export function checkPolicy(policy: unknown): EvictionPolicy {
+  if (policy === undefined) return 'lru'
+  if (policy !== 'lru' && policy !== 'tinylfu') throw new InvalidOptionError(`policy must be 'lru' or 'tinylfu', got ${shown(policy)}`)
+  return policy
+}
 
 /** The value behind a lookup code when the entry is fresh, else undefined. */
 export function freshValue<V>(kv: unknown[], code: number): V | undefined {
@@ -64,6 +72,7 @@ export abstract class BaseCore<V> implements Core<V> {
   abstract readonly kind: CoreKind
   readonly maxItems: number
   readonly maxBytes: number
+  readonly policy: EvictionPolicy
   protected readonly initialCapacity: number
   /** Key of slot s at [2s], its value at [2s + 1]: one cache line serves the key check and the value. */
   protected kv: unknown[] = []
@@ -82,6 +91,7 @@ export abstract class BaseCore<V> implements Core<V> {
       throw new InvalidOptionError('onEvict must be a function')
     }
     this.onEvict = options.onEvict
+    this.policy = checkPolicy(options.policy)
     this.hasEvictionListener = options.onEvict !== undefined
   }
 

@@ -1,5 +1,7 @@
 import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
 import { Clock, encodeDeadline, NEVER, shiftDeadline, tickOf } from './clock.js'
+import { hashKey } from './hash.js'
+import { TinyLfu, WINDOW } from './tinylfu.js'
 import { MISS, STALE, type CoreOptions } from './types.js'
 
 // Links are Int32Array so every value V8 reads back is a small integer.
@@ -7,6 +9,7 @@ const NIL = -1
 const FREE = -2
 const EVICT = 0
 const EXPIRE = 1
+const REJECT = 2
 
 /**
  * The L1 core in plain TypeScript, lru-cache's layout: a Map from key to slot, typed arrays for the LRU links and
@@ -19,8 +22,16 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   private readonly clock = new Clock()
   private readonly trackSizes: boolean
   private cap = 0
-  private prev: Int32Array = new Int32Array(0)
-  private next: Int32Array = new Int32Array(0)
+  /** @internal Read by the W-TinyLFU lists. */
+  prev: Int32Array = new Int32Array(0)
+  /** @internal */
+  next: Int32Array = new Int32Array(0)
+  /** W-TinyLFU's lists and sketch, under policy 'tinylfu'; undefined for LRU. */
+  private readonly lfu: TinyLfu | undefined
+  /** Each slot's key hash (the sketch counts hashes, as in WASM); only under 'tinylfu'. */
+  private hashes: Uint32Array | undefined
+  /** All ones, except in tests that force collisions (maskHashes). */
+  private hashMask = -1
   private exp: Uint32Array = new Uint32Array(0)
   private phys: Uint32Array | undefined
   private sizes: Uint32Array | undefined
@@ -41,6 +52,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   constructor(options: CoreOptions<V> = {}) {
     super(options)
     this.trackSizes = this.maxBytes < Infinity
+    this.lfu = this.policy === 'tinylfu' ? new TinyLfu(this, this.maxItems) : undefined
     this.resize(this.initialCapacity, false)
   }
 
@@ -66,7 +78,10 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     // Every timed call reads the clock, found key or not: a read may rebase it (see clock.ts).
     const t = tickOf(this.clock.relative(now, this.rebase))
     const s = this.index.get(key)
-    if (s === undefined) return MISS
+    if (s === undefined) {
+      this.lfu?.miss()
+      return MISS
+    }
     const code = this.touch(s, t)
     this.flush()
     return code
@@ -110,7 +125,11 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     const t = tickOf(this.clock.relative(now, this.rebase))
     for (let i = 0; i < keys.length; i++) {
       const s = this.index.get(keys[i]!)
-      codes[i] = s === undefined ? MISS : this.touch(s, t)
+      if (s !== undefined) codes[i] = this.touch(s, t)
+      else {
+        codes[i] = MISS
+        this.lfu?.miss()
+      }
     }
     this.flush()
     return codes
@@ -118,39 +137,50 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   memoryBytes(): number {
     return (
-      this.prev.byteLength + this.next.byteLength + this.exp.byteLength + (this.phys?.byteLength ?? 0) + (this.sizes?.byteLength ?? 0)
+      this.prev.byteLength +
+      this.next.byteLength +
+      this.exp.byteLength +
+      (this.phys?.byteLength ?? 0) +
+      (this.sizes?.byteLength ?? 0) +
+      (this.hashes?.byteLength ?? 0) +
+      (this.lfu?.memoryBytes() ?? 0)
     )
   }
 
-  protected hashOne(): number {
-    return 0
+  /** Only W-TinyLFU needs hashes (its sketch counts them); LRU never computes one. */
+  protected hashOne(key: string): number {
+    return this.lfu ? hashKey(key) & this.hashMask : 0
   }
 
-  protected hashMany(): undefined {
-    return undefined
+  protected hashMany(keys: readonly string[]): Int32Array | undefined {
+    if (!this.lfu) return undefined
+    const out = new Int32Array(keys.length)
+    for (let i = 0; i < keys.length; i++) out[i] = hashKey(keys[i]!) & this.hashMask
+    return out
   }
 
-  protected writeEntry(key: string, _hash: number, value: V, now: number, ttl: number, grace: number, size: number): number {
+  protected writeEntry(key: string, hash: number, value: V, now: number, ttl: number, grace: number, size: number): number {
     const rel = this.clock.relative(now, this.rebase)
     const found = this.index.get(key)
-    const s = found === undefined ? this.insert(key, rel, ttl, grace, size) : this.update(found, rel, ttl, grace, size)
+    const s = found === undefined ? this.insert(key, hash, rel, ttl, grace, size) : this.update(found, rel, ttl, grace, size)
     if (s >= 0) this.store(s, key, value)
     return s
   }
 
   protected clearEntries(): void {
     this.index.clear()
+    this.lfu?.resetLists()
     this.head = this.tail = this.freeHead = NIL
     this.hiwater = 0
     this.totalBytes = 0
   }
 
   protected headSlot(): number {
-    return this.head
+    return this.lfu ? this.lfu.firstSlot() : this.head
   }
 
   protected nextSlot(s: number): number {
-    return this.next[s]!
+    return this.lfu ? this.lfu.followingSlot(s) : this.next[s]!
   }
 
   private state(s: number, t: number): number {
@@ -162,7 +192,11 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   private touch(s: number, t: number): number {
     if (s >= this.hiwater || this.prev[s] === FREE) return MISS
     const code = this.state(s, t)
-    if (code === MISS) this.remove(s, EXPIRE)
+    const lfu = this.lfu
+    if (code === MISS) {
+      this.remove(s, EXPIRE)
+      lfu?.miss()
+    } else if (lfu) lfu.hit(s, this.hashes![s]!)
     else if (this.head !== s) {
       this.unlink(s)
       this.pushFront(s)
@@ -170,12 +204,19 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return code
   }
 
-  private insert(key: string, rel: number, ttl: number, grace: number, size: number): number {
+  private insert(key: string, hash: number, rel: number, ttl: number, grace: number, size: number): number {
     if (this.trackSizes && size > this.maxBytes) return MISS
-    this.makeRoom(size, 1)
+    const lfu = this.lfu
+    if (lfu) this.admit(lfu, size, tickOf(rel))
+    else this.makeRoom(size, 1)
     const s = this.allocate()
     this.index.set(key, s)
-    this.pushFront(s)
+    if (lfu) {
+      this.hashes![s] = hash
+      lfu.ageIfDue()
+      lfu.increment(hash)
+      lfu.pushFrontIn(WINDOW, s)
+    } else this.pushFront(s)
     this.writeDeadlines(s, rel, ttl, grace)
     if (this.sizes) this.sizes[s] = size
     if (this.trackSizes) this.totalBytes += size
@@ -190,6 +231,17 @@ export class JsCore<V = unknown> extends BaseCore<V> {
       }
       this.totalBytes += size - this.sizes[s]!
       this.sizes[s] = size
+    }
+    const lfu = this.lfu
+    if (lfu) {
+      lfu.ageIfDue()
+      lfu.increment(this.hashes![s]!)
+      lfu.access(s)
+      this.writeDeadlines(s, rel, ttl, grace)
+      const t = tickOf(rel)
+      let candidate = NIL
+      while (this.totalBytes > this.maxBytes) candidate = this.evictOne(lfu, candidate, s, t)
+      return s
     }
     if (this.head !== s) {
       this.unlink(s)
@@ -216,6 +268,42 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     if (this.phys) this.phys[s] = phys
   }
 
+  private physical(s: number): number {
+    return this.phys ? this.phys[s]! : this.exp[s]!
+  }
+
+  /** assembly/table.ts evictOne. */
+  private evictOne(lfu: TinyLfu, candidate: number, keep: number, t: number): number {
+    if (candidate !== NIL && this.physical(candidate) <= t) {
+      this.remove(candidate, EXPIRE)
+      return NIL
+    }
+    const v = lfu.victim(keep)
+    if (this.physical(v) <= t) {
+      this.remove(v, EXPIRE)
+      return candidate
+    }
+    if (candidate === NIL || v === candidate) {
+      this.remove(v, EVICT)
+      return NIL
+    }
+    const hashes = this.hashes!
+    if (lfu.estimate(hashes[candidate]!) <= lfu.estimate(hashes[v]!)) {
+      this.remove(candidate, REJECT)
+      return NIL
+    }
+    this.remove(v, EVICT)
+    return candidate
+  }
+
+  private admit(lfu: TinyLfu, size: number, t: number): void {
+    lfu.climbIfDue()
+    let candidate = lfu.makeWindowRoom()
+    while (this.index.size + 1 > this.maxItems || (this.trackSizes && this.totalBytes + size > this.maxBytes)) {
+      candidate = this.evictOne(lfu, candidate, NIL, t)
+    }
+  }
+
   private makeRoom(size: number, extra: number): void {
     while (this.index.size + extra > this.maxItems) this.remove(this.tail, EVICT)
     if (this.trackSizes) {
@@ -236,7 +324,8 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   /** `reason` < 0: the caller removed it, nobody is told. */
   private remove(s: number, reason: number): void {
     this.index.delete(this.kv[2 * s] as string)
-    this.unlink(s)
+    if (this.lfu) this.lfu.unlinkIn(s)
+    else this.unlink(s)
     if (this.sizes) this.totalBytes -= this.sizes[s]!
     this.prev[s] = FREE
     this.next[s] = this.freeHead
@@ -276,6 +365,10 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     this.phys = phys ? grow(this.phys ?? this.exp, u32) : undefined
     this.exp = grow(this.exp, u32)
     this.sizes = this.trackSizes ? grow(this.sizes, u32) : undefined
+    if (this.lfu) {
+      this.hashes = grow(this.hashes, u32)
+      this.lfu.resize(cap)
+    }
     this.cap = cap
   }
 }

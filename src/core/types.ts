@@ -1,8 +1,19 @@
 /** Which implementation an L1 core runs on. */
 export type CoreKind = 'wasm' | 'js'
 
-/** Why the core dropped an entry by itself: `evict` to stay within maxItems/maxBytes, `expire` past its deadline. */
-export type EvictionReason = 'evict' | 'expire'
+/**
+ * Why the core dropped an entry by itself: `evict` to stay within maxItems/maxBytes, `expire` past its deadline,
+ * `rejected` (policy 'tinylfu' only) a new entry leaving the admission window that W-TinyLFU judged used less
+ * often than the entry it would have displaced.
+ */
+export type EvictionReason = 'evict' | 'expire' | 'rejected'
+
+/**
+ * How the core chooses what to evict. `lru`: the least recently used entry. `tinylfu`: W-TinyLFU (a small LRU
+ * window for new entries, a main region that admits an entry leaving the window only if its key is used more
+ * often than the main region's victim, by a 4-bit count-min sketch; the window size adapts to the workload).
+ */
+export type EvictionPolicy = 'lru' | 'tinylfu'
 
 export interface CoreOptions<V = unknown> {
   /**
@@ -20,6 +31,11 @@ export interface CoreOptions<V = unknown> {
    * @default 16
    */
   initialCapacity?: number
+  /**
+   * Eviction policy; see EvictionPolicy. Both cores implement both, identically.
+   * @default 'lru'
+   */
+  policy?: EvictionPolicy
   /** Told about each entry the core dropped by itself, after the call that dropped it has finished. */
   onEvict?: (key: string, value: V, reason: EvictionReason) => void
 }
@@ -43,6 +59,7 @@ export const MAX_ITEMS = 2 ** 24
  */
 export interface Core<V = unknown> {
   readonly kind: CoreKind
+  readonly policy: EvictionPolicy
   /** Live entries (fresh or within grace; an expired entry counts until a call finds it). */
   readonly size: number
   /** Sum of the live entries' sizes (0 unless maxBytes is set). */
@@ -81,7 +98,10 @@ export interface Core<V = unknown> {
   ): void
   keyAt(slot: number): string
   valueAt(slot: number): V
-  /** Keys from most to least recently used. */
+  /**
+   * Keys from most to least recently used. Under 'tinylfu': the window, then the protected region, then
+   * probation, each most recent first (the last key is the next victim).
+   */
   keys(): IterableIterator<string>
   /** Bytes of memory the core's own structures take outside the JS arrays (WASM memory or typed arrays). */
   memoryBytes(): number

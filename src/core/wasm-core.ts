@@ -3,6 +3,7 @@ import { hashKey } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { InvalidOptionError, shown } from '../errors.js'
 import { bestFlavour, instantiateCore, type CoreExports } from './wasm-module.js'
+import { JsCore } from './js-core.js'
 
 export interface WasmCoreOptions<V> extends CoreOptions<V> {
   /**
@@ -44,7 +45,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     const flavour = simd === undefined ? bestFlavour() : simd ? 'simd' : 'scalar'
     this.ex = instantiateCore((slot, reason) => this.dropped(slot, reason), flavour)
     this.simd = flavour === 'simd'
-    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener)
+    this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener, this.policy === 'tinylfu' ? 1 : 0)
   }
 
   get size(): number {
@@ -81,7 +82,8 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
       ex.undoLookup()
       let t = ex.findNext(hash)
       while (t >= 0 && this.kv[2 * t] !== key) t = ex.findNext(hash)
-      code = t < 0 ? MISS : ex.touch(t, now)
+      // touch(-1) still counts the lookup for W-TinyLFU's climber: a miss.
+      code = ex.touch(t, now)
     } else if (code < MISS) {
       ex.dropExpired(s)
       code = MISS
@@ -264,8 +266,13 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
  * Test hook, not exported by the package: ANDs `mask` into every hash this core computes, single and batch, so
  * a test can force 32-bit collisions (mask 0: every key collides) on a core that holds nothing yet.
  */
-export function maskHashes<V>(core: WasmCore<V>, mask: number): void {
+export function maskHashes<V>(core: WasmCore<V> | JsCore<V>, mask: number): void {
   if (core.size > 0) throw new Error('maskHashes needs an empty core')
+  // JsCore hashes only for W-TinyLFU's sketch, which must count the same hashes as WASM's.
+  if (core instanceof JsCore) {
+    ;(core as unknown as { hashMask: number }).hashMask = mask | 0
+    return
+  }
   const inner = core as unknown as { hashMask: number; lastKey: string; lastHash: number; ex: CoreExports }
   inner.hashMask = mask | 0
   inner.lastHash = hashKey(inner.lastKey) & inner.hashMask

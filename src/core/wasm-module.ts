@@ -4,7 +4,8 @@ import { WASM_BASE64, WASM_SCALAR_BASE64 } from './wasm-bytes.generated.js'
 /** The raw exports of assembly/index.ts: numbers in, numbers out. */
 export interface CoreExports {
   memory: WebAssembly.Memory
-  configure(maxItems: number, maxBytes: number, initialCapacity: number, notifyEvictions: boolean): void
+  /** `policy`: 0 LRU, 1 W-TinyLFU. */
+  configure(maxItems: number, maxBytes: number, initialCapacity: number, notifyEvictions: boolean, policy: number): void
   find(hash: number): number
   findNext(hash: number): number
   lookup(hash: number, now: number): number
@@ -32,6 +33,11 @@ export interface CoreExports {
   capacity(): number
   headSlot(): number
   nextSlot(slot: number): number
+  /** Bench and test hooks of the W-TinyLFU sketch (assembly/policy.ts). */
+  estimate(hash: number): number
+  setSimdPositions(on: boolean): void
+  sketchLoop(n: number, hash: number, step: number): number
+  windowMax(): number
 }
 
 /** `simd`: the build with v128 batch hashing; `scalar`: the same core without SIMD, for runtimes that lack it. */

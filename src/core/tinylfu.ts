@@ -1,0 +1,242 @@
+// W-TinyLFU for JsCore: assembly/policy.ts step for step (its header has the design), over JsCore's own link
+// arrays, so both cores keep the same lists, the same sketch bytes and the same climber, and evict alike.
+
+const NIL = -1
+export const WINDOW = 0
+export const PROBATION = 1
+export const PROTECTED = 2
+/** Counters per entry of capacity (as assembly/layout.ts SKETCH_COUNTERS). */
+const SKETCH_COUNTERS = 16
+const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
+
+/** The links the lists are made of: JsCore's arrays, which it replaces when it grows. */
+export interface Links {
+  prev: Int32Array
+  next: Int32Array
+}
+
+function mixed(h: number): number {
+  let x = h ^ 0x5bd1e995
+  x ^= x >>> 16
+  x = Math.imul(x, 0x7feb352d)
+  x ^= x >>> 15
+  x = Math.imul(x, 0x846ca68b | 0)
+  return (x ^ (x >>> 16)) >>> 0
+}
+
+const firstStep = (maxItems: number): number => 0.0625 * maxItems
+
+export class TinyLfu {
+  readonly heads = new Int32Array([NIL, NIL, NIL])
+  readonly tails = new Int32Array([NIL, NIL, NIL])
+  readonly sizes = new Int32Array(3)
+  region = new Uint8Array(0)
+  windowMax = 1
+  private protectedMax = 0
+  private requests = 0
+  private hits = 0
+  private previousRate = 0
+  private step: number
+  private sketch = new Uint8Array(0)
+  private blocks = 0
+  private additions = 0
+  private cap = 0
+
+  constructor(
+    private readonly links: Links,
+    private readonly maxItems: number,
+  ) {
+    this.setWindowMax(Math.max(1, Math.floor((maxItems + 50) / 100)))
+    this.step = -firstStep(maxItems)
+  }
+
+  /** Follows JsCore's growth: a new capacity gets a new, empty sketch. */
+  resize(cap: number): void {
+    const region = new Uint8Array(cap)
+    region.set(this.region.subarray(0, Math.min(this.region.length, cap)))
+    this.region = region
+    if (cap !== this.cap) {
+      this.cap = cap
+      this.blocks = Math.floor((cap * SKETCH_COUNTERS + 127) / 128)
+      this.sketch = new Uint8Array(this.blocks * 64)
+      this.additions = 0
+    }
+  }
+
+  memoryBytes(): number {
+    return this.region.byteLength + this.sketch.byteLength
+  }
+
+  resetLists(): void {
+    this.heads.fill(NIL)
+    this.tails.fill(NIL)
+    this.sizes.fill(0)
+  }
+
+  private setWindowMax(w: number): void {
+    this.windowMax = w
+    const main = this.maxItems > w ? this.maxItems - w : 0
+    this.protectedMax = Math.floor((main * 4) / 5)
+  }
+
+  unlinkIn(s: number): void {
+    const { prev, next } = this.links
+    const r = this.region[s]!
+    const p = prev[s]!
+    const n = next[s]!
+    if (p === NIL) this.heads[r] = n
+    else next[p] = n
+    if (n === NIL) this.tails[r] = p
+    else prev[n] = p
+    this.sizes[r] = this.sizes[r]! - 1
+  }
+
+  pushFrontIn(r: number, s: number): void {
+    const { prev, next } = this.links
+    const h = this.heads[r]!
+    prev[s] = NIL
+    next[s] = h
+    if (h === NIL) this.tails[r] = s
+    else prev[h] = s
+    this.heads[r] = s
+    this.region[s] = r
+    this.sizes[r] = this.sizes[r]! + 1
+  }
+
+  firstSlot(): number {
+    for (const r of [WINDOW, PROTECTED, PROBATION]) if (this.heads[r] !== NIL) return this.heads[r]!
+    return NIL
+  }
+
+  followingSlot(s: number): number {
+    const n = this.links.next[s]!
+    if (n !== NIL) return n
+    const r = this.region[s]!
+    const after = r === WINDOW ? [PROTECTED, PROBATION] : r === PROTECTED ? [PROBATION] : []
+    for (const l of after) if (this.heads[l] !== NIL) return this.heads[l]!
+    return NIL
+  }
+
+  private blockOf(x: number): number {
+    return Math.floor((x * this.blocks) / 4294967296) * 64
+  }
+
+  estimate(h: number): number {
+    const x = mixed(h)
+    const b = this.blockOf(x)
+    let m = 15
+    for (let r = 0; r < 4; r++) {
+      const idx = Math.imul(x, ROWS[r]!) >>> 27
+      const c = (this.sketch[b + 16 * r + (idx >>> 1)]! >>> ((idx & 1) << 2)) & 15
+      if (c < m) m = c
+    }
+    return m
+  }
+
+  increment(h: number): void {
+    const x = mixed(h)
+    const b = this.blockOf(x)
+    const sketch = this.sketch
+    for (let r = 0; r < 4; r++) {
+      const idx = Math.imul(x, ROWS[r]!) >>> 27
+      const p = b + 16 * r + (idx >>> 1)
+      const shift = (idx & 1) << 2
+      const v = sketch[p]!
+      if (((v >>> shift) & 15) !== 15) sketch[p] = v + (1 << shift)
+    }
+    this.additions++
+  }
+
+  ageIfDue(): void {
+    if (this.additions < this.cap * 10) return
+    const words = new Uint32Array(this.sketch.buffer)
+    for (let i = 0; i < words.length; i++) words[i] = (words[i]! >>> 1) & 0x77777777
+    this.additions >>>= 1
+  }
+
+  access(s: number): void {
+    const r = this.region[s]!
+    if (r === PROBATION) {
+      this.unlinkIn(s)
+      this.pushFrontIn(PROTECTED, s)
+      if (this.sizes[PROTECTED]! > this.protectedMax) {
+        const d = this.tails[PROTECTED]!
+        this.unlinkIn(d)
+        this.pushFrontIn(PROBATION, d)
+      }
+    } else if (this.heads[r] !== s) {
+      this.unlinkIn(s)
+      this.pushFrontIn(r, s)
+    }
+  }
+
+  hit(s: number, h: number): void {
+    this.requests++
+    this.hits++
+    this.increment(h)
+    this.access(s)
+  }
+
+  miss(): void {
+    this.requests++
+  }
+
+  private resizeWindow(target: number): void {
+    if (target > this.windowMax) {
+      let quota = target - this.windowMax
+      this.setWindowMax(target)
+      while (quota > 0 && this.sizes[WINDOW]! < this.windowMax) {
+        let s = this.tails[PROBATION]!
+        if (s === NIL) s = this.tails[PROTECTED]!
+        if (s === NIL) break
+        this.unlinkIn(s)
+        this.pushFrontIn(WINDOW, s)
+        quota--
+      }
+    } else {
+      this.setWindowMax(target)
+      while (this.sizes[WINDOW]! > this.windowMax) {
+        const s = this.tails[WINDOW]!
+        this.unlinkIn(s)
+        this.pushFrontIn(PROBATION, s)
+      }
+    }
+    while (this.sizes[PROTECTED]! > this.protectedMax) {
+      const d = this.tails[PROTECTED]!
+      this.unlinkIn(d)
+      this.pushFrontIn(PROBATION, d)
+    }
+  }
+
+  climbIfDue(): void {
+    if (this.requests < this.maxItems * 10) return
+    const rate = this.hits / this.requests
+    const change = rate - this.previousRate
+    const amount = change >= 0 ? this.step : -this.step
+    this.step = Math.abs(change) >= 0.05 ? firstStep(this.maxItems) * (amount >= 0 ? 1 : -1) : 0.98 * amount
+    this.previousRate = rate
+    const most = this.maxItems > 1 ? this.maxItems - 1 : 1
+    const target = Math.min(most, Math.max(1, this.windowMax + Math.trunc(amount)))
+    if (target !== this.windowMax) this.resizeWindow(target)
+    this.requests = 0
+    this.hits = 0
+  }
+
+  victim(keep: number): number {
+    let v = this.tails[PROBATION]!
+    if (v !== NIL && v !== keep) return v
+    v = this.tails[PROTECTED]!
+    if (v !== NIL && v !== keep) return v
+    return this.tails[WINDOW]!
+  }
+
+  makeWindowRoom(): number {
+    let candidate = NIL
+    while (this.sizes[WINDOW]! >= this.windowMax && this.sizes[WINDOW]! > 0) {
+      candidate = this.tails[WINDOW]!
+      this.unlinkIn(candidate)
+      this.pushFrontIn(PROBATION, candidate)
+    }
+    return candidate
+  }
+}
