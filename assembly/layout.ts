@@ -114,6 +114,25 @@ export function resetEntries(): void {
 }
 
 /**
+ * Moves the sketch to `to`, from `b` blocks to `nb` >= b. A key's block is floor(x * blocks / 2^32) of its mixed
+ * hash, so new block j holds keys of old blocks lo..hi (one or two of them); it takes, counter by counter, the
+ * larger of theirs, and no key's estimate drops as the table grows. Top down, so nothing is overwritten before
+ * it is read (both addresses are 64-aligned and to >= from).
+ */
+function spreadSketch(from: usize, b: u32, to: usize, nb: u32): void {
+  for (let i: u32 = 0; i < nb; i++) {
+    const j = nb - 1 - i;
+    const lo = <u32>((<u64>j * b) / nb);
+    const hi = <u32>(((<u64>j + 1) * b - 1) / nb);
+    const pl = from + (<usize>lo << 6), ph = from + (<usize>hi << 6), pn = to + (<usize>j << 6);
+    for (let k: usize = 0; k < 64; k++) {
+      const x = <u32>load<u8>(pl + k), y = <u32>load<u8>(ph + k);
+      store<u8>(pn + k, <u8>(max(x & 0xf0, y & 0xf0) | max(x & 15, y & 15)));
+    }
+  }
+}
+
+/**
  * Lays the table out for capacity `newCap` (>= cap), with or without PHYS, and clears the index for the caller to
  * rebuild. Records never move (they start at base); the PHYS and SIZE arrays after them only move up, so copying
  * the last one first never overwrites data still to be read.
@@ -127,13 +146,13 @@ export function relayout(newCap: u32, phys: bool): void {
   const nIndex = policy != 0 ? nRegion + ((<usize>newCap + 3) & ~<usize>3) : nRegion;
   const buckets = bucketsFor(newCap);
   const nSketch = (nIndex + (<usize>buckets << 2) + 63) & ~<usize>63;
-  const blocks = policy != 0 ? blocksFor(newCap) : 0;
+  // Sized for maxItems once the table is half full (as Caffeine), for the capacity before: a small cache that
+  // never fills keeps a small sketch, and a full one gets its sketch while half its keys are still to come.
+  const blocks = policy != 0 ? blocksFor(<u64>newCap * 2 >= <u64>maxItems ? maxItems : newCap) : 0;
   const nScratch = nSketch + (<usize>blocks << 6);
   ensureMemory(nScratch + scratchBytes);
   // Every region only moves up: copy the last one first.
-  // A new capacity gets a new, empty sketch (policy.clearSketch, called by the table); the same one moves.
-  const keepSketch = cap == newCap && blocks > 0;
-  if (keepSketch) memory.copy(nSketch, oSketch, <usize>blocks << 6);
+  if (blocks > 0 && cap > 0) spreadSketch(oSketch, sketchBlocks, nSketch, blocks);
   if (cap > 0) {
     if (policy != 0) memory.copy(nRegion, oRegion, <usize>hiwater);
     if (trackSizes) memory.copy(nSize, oSize, live);

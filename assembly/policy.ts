@@ -240,8 +240,7 @@ export function ageIfDue(): void {
   additions >>= 1;
 }
 
-/** A new or resized sketch starts empty (capacity grows only before the first eviction). */
-export function clearSketch(): void {
+function clearSketch(): void {
   memory.fill(L.oSketch, 0, <usize>L.sketchBlocks << 6);
   additions = 0;
 }

@@ -112,10 +112,8 @@ function rebuildIndex(): void {
 }
 
 function relayoutKeepingEntries(newCap: u32, phys: bool): void {
-  const grown = newCap != L.cap;
   L.relayout(newCap, phys);
   rebuildIndex();
-  if (grown && L.policy != 0) P.clearSketch();
 }
 
 /** Drops a live slot; `reason` < 0 means the caller asked for it, so JS is not told. */
@@ -243,7 +241,6 @@ export function insert(h: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
   L.setHash(s, h);
   indexInsert(s, h);
   if (tiny) {
-    // After allocate: growing the table starts a new sketch.
     P.ageIfDue();
     P.increment(h);
     P.pushFrontIn(P.WINDOW, s);

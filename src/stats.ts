@@ -8,7 +8,7 @@ export interface CacheStats {
   gracedHits: number
   writes: number
   deletes: number
-  /** Entries the L1 dropped to stay within maxItems / maxBytes. */
+  /** Entries the L1 dropped to stay within maxItems / maxBytes (under policy 'tinylfu', also new entries it did not admit). */
   evictions: number
   /** Values not kept in L1 because their size exceeded l1.maxEntrySize. */
   oversized: number

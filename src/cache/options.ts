@@ -85,6 +85,13 @@ export interface L1Options {
    * @default 'auto'
    */
   core?: 'auto' | 'wasm' | 'js'
+  /**
+   * Eviction policy. 'tinylfu' (W-TinyLFU) keeps frequently used keys through scans and one-time keys and
+   * gains 4-24 points of hit ratio on the README's traces, but lost 1.2 points to LRU on a recency-heavy one;
+   * 'lru' evicts the least recently used entry. README, "Hit ratio", has the figures.
+   * @default 'lru'
+   */
+  policy?: 'lru' | 'tinylfu'
 }
 
 export interface RustoCacheOptions extends EntryOptions {

@@ -132,8 +132,10 @@ export class CacheStack {
       kind: l1.core ?? 'auto',
       maxItems: l1.maxItems ?? 100_000,
       maxBytes,
+      policy: l1.policy,
       onEvict: (_key, _entry, reason) => {
-        if (reason === 'evict') this.counters.evictions++
+        // A candidate W-TinyLFU turned away left L1 to make room, as an evicted entry does.
+        if (reason !== 'expire') this.counters.evictions++
       },
     })
     this.counters = newStats(this.core.kind)

@@ -50,17 +50,31 @@ export class TinyLfu {
     this.step = -firstStep(maxItems)
   }
 
-  /** Follows JsCore's growth: a new capacity gets a new, empty sketch. */
+  /** Follows JsCore's growth; the sketch grows as assembly/layout.ts spreadSketch does, losing no count. */
   resize(cap: number): void {
     const region = new Uint8Array(cap)
     region.set(this.region.subarray(0, Math.min(this.region.length, cap)))
     this.region = region
-    if (cap !== this.cap) {
-      this.cap = cap
-      this.blocks = Math.floor((cap * SKETCH_COUNTERS + 127) / 128)
-      this.sketch = new Uint8Array(this.blocks * 64)
-      this.additions = 0
+    if (cap === this.cap) return
+    this.cap = cap
+    const b = this.blocks
+    const nb = Math.floor(((cap * 2 >= this.maxItems ? this.maxItems : cap) * SKETCH_COUNTERS + 127) / 128)
+    if (nb === b) return
+    const old = this.sketch
+    const sketch = new Uint8Array(nb * 64)
+    if (b > 0) {
+      for (let j = 0; j < nb; j++) {
+        const lo = Math.floor((j * b) / nb) * 64
+        const hi = Math.floor(((j + 1) * b - 1) / nb) * 64
+        for (let k = 0; k < 64; k++) {
+          const x = old[lo + k]!
+          const y = old[hi + k]!
+          sketch[j * 64 + k] = Math.max(x & 0xf0, y & 0xf0) | Math.max(x & 15, y & 15)
+        }
+      }
     }
+    this.blocks = nb
+    this.sketch = sketch
   }
 
   memoryBytes(): number {

@@ -1,0 +1,114 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { createCore, ErrorCodes, JsCore, MISS, RustoCacheError, WasmCore, type Core, type CoreOptions, type EvictionReason } from '../src/index.js'
+
+// W-TinyLFU's behaviour on each core. That both cores make the same choices is core.differential.test.ts's
+// job; hit ratios on real traces are test/hitratio.test.ts's and the bench's.
+const kinds = [
+  ['wasm', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ policy: 'tinylfu', ...o })],
+  ['wasm scalar', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ policy: 'tinylfu', ...o, simd: false })],
+  ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>({ policy: 'tinylfu', ...o })],
+] as const
+
+const T0 = 1_764_000_000_000
+
+describe.each(kinds)('%s core, policy tinylfu', (_kind, make) => {
+  // The table grows from 16 slots to 100 during the scan: the sketch must keep its counts as it grows.
+  it('keeps frequently used keys through a scan of one-time keys, which LRU does not', () => {
+    const hot = Array.from({ length: 50 }, (_, i) => `hot${i}`)
+    const run = (core: Core<number>) => {
+      for (let round = 0; round < 5; round++) {
+        for (const k of hot) if (core.get(k, T0) === undefined) core.set(k, 1, T0)
+      }
+      for (let i = 0; i < 1000; i++) core.set(`scan${i}`, 2, T0)
+      return hot.filter((k) => core.peek(k, T0) !== MISS).length
+    }
+    const reasons: EvictionReason[] = []
+    const tiny = make<number>({ maxItems: 100, onEvict: (_k, _v, reason) => reasons.push(reason) })
+    expect(tiny.policy).toBe('tinylfu')
+    // Count-min estimates run high for a few keys, and the sketch ages during the scan: the one hot key left in
+    // probation may lose to a scan key; the protected ones stay.
+    expect(run(tiny)).toBeGreaterThanOrEqual(48)
+    expect(run(createCore<number>({ kind: tiny.kind, maxItems: 100, policy: 'lru' }))).toBe(0)
+    // The scan's keys were turned away at admission, reported as such.
+    expect(reasons.filter((r) => r === 'rejected').length).toBeGreaterThanOrEqual(850)
+    expect(tiny.size).toBe(100)
+  })
+
+  it('drops an expired candidate before comparing frequencies', () => {
+    const evicted: string[] = []
+    const core = make<number>({ maxItems: 20, onEvict: (k, _v, reason) => evicted.push(`${k}:${reason}`) })
+    for (let i = 0; i < 20; i++) core.set(`k${i}`, i, T0)
+    for (let i = 0; i < 19; i++) core.get(`k${i}`, T0)
+    core.set('short', 1, T0, 10)
+    evicted.length = 0
+    core.set('next', 2, T0 + 20)
+    expect(evicted).toEqual(['short:expire'])
+  })
+
+  it('never loses the entry a write made, and never answers with another value', () => {
+    const key = fc.constantFrom(...Array.from({ length: 24 }, (_, i) => `k${i}`))
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('set' as const), key, size: fc.integer({ min: 0, max: 30 }), ttl: fc.constantFrom(Infinity, 5, 50) }),
+      fc.record({ t: fc.constant('get' as const), key }),
+      fc.record({ t: fc.constant('delete' as const), key }),
+      fc.record({ t: fc.constant('getMany' as const), keys: fc.array(key, { maxLength: 6 }) }),
+      fc.record({ t: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 20 }) }),
+    )
+    const config = fc.record({ maxItems: fc.integer({ min: 1, max: 12 }), maxBytes: fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }) })
+    fc.assert(
+      fc.property(config, fc.array(op, { minLength: 1, maxLength: 300 }), (cfg, ops) => {
+        const gone: string[] = []
+        const core = make<string>({ ...cfg, onEvict: (k) => gone.push(k) })
+        const written = new Map<string, string>()
+        let now = T0
+        ops.forEach((o, n) => {
+          if (o.t === 'advance') now += o.ms
+          else if (o.t === 'set') {
+            gone.length = 0
+            const value = `v${n}`
+            const slot = core.set(o.key, value, now, o.ttl, 0, o.size)
+            if (slot === MISS) {
+              expect(o.size).toBeGreaterThan(cfg.maxBytes ?? Infinity)
+              written.delete(o.key)
+            } else {
+              written.set(o.key, value)
+              // The entry just written stays: admission decides later, when it leaves the window.
+              expect(core.peek(o.key, now)).toBe(slot)
+              expect(gone).not.toContain(o.key)
+            }
+          } else if (o.t === 'delete') {
+            core.delete(o.key)
+            written.delete(o.key)
+          } else {
+            const keys = o.t === 'get' ? [o.key] : o.keys
+            const values = o.t === 'get' ? [core.get(o.key, now)] : core.getMany(keys, now)
+            keys.forEach((k, i) => {
+              if (values[i] !== undefined) expect(values[i]).toBe(written.get(k))
+            })
+          }
+          expect(core.size).toBeLessThanOrEqual(cfg.maxItems)
+          expect(core.bytes).toBeLessThanOrEqual(cfg.maxBytes ?? Infinity)
+          const listed = [...core.keys()]
+          expect(new Set(listed).size).toBe(listed.length)
+          expect(listed.length).toBe(core.size)
+        })
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('rejects an unknown policy; LRU stays the default', () => {
+    let caught: unknown
+    try {
+      make({ policy: 'lfu' as 'lru' })
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(RustoCacheError)
+    expect((caught as RustoCacheError).code).toBe(ErrorCodes.E_INVALID_OPTION)
+    expect(createCore().policy).toBe('lru')
+    expect(createCore({ kind: 'js' }).policy).toBe('lru')
+    expect(() => createCore({ kind: 'js', policy: 'LRU' as 'lru' })).toThrow(/policy must be 'lru' or 'tinylfu', got "LRU"/)
+  })
+})
