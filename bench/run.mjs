@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite. BENCH_BASE_DIST=<dir> adds an
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU. BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -14,6 +14,7 @@ import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as costs from './suites/costs.mjs'
 import * as hitratio from './suites/hitratio.mjs'
+import * as policy from './suites/policy.mjs'
 import * as cache from './suites/cache.mjs'
 import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
@@ -37,6 +38,7 @@ const planned =
   (only ? 0 : 2) + // memory, exactness
   (runs('costs') ? 3 : 0) +
   (runs('hitratio') ? hitratio.traceCount(quick) : 0) +
+  (runs('policy') ? policy.scenarios().length + 2 : 0) +
   (!only || only === 'simd' ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
   (runs('cache') ? cache.scenarios().length : 0) +
   (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
@@ -93,6 +95,22 @@ if (!only || only === 'hitratio') {
   printTable(hitratio.table(ratios), 'Hit ratio (%): each trace replayed at each cache size (ARC traces: Megiddo and Modha, FAST 03)')
 }
 
+let costOfPolicy = {}
+let sketch = {}
+let policyMemory = []
+if (!only || only === 'policy') {
+  costOfPolicy = await runRounds(policy.scenarios(), { rounds, time, gcEach: !quick, baseline: policy.baseline, log })
+  printTable(ratioTable(costOfPolicy, policy.columns), "W-TinyLFU's cost: the same operations under each policy (median ns/op, ratio vs policy 'lru')")
+  sketch = await runRounds(policy.sketchScenarios(), { rounds, time, gcEach: !quick, baseline: policy.sketchBaseline, log })
+  printTable(ratioTable(sketch, policy.sketchColumns), 'Frequency sketch: four counter positions from one v128 computation vs four scalar ones (median ns per key)')
+  policyMemory = policy.memory()
+  log(`  memory WasmCore: policy rows done`)
+  printTable(
+    policyMemory.map((r) => ({ core: r.core, entries: r.entries.toLocaleString('en'), "policy 'lru' B/entry": r.lru.toFixed(1), "policy 'tinylfu' B/entry": r.tinylfu.toFixed(1), extra: `+${r.extra.toFixed(1)}` })),
+    'Memory per entry of each policy (core structures, full; keys and values excluded)',
+  )
+}
+
 let api = {}
 let bookkeeping = {}
 if (!only || only === 'cache') {
@@ -142,6 +160,7 @@ const save = (name, data) => {
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
 if (Object.keys(parts).length > 0) save('costs', { baseline: costs.baseline, results: parts })
 if (ratios.length > 0) save('hitratio', { rows: ratios })
+if (Object.keys(costOfPolicy).length > 0) save('policy', { baseline: policy.baseline, results: costOfPolicy, sketch, memory: policyMemory })
 if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, results: hashes })
 // A one-core run (BENCH_CACHE_CORE) is kept apart from the usual two-core results.
 const cacheFile = process.env.BENCH_CACHE_CORE ? `cache-${process.env.BENCH_CACHE_CORE}` : 'cache'

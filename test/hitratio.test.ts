@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { replayBelady, replayCore, replayLruCache, replayReferenceLru } from '../bench/lib/simulate.mjs'
-import { arcTrace, PUBLISHED } from '../bench/lib/traces.mjs'
+import { arcTrace, PUBLISHED, zipfTrace } from '../bench/lib/traces.mjs'
 
 // The hit-ratio simulator of `npm run bench` (BENCH_ONLY=hitratio), checked against the published figures and
 // against exhaustive search. ARC traces: Megiddo and Modha, "ARC: A Self-Tuning, Low Overhead Replacement
@@ -29,6 +29,25 @@ describe('hit-ratio simulator', () => {
       expect(replayCore(p6, size, { kind: 'js' })).toBe(reference)
       expect(replayLruCache(p6, size)).toBe(reference)
     }
+  })
+
+  it('W-TinyLFU counts the same hits on every core, on a prefix of P6', () => {
+    const p6 = arcTrace('P6', 300_000)
+    for (const size of [1000, 32_768]) {
+      const wasm = replayCore(p6, size, { kind: 'wasm', policy: 'tinylfu' })
+      expect(replayCore(p6, size, { kind: 'wasm', simd: false, policy: 'tinylfu' })).toBe(wasm)
+      expect(replayCore(p6, size, { kind: 'js', policy: 'tinylfu' })).toBe(wasm)
+    }
+  })
+
+  // Regression guards on two of issue 10's targets (deterministic: fixed traces, no randomness in the policy).
+  it("W-TinyLFU passes ARC's published hit ratio on OLTP at 1,000 and LRU by 10 points on Zipf 0.9 at 1%", () => {
+    const oltp = arcTrace('OLTP')
+    expect(Number(pct(replayCore(oltp, 1000, { policy: 'tinylfu' }), oltp.length))).toBeGreaterThanOrEqual(PUBLISHED.OLTP![1000]!.arc)
+    const zipf = zipfTrace(100_000, 2_000_000, 0.9)
+    const lru = replayCore(zipf, 1000, { policy: 'lru' })
+    const tiny = replayCore(zipf, 1000, { policy: 'tinylfu' })
+    expect((100 * (tiny - lru)) / zipf.length).toBeGreaterThanOrEqual(10)
   })
 
   it('Belady with bypass is optimal: it equals an exhaustive search on small streams and is never below LRU', () => {
