@@ -174,9 +174,8 @@ export function capacity(): u32 { return L.cap; }
 export function headSlot(): i32 { return <i32>(L.policy != 0 ? P.firstSlot() : L.head); }
 export function nextSlot(s: u32): i32 { return <i32>(L.policy != 0 ? P.followingSlot(s) : L.nextOf(s)); }
 
-/** Bench and test hooks for the W-TinyLFU sketch. */
-export { estimate, setSimdPositions } from "./policy";
-export function windowMax(): u32 { return P.windowMax; }
+/** Bench hooks for the W-TinyLFU sketch. */
+export { setSimdPositions } from "./policy";
 /** n increments and estimates of hashes h, h + step, ...: the sketch's cost without crossing into WASM. */
 export function sketchLoop(n: u32, h: u32, step: u32): u32 {
   let sum: u32 = 0;

@@ -28,17 +28,17 @@ const LISTS = memory.data(36);
 @inline function len(r: u32): u32 { return load<u32>(LISTS + 24 + (<usize>r << 2)); }
 @inline function setLen(r: u32, v: u32): void { store<u32>(LISTS + 24 + (<usize>r << 2), v); }
 
-export let windowMax: u32 = 1;
+let windowMax: u32 = 1;
 let protectedMax: u32 = 0;
 
 // Hill climbing (Caffeine): every period requests (10 x maxItems lookups), compare the hit rate with the last
 // period's (see climbIfDue).
-export let requests: u32 = 0;
-export let hits: u32 = 0;
+let requests: u32 = 0;
+let hits: u32 = 0;
 let previousRate: f64 = 0;
 let step: f64 = 0;
 
-export let additions: u32 = 0;
+let additions: u32 = 0;
 
 @inline export function regionOf(s: u32): u32 { return <u32>load<u8>(L.oRegion + <usize>s); }
 @inline function setRegion(s: u32, r: u32): void { store<u8>(L.oRegion + <usize>s, <u8>r); }
@@ -103,26 +103,31 @@ function pushBackIn(r: u32, s: u32): void {
   setLen(r, len(r) + 1);
 }
 
+/** Moves list `from`'s least recent entry to the front of list `to`; returns it (`from` must not be empty). */
+function moveTail(from: u32, to: u32): u32 {
+  const s = tl(from);
+  unlinkIn(s);
+  pushFrontIn(to, s);
+  return s;
+}
+
 /** Keys iterate window, protected, probation, each most recent first: the last key is the next victim. */
-const ORDER_AFTER_WINDOW: u32 = PROTECTED;
-export function firstSlot(): u32 {
-  let r = WINDOW;
-  while (true) {
-    const h = hd(r);
-    if (h != L.NIL || r == PROBATION) return h;
-    r = r == WINDOW ? ORDER_AFTER_WINDOW : PROBATION;
+function headFrom(r: u32): u32 {
+  if (r == WINDOW) {
+    if (hd(WINDOW) != L.NIL) return hd(WINDOW);
+    r = PROTECTED;
   }
+  if (r == PROTECTED && hd(PROTECTED) != L.NIL) return hd(PROTECTED);
+  return hd(PROBATION);
+}
+export function firstSlot(): u32 {
+  return headFrom(WINDOW);
 }
 export function followingSlot(s: u32): u32 {
   const n = L.nextOf(s);
   if (n != L.NIL) return n;
-  let r = regionOf(s);
-  while (r != PROBATION) {
-    r = r == WINDOW ? ORDER_AFTER_WINDOW : PROBATION;
-    const h = hd(r);
-    if (h != L.NIL) return h;
-  }
-  return L.NIL;
+  const r = regionOf(s);
+  return r == WINDOW ? headFrom(PROTECTED) : r == PROTECTED ? hd(PROBATION) : L.NIL;
 }
 
 // ---- the sketch ----
@@ -266,12 +271,7 @@ export function access(s: u32): void {
   if (r == PROBATION) {
     unlinkIn(s);
     pushFrontIn(PROTECTED, s);
-    if (len(PROTECTED) > protectedMax) {
-      const d = tl(PROTECTED);
-      unlinkIn(d);
-      pushFrontIn(PROBATION, d);
-      undoDemoted = d;
-    }
+    if (len(PROTECTED) > protectedMax) undoDemoted = moveTail(PROTECTED, PROBATION);
   } else if (hd(r) != s) {
     unlinkIn(s);
     pushFrontIn(r, s);
@@ -327,30 +327,20 @@ function resizeWindow(target: u32): void {
     let quota = target - windowMax;
     setWindowMax(target);
     while (quota > 0 && len(WINDOW) < windowMax) {
-      let s = tl(PROBATION);
-      if (s == L.NIL) s = tl(PROTECTED);
-      if (s == L.NIL) break;
-      unlinkIn(s);
-      pushFrontIn(WINDOW, s);
+      if (len(PROBATION) > 0) moveTail(PROBATION, WINDOW);
+      else if (len(PROTECTED) > 0) moveTail(PROTECTED, WINDOW);
+      else break;
       quota--;
     }
   } else {
     setWindowMax(target);
-    while (len(WINDOW) > windowMax) {
-      const s = tl(WINDOW);
-      unlinkIn(s);
-      pushFrontIn(PROBATION, s);
-    }
+    while (len(WINDOW) > windowMax) moveTail(WINDOW, PROBATION);
   }
   demoteProtected();
 }
 
 function demoteProtected(): void {
-  while (len(PROTECTED) > protectedMax) {
-    const d = tl(PROTECTED);
-    unlinkIn(d);
-    pushFrontIn(PROBATION, d);
-  }
+  while (len(PROTECTED) > protectedMax) moveTail(PROTECTED, PROBATION);
 }
 
 /**
@@ -391,10 +381,6 @@ export function victim(keep: u32): u32 {
 /** Before an insert: the window's LRU entry moves to probation, as the candidate, when the window is full. */
 export function makeWindowRoom(): u32 {
   let candidate = L.NIL;
-  while (len(WINDOW) >= windowMax && len(WINDOW) > 0) {
-    candidate = tl(WINDOW);
-    unlinkIn(candidate);
-    pushFrontIn(PROBATION, candidate);
-  }
+  while (len(WINDOW) >= windowMax && len(WINDOW) > 0) candidate = moveTail(WINDOW, PROBATION);
   return candidate;
 }

@@ -7,6 +7,8 @@ export const PROBATION = 1
 export const PROTECTED = 2
 /** Counters per entry of capacity (as assembly/layout.ts SKETCH_COUNTERS). */
 const SKETCH_COUNTERS = 16
+/** Keys iterate the lists in this order (assembly/policy.ts firstSlot): the last key is the next victim. */
+const ORDER: readonly number[] = [WINDOW, PROTECTED, PROBATION]
 const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
 
 /** The links the lists are made of: JsCore's arrays, which it replaces when it grows. */
@@ -117,18 +119,29 @@ export class TinyLfu {
     this.sizes[r] = this.sizes[r]! + 1
   }
 
-  firstSlot(): number {
-    for (const r of [WINDOW, PROTECTED, PROBATION]) if (this.heads[r] !== NIL) return this.heads[r]!
+  /** Moves list `from`'s least recent entry to the front of list `to`; returns it (`from` must not be empty). */
+  private moveTail(from: number, to: number): number {
+    const s = this.tails[from]!
+    this.unlinkIn(s)
+    this.pushFrontIn(to, s)
+    return s
+  }
+
+  /** The first entry of list `r` or of a list after it, in key order: window, protected, probation. */
+  private headFrom(r: number): number {
+    for (let i = ORDER.indexOf(r); i < ORDER.length; i++) if (this.heads[ORDER[i]!] !== NIL) return this.heads[ORDER[i]!]!
     return NIL
+  }
+
+  firstSlot(): number {
+    return this.headFrom(WINDOW)
   }
 
   followingSlot(s: number): number {
     const n = this.links.next[s]!
     if (n !== NIL) return n
     const r = this.region[s]!
-    const after = r === WINDOW ? [PROTECTED, PROBATION] : r === PROTECTED ? [PROBATION] : []
-    for (const l of after) if (this.heads[l] !== NIL) return this.heads[l]!
-    return NIL
+    return r === PROBATION ? NIL : this.headFrom(ORDER[ORDER.indexOf(r) + 1]!)
   }
 
   private blockOf(x: number): number {
@@ -173,11 +186,7 @@ export class TinyLfu {
     if (r === PROBATION) {
       this.unlinkIn(s)
       this.pushFrontIn(PROTECTED, s)
-      if (this.sizes[PROTECTED]! > this.protectedMax) {
-        const d = this.tails[PROTECTED]!
-        this.unlinkIn(d)
-        this.pushFrontIn(PROBATION, d)
-      }
+      if (this.sizes[PROTECTED]! > this.protectedMax) this.moveTail(PROTECTED, PROBATION)
     } else if (this.heads[r] !== s) {
       this.unlinkIn(s)
       this.pushFrontIn(r, s)
@@ -200,26 +209,16 @@ export class TinyLfu {
       let quota = target - this.windowMax
       this.setWindowMax(target)
       while (quota > 0 && this.sizes[WINDOW]! < this.windowMax) {
-        let s = this.tails[PROBATION]!
-        if (s === NIL) s = this.tails[PROTECTED]!
-        if (s === NIL) break
-        this.unlinkIn(s)
-        this.pushFrontIn(WINDOW, s)
+        if (this.sizes[PROBATION]! > 0) this.moveTail(PROBATION, WINDOW)
+        else if (this.sizes[PROTECTED]! > 0) this.moveTail(PROTECTED, WINDOW)
+        else break
         quota--
       }
     } else {
       this.setWindowMax(target)
-      while (this.sizes[WINDOW]! > this.windowMax) {
-        const s = this.tails[WINDOW]!
-        this.unlinkIn(s)
-        this.pushFrontIn(PROBATION, s)
-      }
+      while (this.sizes[WINDOW]! > this.windowMax) this.moveTail(WINDOW, PROBATION)
     }
-    while (this.sizes[PROTECTED]! > this.protectedMax) {
-      const d = this.tails[PROTECTED]!
-      this.unlinkIn(d)
-      this.pushFrontIn(PROBATION, d)
-    }
+    while (this.sizes[PROTECTED]! > this.protectedMax) this.moveTail(PROTECTED, PROBATION)
   }
 
   climbIfDue(): void {
@@ -246,11 +245,7 @@ export class TinyLfu {
 
   makeWindowRoom(): number {
     let candidate = NIL
-    while (this.sizes[WINDOW]! >= this.windowMax && this.sizes[WINDOW]! > 0) {
-      candidate = this.tails[WINDOW]!
-      this.unlinkIn(candidate)
-      this.pushFrontIn(PROBATION, candidate)
-    }
+    while (this.sizes[WINDOW]! >= this.windowMax && this.sizes[WINDOW]! > 0) candidate = this.moveTail(WINDOW, PROBATION)
     return candidate
   }
 }

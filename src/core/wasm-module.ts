@@ -33,11 +33,9 @@ export interface CoreExports {
   capacity(): number
   headSlot(): number
   nextSlot(slot: number): number
-  /** Bench and test hooks of the W-TinyLFU sketch (assembly/policy.ts). */
-  estimate(hash: number): number
+  /** Bench hooks of the W-TinyLFU sketch (assembly/policy.ts). */
   setSimdPositions(on: boolean): void
   sketchLoop(n: number, hash: number, step: number): number
-  windowMax(): number
 }
 
 /** `simd`: the build with v128 batch hashing; `scalar`: the same core without SIMD, for runtimes that lack it. */
