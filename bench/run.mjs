@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU. BENCH_BASE_DIST=<dir> adds an
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU, BENCH_ONLY=observe what tracing, observers and l1.clone cost. BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -16,6 +16,7 @@ import * as costs from './suites/costs.mjs'
 import * as hitratio from './suites/hitratio.mjs'
 import * as policy from './suites/policy.mjs'
 import * as cache from './suites/cache.mjs'
+import * as observeSuite from './suites/observe.mjs'
 import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
 
@@ -42,6 +43,7 @@ const planned =
   (!only || only === 'simd' ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
   (runs('cache') ? cache.scenarios().length : 0) +
   (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
+  (runs('observe') ? observeSuite.scenarios().length : 0) +
   (runs('l2') ? 5 : 0)
 let rowsDone = 0
 const log = (s) => {
@@ -122,6 +124,12 @@ if (!only || only === 'cache' || only === 'bookkeeping') {
   printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
 }
 
+let watching = {}
+if (runs('observe')) {
+  watching = await runRounds(observeSuite.scenarios(), { rounds, time, gcEach: !quick, baseline: observeSuite.baseline, log })
+  printTable(ratioTable(watching, observeSuite.columns), 'Watching a cache, and l1.clone: the same hits unwatched, with a TracingChannel subscriber, an observer, l1.clone (ratio vs unwatched)')
+}
+
 let tiers = {}
 if (!only || only === 'l2') {
   const url = await l2.reachable()
@@ -165,6 +173,7 @@ if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, resu
 // A one-core run (BENCH_CACHE_CORE) is kept apart from the usual two-core results.
 const cacheFile = process.env.BENCH_CACHE_CORE ? `cache-${process.env.BENCH_CACHE_CORE}` : 'cache'
 if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save(cacheFile, { baseline: cache.baseline, results: api, bookkeeping })
+if (Object.keys(watching).length > 0) save('observe', { baseline: observeSuite.baseline, results: watching })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
 // The summary and its chart only from a complete run, so they always describe one run of one code.
 if (!only && !quick && summary.length > 0) {

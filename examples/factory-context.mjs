@@ -2,7 +2,7 @@
 import { RustoCache } from 'rustocache'
 
 const errors = []
-const cache = new RustoCache({ ttl: 50, grace: '1h', timeout: null, onFactoryError: (error) => errors.push(error.code) })
+const cache = new RustoCache({ ttl: 50, grace: '1h', timeout: null, onFactoryError: (error) => errors.push(`${error.code} ${error.key} background=${error.isBackgroundFactory}`) })
 
 // skip(): nothing is cached, getOrSet resolves to undefined
 console.log('skipped:', await cache.getOrSet({ key: 'maybe', factory: (ctx) => ctx.skip() }), await cache.has({ key: 'maybe' }))

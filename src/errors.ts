@@ -12,6 +12,8 @@ export const ErrorCodes = {
   E_INVALID_TIME: 'E_INVALID_TIME',
   /** A value the L2 serializer cannot encode (a BigInt or a cycle with JSON): refused before anything is written. */
   E_UNSERIALIZABLE_VALUE: 'E_UNSERIALIZABLE_VALUE',
+  /** A value `l1: { clone: true }` cannot copy with structuredClone (a function, a class instance with private state...). */
+  E_UNCLONEABLE_VALUE: 'E_UNCLONEABLE_VALUE',
   /** `core: 'wasm'` was asked for where WebAssembly with SIMD cannot be compiled. */
   E_WASM_UNAVAILABLE: 'E_WASM_UNAVAILABLE',
   /** `undefined` was given as a value to store (store `null` instead), or a factory returned it. */
@@ -95,6 +97,14 @@ export class UnserializableValueError extends RustoCacheError {
   }
 }
 
+export class UncloneableValueError extends RustoCacheError {
+  readonly key: string
+  constructor(key: string, cause: unknown) {
+    super(ErrorCodes.E_UNCLONEABLE_VALUE, `l1.clone cannot copy the value for key "${key}" with structuredClone: ${shown(cause)}`, { cause })
+    this.key = key
+  }
+}
+
 export class WasmUnavailableError extends RustoCacheError {
   constructor(message: string, cause?: unknown) {
     super(ErrorCodes.E_WASM_UNAVAILABLE, message, { cause })
@@ -108,10 +118,17 @@ export class UndefinedValueError extends RustoCacheError {
 }
 
 export class FactoryError extends RustoCacheError {
+  /** The key (as the caller gave it, without namespace path) whose factory failed. */
   readonly key: string
-  constructor(key: string, message: string, cause?: unknown) {
+  /**
+   * True when no caller was waiting for this run any more: an early refresh, a stale-while-revalidate or
+   * soft-timeout run that went on after the caller got the stale value, or a run past its hard timeout.
+   */
+  readonly isBackgroundFactory: boolean
+  constructor(key: string, message: string, cause?: unknown, isBackgroundFactory = false) {
     super(ErrorCodes.E_FACTORY_ERROR, message, { cause })
     this.key = key
+    this.isBackgroundFactory = isBackgroundFactory
   }
 }
 

@@ -32,6 +32,7 @@ export {
   FactoryHardTimeoutError,
   FactorySoftTimeoutError,
   LockTimeoutError,
+  UncloneableValueError,
   UndefinedValueError,
   UnserializableValueError,
 } from './errors.js'
@@ -45,6 +46,17 @@ export {
   type SetOptions,
 } from './cache/rusto-cache.js'
 export type { EntryOptions, L1Options, RustoCacheOptions } from './cache/options.js'
+export { observe } from './cache/rusto-cache.js'
+export {
+  TRACING_CHANNEL,
+  tracingChannelAvailable,
+  type CacheObserver,
+  type CacheOperation,
+  type FactoryRunContext,
+  type L2CommandContext,
+  type OperationContext,
+  type Tier,
+} from './observe.js'
 export type { BusEvent, CacheEventName, CacheEvents } from './events.js'
 export type { Logger } from './logger.js'
 export type { CacheStats } from './stats.js'

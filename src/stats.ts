@@ -38,11 +38,11 @@ export interface CacheStats {
   busGaps: number
   /** Messages waiting in the retry queue now. */
   busQueued: number
-  /** Which L1 core this cache runs on. */
-  core: CoreKind
+  /** Which L1 core this cache runs on; 'none' in L2-only mode (`l1: false`). */
+  core: CoreKind | 'none'
 }
 
-export function newStats(core: CoreKind): CacheStats {
+export function newStats(core: CoreKind | 'none'): CacheStats {
   return {
     hits: 0,
     misses: 0,

@@ -23,15 +23,15 @@ describe('signed bus messages on the memory bus', () => {
     await b.set({ key: 'k', value: 'b copy' })
     await b.set({ key: 'victim', value: 'kept' })
     await a.set({ key: 'k', value: 'a copy' })
-    await tick()
-    expect(await b.get({ key: 'k' })).toBeUndefined() // a's signed message was heard
+    // a's signed message is heard (signing and checking are async WebCrypto: no fixed delay under load)
+    await waitUntil(async () => (await b.get({ key: 'k' })) === undefined, 5_000, "b never heard a's signed message")
     const rogue = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
     const evict = JSON.stringify([1, 'rogue', 1, ['victim'], null, null, null])
     const captured: string[] = []
     const spy = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
     await spy.subscribe((p) => captured.push(p))
     await a.delete({ key: 'k' })
-    await tick()
+    await waitUntil(async () => captured.length > 0, 5_000, 'the spy heard nothing')
     expect(captured).toHaveLength(1)
     const before = b.stats().busRejected
     await rogue.publish(evict) // unsigned
@@ -39,6 +39,7 @@ describe('signed bus messages on the memory bus', () => {
     await rogue.publish(await new Signer({ secret: SECRET }).sign(evict, Date.now() - 60_000)) // outside the window
     await rogue.publish(captured[0]!) // replayed
     await rogue.publish(captured[0]!.replace('"k"', '"victim"')) // tampered
+    await waitUntil(async () => b.stats().busRejected - before >= 5, 5_000, 'not all five refused')
     await tick()
     expect(b.stats().busRejected - before).toBe(5)
     expect(await b.get({ key: 'victim' })).toBe('kept')

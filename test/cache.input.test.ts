@@ -57,6 +57,7 @@ const entry = {
   hardTimeout: opt(fc.constantFrom(50, null)),
   lockTimeout: opt(fc.constantFrom(50, null)),
   earlyExpiration: opt(fc.constantFrom(0.5, 0.9)),
+  jitter: opt(fc.constantFrom('10%', '250ms', 0)),
   onFactoryError: opt(fc.constant(() => undefined)),
   lock: opt(fc.constantFrom({ distributed: true }, { distributed: false, ttl: '1s' }, {})),
 }
@@ -96,9 +97,10 @@ async function expectTyped(call: () => unknown): Promise<void> {
 
 describe.each(['wasm', 'js'] as const)('bad input on the %s core', (core) => {
   for (const withL2 of [false, true]) {
-    const make = (): RustoCache => new RustoCache({ l1: { core }, ...(withL2 ? { l2: memoryL2() } : {}) })
+    // The L2 runs also copy values (l1.clone), so refusals of uncloneable values are exercised too.
+    const make = (): RustoCache => new RustoCache({ l1: { core, clone: withL2 }, ...(withL2 ? { l2: memoryL2() } : {}) })
     for (const [name, arbitrary] of Object.entries(entryPoints)) {
-      it(`${name}${withL2 ? ' (with an L2)' : ''}: works or rejects with a coded RustoCacheError, and loses nothing stored`, async () => {
+      it(`${name}${withL2 ? ' (with an L2, l1.clone)' : ''}: works or rejects with a coded RustoCacheError, and loses nothing stored`, async () => {
         const cache = make()
         await cache.setMany({ items: KEEP })
         await fc.assert(
@@ -131,7 +133,7 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s core', (core) => {
 
   it('the constructor: works or throws a coded RustoCacheError for any options', async () => {
     const options = args({
-      l1: opt(fc.record({ maxItems: opt(fc.constantFrom(10, 1_000)), maxBytes: opt(fc.constantFrom('1mb', 10_000)), maxEntrySize: opt(fc.constant('1kb')), core: opt(fc.constant(core)) }, { requiredKeys: [] })),
+      l1: opt(fc.oneof(fc.constant(false), fc.record({ maxItems: opt(fc.constantFrom(10, 1_000)), maxBytes: opt(fc.constantFrom('1mb', 10_000)), maxEntrySize: opt(fc.constant('1kb')), core: opt(fc.constant(core)), clone: opt(fc.boolean()) }, { requiredKeys: [] }))),
       prefix: opt(fc.constantFrom('app', 'x')),
       suppressL2Errors: opt(fc.boolean()),
       l2CircuitBreakerDuration: duration,

@@ -21,7 +21,9 @@ const expected: Record<string, RegExp> = {
   'invalidation-and-errors.mjs': /gets: 100\nbut the cache did not keep it: undefined \| discarded: 1\nrefused: true E_INVALID_KEY\nrefused: true E_UNDEFINED_VALUE\nrefused: true E_INVALID_TTL\nstill there: safe/,
   'chaos.mjs': /during the outage: Ada \| l2Errors: [1-9][\s\S]*a hung L2 cost at most l2Timeout: true\nhealed, L2 has user:3: true \| faults injected: \{"calls":\d+,"errors":[1-9]\d*,"hangs":[1-9]/,
   'eviction-policy.mjs': /lru: 0 of 50 hot keys still in L1 \| evictions: 950\ntinylfu: (49|50) of 50 hot keys still in L1 \| evictions: 950/,
-  'factory-context.mjs': /skipped: undefined false[\s\S]*kept the stale feed: \[ 'old post' \] \| onFactoryError saw: \[ 'E_FACTORY_ERROR' \][\s\S]*forced: \{ eur: 1.09 \}/,
+  'jitter-and-clone.mjs': /at 600 ms, between ttl and ttl \+ jitter: some of 100 still fresh\nwithout clone: changed by a caller\nwith clone: Ada\nrefused: E_UNCLONEABLE_VALUE/,
+  'l2-only.mjs': /b reads: \{ version: 1 \}\nb reads after a changed it, no bus: \{ version: 2 \}\nb stats: \{"core":"none","l2Hits":2\}/,
+  'factory-context.mjs': /skipped: undefined false[\s\S]*kept the stale feed: \[ 'old post' \] \| onFactoryError saw: \[ 'E_FACTORY_ERROR feed background=false' \][\s\S]*forced: \{ eur: 1.09 \}/,
 }
 
 describe('examples', () => {

@@ -148,6 +148,7 @@ export class Coherence {
 
   private published(message: BusMessage): void {
     this.stack.counters.busPublished++
+    if (this.stack.probe.any) this.stack.probe.bus('published', message.type)
     if (this.stack.emitter.has('bus:message:published')) this.stack.emit('bus:message:published', busEvent(message))
   }
 
@@ -186,6 +187,7 @@ export class Coherence {
     if (message.seq !== undefined) this.sequence(message.from, message.seq, message.type === 'sync')
     if (message.type === 'sync') return
     this.stack.counters.busReceived++
+    if (this.stack.probe.any) this.stack.probe.bus('received', message.type)
     this.stack.applyRemote(message)
     if (this.stack.emitter.has('bus:message:received')) this.stack.emit('bus:message:received', busEvent(message))
   }

@@ -1,10 +1,11 @@
 import { background } from '../background.js'
 import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
-import { resolveOptions, type EntryOptions, type ResolvedOptions } from './options.js'
+import { jittered, resolveOptions, type EntryOptions, type ResolvedOptions } from './options.js'
 import type { Scope } from './scope.js'
 import { isFresh, type Entry, type Ticket, type WriteOptions } from './stack.js'
 import { STALE } from '../core/types.js'
+import type { OperationContext, Tier } from '../observe.js'
 
 const SKIP: unique symbol = Symbol('rustocache.skip')
 const SOFT: unique symbol = Symbol('rustocache.soft-timeout')
@@ -69,13 +70,20 @@ class Turn implements Ticket {
   }
 }
 
-function race<T>(attempt: Promise<T>, softMs: number, hardMs: number): Promise<T | typeof SOFT | typeof HARD> {
+/** A factory run: whether a caller still waits for it (its failures say so in isBackgroundFactory). */
+interface Run {
+  background: boolean
+}
+
+function race<T>(attempt: Promise<T>, softMs: number, hardMs: number, run: Run): Promise<T | typeof SOFT | typeof HARD> {
   if (softMs === Infinity && hardMs === Infinity) return attempt
   return new Promise((resolve, reject) => {
     // Whichever comes first clears both timers, so no timer keeps the process alive after the answer.
     const timers: Array<ReturnType<typeof setTimeout>> = []
     const settle = (value: T | typeof SOFT | typeof HARD) => {
       for (const timer of timers) clearTimeout(timer)
+      // Set when the timer fires, not when the caller resumes: a failure in between is already a background one.
+      if (value === SOFT || value === HARD) run.background = true
       resolve(value)
     }
     if (softMs < Infinity) timers.push(setTimeout(() => settle(SOFT), softMs))
@@ -89,37 +97,53 @@ function race<T>(attempt: Promise<T>, softMs: number, hardMs: number): Promise<T
  * then (ownTurn) L2, the distributed turn, the factory under the soft and hard timeouts, and the write-back.
  * Not async itself: a key nobody holds goes straight to ownTurn, without a promise hop for this frame.
  */
-export function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>): Promise<T> {
+export function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
   const o = resolveOptions(scope.defaults, options)
   const tags = scope.tagsFor(options.tags)
-  return look(scope, key, options, o, tags, options.forceFresh === true)
+  return look(scope, key, options, o, tags, options.forceFresh === true, trace)
 }
 
-function look<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, o: ResolvedOptions, tags: string[] | undefined, forceFresh: boolean): Promise<T> {
+function look<T>(
+  scope: Scope,
+  key: string,
+  options: GetOrSetOptions<T>,
+  o: ResolvedOptions,
+  tags: string[] | undefined,
+  forceFresh: boolean,
+  trace: OperationContext | undefined,
+): Promise<T> {
   const { stack } = scope
   const now = Date.now()
   const code = stack.lookup(key, now)
   const entry = code < 0 ? undefined : stack.entryAt(code)
   if (entry && isFresh(code) && !forceFresh) {
-    scope.hit(options.key, false)
-    return Promise.resolve(entry.value as T)
+    scope.hit(options.key, false, 'l1', trace)
+    return Promise.resolve(stack.valueOf(entry) as T)
   }
   const stale = entry && code >= STALE && scope.staleUsable(entry, options.grace, now) ? entry : undefined
-  if (stale && stale.backoffUntil > now) return Promise.resolve(scope.graced<T>(options.key, stale))
-  if (!stack.locks.isHeld(key)) return ownTurn(scope, key, options, o, tags, stale, forceFresh)
-  if (stale && o.timeout === 0) return Promise.resolve(scope.graced<T>(options.key, stale))
-  return waitTurn(scope, key, options, o, tags, stale)
+  if (stale && stale.backoffUntil > now) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
+  if (!stack.locks.isHeld(key)) return ownTurn(scope, key, options, o, tags, stale, forceFresh, trace)
+  if (stale && o.timeout === 0) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
+  return waitTurn(scope, key, options, o, tags, stale, trace)
 }
 
 /** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
-async function waitTurn<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, o: ResolvedOptions, tags: string[] | undefined, stale: Entry | undefined): Promise<T> {
+async function waitTurn<T>(
+  scope: Scope,
+  key: string,
+  options: GetOrSetOptions<T>,
+  o: ResolvedOptions,
+  tags: string[] | undefined,
+  stale: Entry | undefined,
+  trace: OperationContext | undefined,
+): Promise<T> {
   const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
   if (!(await scope.stack.locks.wait(key, wait))) {
-    if (stale) return scope.graced(options.key, stale)
+    if (stale) return scope.graced(options.key, stale, 'l1', trace)
     throw new LockTimeoutError(options.key, o.lockTimeout)
   }
   // What the holder wrote is as fresh as what our own factory would make.
-  return look(scope, key, options, o, tags, false)
+  return look(scope, key, options, o, tags, false, trace)
 }
 
 /** The key is ours: L2 (read once for the whole stampede), the distributed turn, then the factory. */
@@ -131,51 +155,58 @@ async function ownTurn<T>(
   tags: string[] | undefined,
   stale: Entry | undefined,
   forceFresh: boolean,
+  trace: OperationContext | undefined,
 ): Promise<T> {
   const { stack } = scope
   const turn = new Turn(scope, key)
   let handedOff = false
   try {
     let candidate = stale
+    let from: Tier = 'l1'
     if (stack.l2 && !forceFresh) {
       const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
       if (remote?.fresh) {
-        scope.hit(options.key, false)
+        scope.hit(options.key, false, 'l2', trace)
         return remote.value as T
       }
       // L2's stale value beats L1's: another instance may have refreshed it since.
-      if (remote?.entry && scope.staleUsable(remote.entry, options.grace, Date.now())) candidate = remote.entry
+      if (remote?.entry && scope.staleUsable(remote.entry, options.grace, Date.now())) {
+        candidate = remote.entry
+        from = 'l2'
+      }
     }
     if (o.distributedLock && stack.l2?.locks) {
       const distributed = await distributedTurn(scope, turn, o, forceFresh)
       if (distributed.kind === 'value') {
-        scope.hit(options.key, false)
+        scope.hit(options.key, false, 'l2', trace)
         return distributed.value as T
       }
       if (distributed.kind === 'timeout') {
-        if (candidate) return scope.graced(options.key, candidate)
+        if (candidate) return scope.graced(options.key, candidate, from, trace)
         throw new LockTimeoutError(options.key, o.lockTimeout)
       }
     }
-    scope.miss(options.key)
+    scope.miss(options.key, trace)
+    if (trace !== undefined) trace.factory = true
     handedOff = true
-    const run = produce(scope, turn, options.key, options.factory, o, tags, candidate)
-    if (candidate && o.timeout === 0) return scope.graced(options.key, candidate)
-    const outcome = await race(run, candidate ? o.timeout : Infinity, o.hardTimeout)
+    const run: Run = { background: candidate !== undefined && o.timeout === 0 }
+    const result = produce(scope, turn, options.key, options.factory, o, tags, candidate, run)
+    if (run.background) return scope.graced(options.key, candidate!, from, trace)
+    const outcome = await race(result, candidate ? o.timeout : Infinity, o.hardTimeout, run)
     if (outcome === SOFT) {
       stack.counters.softTimeouts++
       const err = new FactorySoftTimeoutError(options.key, o.timeout)
       scope.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
-      return scope.graced(options.key, candidate!)
+      return scope.graced(options.key, candidate!, from, trace)
     }
     if (outcome === HARD) {
       stack.counters.hardTimeouts++
       scope.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
-      if (candidate) return scope.graced(options.key, candidate)
+      if (candidate) return scope.graced(options.key, candidate, from, trace)
       throw new FactoryHardTimeoutError(options.key, o.hardTimeout)
     }
     if (outcome.ok) return outcome.value as T
-    if (candidate) return scope.graced(options.key, candidate)
+    if (candidate) return scope.graced(options.key, candidate, from, trace)
     throw outcome.error
   } finally {
     // Before the factory starts the turn is this frame's; from then on, the factory run's (it may outlive us).
@@ -237,7 +268,7 @@ export function refreshEarly<T>(scope: Scope, key: string, options: GetOrSetOpti
     scope.logger.error({ key: options.key, err: error }, 'early refresh skipped: invalid options')
     return
   }
-  background(produce(scope, new Turn(scope, key), options.key, options.factory, o, tags, entry), scope.logger, 'early refresh')
+  background(produce(scope, new Turn(scope, key), options.key, options.factory, o, tags, entry, { background: true }), scope.logger, 'early refresh')
 }
 
 /**
@@ -253,24 +284,33 @@ async function produce<T>(
   o: ResolvedOptions,
   tags: readonly string[] | undefined,
   stale: Entry | undefined,
+  run: Run,
 ): Promise<Outcome<T>> {
   const started = Date.now()
-  const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags }
+  const write: WriteOptions = { ttl: jittered(o.ttl, o), grace: o.grace, tags }
   let skipL2 = false
   let skipBus = false
   let skipped = false
+  let failed: FactoryError | undefined
   const ctx: FactoryContext<T> = {
-    gracedEntry: stale ? { value: stale.value as T } : undefined,
+    // A getter: the copy l1.clone makes is paid only by a factory that reads it.
+    gracedEntry: stale
+      ? {
+          get value() {
+            return scope.stack.valueOf(stale) as T
+          },
+        }
+      : undefined,
     skip: () => {
       skipped = true
       return SKIP as never
     },
     fail: (message) => {
-      throw new FactoryError(userKey, message)
+      throw (failed = new FactoryError(userKey, message, undefined, run.background))
     },
     setOptions: (given) => {
       if (typeof given !== 'object' || given === null) throw new FactoryError(userKey, 'ctx.setOptions needs an object')
-      if (given.ttl !== undefined) write.ttl = toMs(given.ttl, 'ttl')
+      if (given.ttl !== undefined) write.ttl = jittered(toMs(given.ttl, 'ttl'), o)
       if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
       if (given.tags !== undefined) write.tags = scope.tagsFor(given.tags)
       if (given.skipL2Write !== undefined) skipL2 = given.skipL2Write === true
@@ -279,7 +319,8 @@ async function produce<T>(
   }
   scope.stack.counters.factoryCalls++
   try {
-    const value = await factory(ctx)
+    const probe = scope.stack.probe
+    const value = await (probe.any ? probe.factory(scope.namespaceName, userKey, run.background, async () => factory(ctx)) : factory(ctx))
     turn.deadline += Date.now() - started
     if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
     await scope.writeThrough(turn.key, userKey, value, write, skipL2, skipBus, turn)
@@ -289,13 +330,16 @@ async function produce<T>(
     const failure =
       error instanceof RustoCacheError
         ? error
-        : new FactoryError(userKey, `factory for key "${userKey}" failed: ${shown(error)}`, error)
+        : new FactoryError(userKey, `factory for key "${userKey}" failed: ${shown(error)}`, error, run.background)
+    // onFactoryError always hears a FactoryError of this key: a RustoCacheError the factory let through (say,
+    // another key's, from a nested cache call) is its cause, never handed on as this key's failure.
+    const report = failure === error && failure !== failed ? new FactoryError(userKey, `factory for key "${userKey}" failed: ${failure.message}`, failure, run.background) : (failure as FactoryError)
     scope.stack.counters.factoryErrors++
     if (stale) stale.backoffUntil = Date.now() + o.graceBackoff
     scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')
     if (o.onFactoryError) {
       try {
-        o.onFactoryError(failure)
+        o.onFactoryError(report)
       } catch (listenerError) {
         scope.logger.error({ key: userKey, err: listenerError }, 'onFactoryError threw')
       }

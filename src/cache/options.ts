@@ -1,4 +1,4 @@
-import { InvalidOptionError, shown } from '../errors.js'
+import { InvalidOptionError, shown, type FactoryError } from '../errors.js'
 import type { BusFactory } from '../bus/types.js'
 import type { L2DriverFactory } from '../l2/types.js'
 import type { Logger } from '../logger.js'
@@ -11,6 +11,12 @@ export interface EntryOptions {
    * @default '30m'
    */
   ttl?: Duration
+  /**
+   * Adds a random extra of up to this much to each entry's ttl, so entries written together do not all expire
+   * (and hit the factory) together: a duration ('30s') or a share of the ttl ('10%', at most '100%'). 0: none.
+   * @default 0
+   */
+  jitter?: Duration | `${number}%`
   /**
    * How long a value stays usable as a fallback after its ttl (factory failed or timed out), or false.
    * @default false
@@ -43,8 +49,11 @@ export interface EntryOptions {
    * @default undefined (off)
    */
   earlyExpiration?: number
-  /** Called with every factory error, including background ones. */
-  onFactoryError?: (error: unknown) => void
+  /**
+   * Called with every factory failure, including background ones, as a FactoryError (E_FACTORY_ERROR) for this
+   * call's key: `error.key`, `error.isBackgroundFactory`, and what the factory threw as `error.cause`.
+   */
+  onFactoryError?: (error: FactoryError) => void
   /**
    * Stampede protection across instances (needs an L2 with locks, such as Redis): the first instance to miss
    * takes a lock for `ttl`; the others wait for its value in L2 instead of running their own factory, and take
@@ -55,6 +64,9 @@ export interface EntryOptions {
 }
 
 export interface ResolvedOptions {
+  /** The most ttl jitter in ms, or (jitterShare > 0) as a share of the ttl. */
+  jitterMs: number
+  jitterShare: number
   distributedLock: boolean
   distributedLockTtl: number
   ttl: number
@@ -64,7 +76,7 @@ export interface ResolvedOptions {
   hardTimeout: number
   lockTimeout: number
   earlyExpiration: number
-  onFactoryError: ((error: unknown) => void) | undefined
+  onFactoryError: ((error: FactoryError) => void) | undefined
 }
 
 export interface L1Options {
@@ -92,10 +104,21 @@ export interface L1Options {
    * @default 'lru'
    */
   policy?: 'lru' | 'tinylfu'
+  /**
+   * Keep a copy: values are structuredClone()d on the way into L1 and on every read from it, so a caller that
+   * mutates what it got (or what it set) never changes the cached value. Costs a clone per read (README, "L1
+   * value isolation"). A value structuredClone cannot copy is refused with E_UNCLONEABLE_VALUE.
+   * @default false
+   */
+  clone?: boolean
 }
 
 export interface RustoCacheOptions extends EntryOptions {
-  l1?: L1Options
+  /**
+   * The in-process tier. false: none at all (L2-only mode, needs `l2`): nothing is kept in this process between
+   * calls, for serverless functions; stampede protection still holds within the process.
+   */
+  l1?: L1Options | false
   /** A second tier shared by every instance: `redisDriver({ connection })` from 'rustocache/redis'. */
   l2?: L2DriverFactory
   /**
@@ -123,9 +146,17 @@ export interface RustoCacheOptions extends EntryOptions {
   logger?: Logger
   /** A name for this cache, used in logs (and by Redis tiers for their keys and channel). */
   prefix?: string
+  /**
+   * Whether keys appear in trace contexts (the TracingChannel, spans, observers): false, true, or a function
+   * that redacts a key (`(key) => key.split(':')[0]`). Off by default: keys often carry user ids.
+   * @default false
+   */
+  traceKeys?: boolean | ((key: string) => string)
 }
 
 export const DEFAULTS: ResolvedOptions = {
+  jitterMs: 0,
+  jitterShare: 0,
   distributedLock: false,
   distributedLockTtl: 10_000,
   ttl: 30 * 60_000,
@@ -146,11 +177,38 @@ export function fraction(value: unknown): number {
   return value
 }
 
+const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/
+
+function setJitter(out: ResolvedOptions, given: unknown): void {
+  const percent = typeof given === 'string' ? PERCENT.exec(given) : null
+  if (percent) {
+    const share = Number(percent[1]) / 100
+    if (!(share <= 1)) throw new InvalidOptionError(`jitter as a share of the ttl must be from 0% to 100%, got ${shown(given)}`)
+    out.jitterShare = share
+    out.jitterMs = 0
+    return
+  }
+  if (given === null) throw new InvalidOptionError("jitter must be a duration ('30s') or a share of the ttl ('10%'); 0 for none")
+  out.jitterMs = toMs(given, 'jitter')
+  out.jitterShare = 0
+}
+
+/**
+ * The ttl an entry is written with: `ttl` plus a uniform random extra of up to the jitter (whole ms). A ttl of
+ * 0 or forever is kept as it is.
+ */
+export function jittered(ttl: number, o: ResolvedOptions): number {
+  if (ttl === 0 || ttl === Infinity) return ttl
+  const most = o.jitterShare > 0 ? ttl * o.jitterShare : o.jitterMs
+  return most > 0 ? ttl + Math.round(Math.random() * most) : ttl
+}
+
 /** Applies the options a call (or the constructor) gives on top of `base`. Throws before anything is written. */
 export function resolveOptions(base: ResolvedOptions, given: EntryOptions | undefined): ResolvedOptions {
   if (!given) return base
   const out = { ...base }
   if (given.ttl !== undefined) out.ttl = toMs(given.ttl, 'ttl')
+  if (given.jitter !== undefined) setJitter(out, given.jitter)
   if (given.grace !== undefined) out.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
   if (given.graceBackoff !== undefined) out.graceBackoff = toMs(given.graceBackoff, 'graceBackoff')
   if (given.timeout !== undefined) out.timeout = toMs(given.timeout, 'timeout')

@@ -6,8 +6,9 @@ import { toMs, type Duration } from '../ttl.js'
 import { STALE } from '../core/types.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
-import { DEFAULTS, fraction, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
+import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
 import { Scope } from './scope.js'
+import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
 export type { Factory, FactoryContext, GetOrSetOptions } from './get-or-set.js'
@@ -24,6 +25,15 @@ export interface GetOptions<T> extends KeyOptions {
 export interface SetOptions<T> extends KeyOptions, EntryOptions {
   value: T
   tags?: string[]
+}
+
+/** Calls `run`, turning a synchronous throw into a rejection: every public call reports bad input by rejecting. */
+function settle<R>(run: (trace: OperationContext | undefined) => Promise<R>, trace: OperationContext | undefined): Promise<R> {
+  try {
+    return run(trace)
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 function options<O>(given: O, call: string): NonNullable<O> {
@@ -78,13 +88,19 @@ export class RustoCache {
     const logger = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
     if (!pinoLike(logger)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
     const defaults = resolveOptions(DEFAULTS, config)
-    const stack = new CacheStack(config.l1 ?? {}, logger, {
-      factory: config.l2,
-      prefix,
-      suppressErrors: config.suppressL2Errors,
-      breaker: config.l2CircuitBreakerDuration,
-      timeout: config.l2Timeout,
-    })
+    if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
+    const stack = new CacheStack(
+      config.l1 ?? {},
+      logger,
+      {
+        factory: config.l2,
+        prefix,
+        suppressErrors: config.suppressL2Errors,
+        breaker: config.l2CircuitBreakerDuration,
+        timeout: config.l2Timeout,
+      },
+      config.traceKeys,
+    )
     this.scope = new Scope(stack, new Coherence(stack, config.bus, `${prefix}:bus`), defaults, '', undefined, logger)
   }
 
@@ -97,9 +113,19 @@ export class RustoCache {
   }
 
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
+    // The untraced path allocates nothing for tracing: one check per call (see observe.ts).
+    if (this.scope.stack.probe.active()) return this.traced('getOrSet', given, (trace) => this.fetch(given, trace, 'getOrSet'))
+    return this.fetch(given, undefined, 'getOrSet')
+  }
+
+  getOrSetForever<T>(given: GetOrSetOptions<T>): Promise<T> {
+    return this.traced('getOrSetForever', given, (trace) => this.fetch({ ...options(given, 'getOrSetForever'), ttl: null }, trace, 'getOrSetForever'))
+  }
+
+  private fetch<T>(given: GetOrSetOptions<T>, trace: OperationContext | undefined, call: string): Promise<T> {
     try {
       const scope = this.scope
-      const key = scope.keyFor(options(given, 'getOrSet').key)
+      const key = scope.keyFor(options(given, call).key)
       if (typeof given.factory !== 'function') throw new InvalidOptionError('getOrSet needs a factory function')
       if (given.forceFresh !== true) {
         const now = Date.now()
@@ -109,22 +135,44 @@ export class RustoCache {
           // The one option a hit uses; the others are checked on the miss path, where they are used.
           const early = given.earlyExpiration === undefined ? scope.defaults.earlyExpiration : fraction(given.earlyExpiration)
           if (early > 0 && now - entry.at >= entry.ttl * early) refreshEarly(scope, key, given, entry, now)
-          scope.hit(given.key, false)
-          return Promise.resolve(entry.value as T)
+          scope.hit(given.key, false, 'l1', trace)
+          return Promise.resolve(scope.stack.valueOf(entry) as T)
         }
       }
-      return fill(scope, key, given)
+      return fill(scope, key, given, trace)
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  getOrSetForever<T>(given: GetOrSetOptions<T>): Promise<T> {
-    return this.getOrSet({ ...options(given, 'getOrSetForever'), ttl: null })
+  /**
+   * Runs a public call with a trace context, inside the observers' wrappers and on the TracingChannel; without
+   * either, as it is. `run` never throws: every call reports bad input by rejecting.
+   */
+  private traced<R>(operation: CacheOperation, given: unknown, run: (trace: OperationContext | undefined) => Promise<R>, batch?: 'keys' | 'items'): Promise<R> {
+    const probe = this.scope.stack.probe
+    if (!probe.active()) return settle(run, undefined)
+    let key: unknown
+    let keys: unknown
+    try {
+      const g = given as { key?: unknown; keys?: unknown; items?: unknown }
+      if (batch === 'keys') keys = g.keys
+      else if (batch === 'items') keys = Array.isArray(g.items) ? g.items.map((item: { key?: unknown } | undefined) => item?.key) : undefined
+      else key = g.key
+    } catch {
+      // A hostile argument: the call itself rejects with the typed error.
+    }
+    const trace = probe.context(operation, this.scope.namespaceName, key, keys)
+    return probe.operation(trace, () => settle(run, trace))
   }
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
-  async get<T>(given: GetOptions<T>): Promise<T | undefined> {
+  get<T>(given: GetOptions<T>): Promise<T | undefined> {
+    if (this.scope.stack.probe.active()) return this.traced('get', given, (trace) => this.read(given, trace))
+    return this.read(given, undefined)
+  }
+
+  private async read<T>(given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
     const { scope } = this
     const { stack } = scope
     const key = scope.keyFor(options(given, 'get').key)
@@ -133,26 +181,30 @@ export class RustoCache {
     const code = stack.lookup(key, now)
     const entry = code < 0 ? undefined : stack.entryAt(code)
     if (entry && isFresh(code)) {
-      scope.hit(given.key, false)
-      return entry.value as T
+      scope.hit(given.key, false, 'l1', trace)
+      return stack.valueOf(entry) as T
     }
     let stale = entry && scope.staleUsable(entry, given.grace, now) ? entry : undefined
+    let from: Tier = 'l1'
     if (stack.l2) {
       const ticket = stack.ticket(key)
       try {
         const remote = await stack.readL2(key, now, ticket, scope.defaults.grace)
         if (remote?.fresh) {
-          scope.hit(given.key, false)
+          scope.hit(given.key, false, 'l2', trace)
           return remote.value as T
         }
         // A stale value from L2 is at least as new as L1's.
-        if (remote?.entry && scope.staleUsable(remote.entry, given.grace, now)) stale = remote.entry
+        if (remote?.entry && scope.staleUsable(remote.entry, given.grace, now)) {
+          stale = remote.entry
+          from = 'l2'
+        }
       } finally {
         stack.end(ticket)
       }
     }
-    if (stale) return scope.graced(given.key, stale, 'get')
-    scope.miss(given.key)
+    if (stale) return scope.graced(given.key, stale, from, trace, 'get')
+    scope.miss(given.key, trace)
     const fallback = given.defaultValue
     return typeof fallback === 'function' ? (fallback as () => T)() : fallback
   }
@@ -162,7 +214,11 @@ export class RustoCache {
    * for what L1 could not answer. Every answer is settled before the first event is emitted, so a listener that
    * calls back into the cache cannot change what this call returns.
    */
-  async getMany<T>(given: { keys: string[]; grace?: Duration | false }): Promise<(T | undefined)[]> {
+  getMany<T>(given: { keys: string[]; grace?: Duration | false }): Promise<(T | undefined)[]> {
+    return this.traced('getMany', given, (trace) => this.readMany<T>(given, trace), 'keys')
+  }
+
+  private async readMany<T>(given: { keys: string[]; grace?: Duration | false }, trace: OperationContext | undefined): Promise<(T | undefined)[]> {
     const { scope } = this
     const { stack } = scope
     const userKeys = keyList(given, 'getMany')
@@ -172,6 +228,7 @@ export class RustoCache {
     const codes = stack.core.lookupMany(keys, now)
     const out = new Array<T | undefined>(keys.length)
     const how = new Array<'hit' | 'graced' | 'miss'>(keys.length)
+    const tier = new Array<Tier>(keys.length).fill('l1')
     const stale = new Array<Entry | undefined>(keys.length)
     const ask: number[] = []
     for (let i = 0; i < keys.length; i++) {
@@ -179,7 +236,7 @@ export class RustoCache {
       const code = codes[i]! >= 0 && stack.core.keyAt(codes[i]! & ~STALE) === keys[i] ? stack.judge(keys[i]!, codes[i]!) : -1
       const entry = code < 0 ? undefined : stack.entryAt(code)
       if (entry && isFresh(code)) {
-        out[i] = entry.value as T
+        out[i] = stack.valueOf(entry) as T
         how[i] = 'hit'
         continue
       }
@@ -198,7 +255,11 @@ export class RustoCache {
           if (r?.fresh) {
             out[i] = r.value as T
             how[i] = 'hit'
-          } else if (r?.entry && scope.staleUsable(r.entry, given.grace, now)) stale[i] = r.entry
+            tier[i] = 'l2'
+          } else if (r?.entry && scope.staleUsable(r.entry, given.grace, now)) {
+            stale[i] = r.entry
+            tier[i] = 'l2'
+          }
         })
       } finally {
         for (const ticket of tickets) stack.end(ticket)
@@ -207,32 +268,48 @@ export class RustoCache {
     for (const i of ask) {
       if (how[i] === 'hit') continue
       how[i] = stale[i] ? 'graced' : 'miss'
-      out[i] = stale[i]?.value as T | undefined
+      out[i] = (stale[i] === undefined ? undefined : stack.valueOf(stale[i]!)) as T | undefined
     }
+    let hits = 0
     for (let i = 0; i < keys.length; i++) {
       const userKey = userKeys[i] as string
-      if (how[i] === 'hit') scope.hit(userKey, false)
-      else if (how[i] === 'graced') scope.graced(userKey, stale[i]!, 'getMany')
-      else scope.miss(userKey)
+      if (how[i] === 'miss') scope.miss(userKey, undefined)
+      else {
+        hits++
+        if (how[i] === 'hit') scope.hit(userKey, false, tier[i]!, undefined)
+        else scope.graced(userKey, stale[i]!, tier[i]!, undefined, 'getMany')
+      }
+    }
+    if (trace !== undefined) {
+      trace.hits = hits
+      trace.hit = hits === keys.length
     }
     return out
   }
 
   /** Writes L1, then L2. Resolves true once written (a value too large for L1 still goes to L2). */
-  async set<T>(given: SetOptions<T>): Promise<boolean> {
+  set<T>(given: SetOptions<T>): Promise<boolean> {
+    return this.traced('set', given, () => this.write(given))
+  }
+
+  private async write<T>(given: SetOptions<T>): Promise<boolean> {
     const { scope } = this
     const key = scope.keyFor(options(given, 'set').key)
     const o = resolveOptions(scope.defaults, given)
-    const write: WriteOptions = { ttl: o.ttl, grace: o.grace, tags: scope.tagsFor(given.tags) }
+    const write: WriteOptions = { ttl: jittered(o.ttl, o), grace: o.grace, tags: scope.tagsFor(given.tags) }
     return scope.writeThrough(key, given.key, given.value, write, false, false)
   }
 
   setForever<T>(given: SetOptions<T>): Promise<boolean> {
-    return this.set({ ...options(given, 'setForever'), ttl: null })
+    return this.traced('setForever', given, () => this.write({ ...options(given, 'setForever'), ttl: null }))
   }
 
   /** Writes every item, checking (and encoding) them all first: one bad item writes nothing. One hashing crossing. */
-  async setMany<T>(given: { items: Array<{ key: string; value: T; ttl?: Duration; grace?: Duration | false; tags?: string[] }> }): Promise<void> {
+  setMany<T>(given: { items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }> }): Promise<void> {
+    return this.traced('setMany', given, () => this.writeMany(given), 'items')
+  }
+
+  private async writeMany<T>(given: { items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }> }): Promise<void> {
     const { scope } = this
     const { stack } = scope
     const items = options(given, 'setMany').items
@@ -240,11 +317,11 @@ export class RustoCache {
     const keys = items.map((item) => scope.keyFor(options(item, 'setMany item').key))
     const writes: WriteOptions[] = items.map((item) => {
       const o = resolveOptions(scope.defaults, item)
-      return { ttl: o.ttl, grace: o.grace, tags: scope.tagsFor(item.tags) }
+      return { ttl: jittered(o.ttl, o), grace: o.grace, tags: scope.tagsFor(item.tags) }
     })
     const now = Date.now()
     const stamps = keys.map(() => stack.stamp(now))
-    const values = items.map((item) => item.value)
+    const values = items.map((item, i) => stack.copyIn(keys[i]!, item.value))
     const remote = keys.map((key, i) => stack.prepare(key, values[i], writes[i]!, stamps[i]!, now, true))
     const written = stack.writeMany(keys, values, writes, now, stamps)
     let inL2 = !stack.l2
@@ -259,30 +336,61 @@ export class RustoCache {
 
   /**
    * True when L1 holds a value get() would answer with (fresh, or stale within grace). Reads L1 only, never L2,
-   * and does not touch the LRU order: a key only L2 holds reads as missing here.
+   * and does not touch the LRU order: a key only L2 holds reads as missing here. In L2-only mode (`l1: false`)
+   * it asks L2 instead.
    */
-  async has(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
-    const { scope } = this
-    const key = scope.keyFor(options(given, 'has').key)
-    checkGrace(given.grace)
-    const now = Date.now()
-    const code = scope.stack.peek(key, now)
-    return isFresh(code) || (code >= 0 && scope.staleUsable(scope.stack.entryAt(code), given.grace, now))
+  has(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
+    return this.traced('has', given, (trace) => this.holds(given, trace, 'has'))
   }
 
   /** The opposite of has(): L1 only. */
-  async missing(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
-    return !(await this.has(given))
+  missing(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
+    return this.traced('missing', given, async (trace) => !(await this.holds(given, trace, 'missing')))
+  }
+
+  private async holds(given: KeyOptions & { grace?: Duration | false }, trace: OperationContext | undefined, call: string): Promise<boolean> {
+    const { scope } = this
+    const { stack } = scope
+    const key = scope.keyFor(options(given, call).key)
+    checkGrace(given.grace)
+    const now = Date.now()
+    if (!stack.l1) {
+      const ticket = stack.ticket(key)
+      try {
+        const remote = await stack.readL2(key, now, ticket, scope.defaults.grace)
+        const yes = remote !== undefined && (remote.fresh || (remote.entry !== undefined && scope.staleUsable(remote.entry, given.grace, now)))
+        if (trace !== undefined) {
+          trace.hit = yes
+          if (yes) trace.tier = 'l2'
+        }
+        return yes
+      } finally {
+        stack.end(ticket)
+      }
+    }
+    const code = stack.peek(key, now)
+    const yes = isFresh(code) || (code >= 0 && scope.staleUsable(stack.entryAt(code), given.grace, now))
+    if (trace !== undefined) {
+      trace.hit = yes
+      if (yes) trace.tier = 'l1'
+    }
+    return yes
   }
 
   /** get() then delete(). */
-  async pull<T>(given: GetOptions<T>): Promise<T | undefined> {
-    const value = await this.get(given)
-    await this.delete(given)
-    return value
+  pull<T>(given: GetOptions<T>): Promise<T | undefined> {
+    return this.traced('pull', given, async (trace) => {
+      const value = await this.read(given, trace)
+      await this.remove(given)
+      return value
+    })
   }
 
-  async delete(given: KeyOptions): Promise<boolean> {
+  delete(given: KeyOptions): Promise<boolean> {
+    return this.traced('delete', given, () => this.remove(given))
+  }
+
+  private async remove(given: KeyOptions): Promise<boolean> {
     const { scope } = this
     const { stack } = scope
     const key = scope.keyFor(options(given, 'delete').key)
@@ -297,7 +405,11 @@ export class RustoCache {
     return deleted
   }
 
-  async deleteMany(given: { keys: string[] }): Promise<number> {
+  deleteMany(given: { keys: string[] }): Promise<number> {
+    return this.traced('deleteMany', given, () => this.removeMany(given), 'keys')
+  }
+
+  private async removeMany(given: { keys: string[] }): Promise<number> {
     const { scope } = this
     const { stack } = scope
     const userKeys = keyList(given, 'deleteMany')
@@ -317,7 +429,11 @@ export class RustoCache {
   }
 
   /** Marks the entry stale now: get() and getOrSet() may still serve it within its grace. */
-  async expire(given: KeyOptions): Promise<boolean> {
+  expire(given: KeyOptions): Promise<boolean> {
+    return this.traced('expire', given, () => this.stale(given))
+  }
+
+  private async stale(given: KeyOptions): Promise<boolean> {
     const { scope } = this
     const { stack } = scope
     const key = scope.keyFor(options(given, 'expire').key)
@@ -331,13 +447,13 @@ export class RustoCache {
   }
 
   /** Deletes every entry carrying one of these tags: no read brings them back, graced or not. */
-  async deleteByTag(given: { tags: string[] }): Promise<void> {
-    await this.invalidate(options(given, 'deleteByTag').tags, 'delete')
+  deleteByTag(given: { tags: string[] }): Promise<void> {
+    return this.traced('deleteByTag', given, () => this.invalidate(options(given, 'deleteByTag').tags, 'delete'))
   }
 
   /** Marks every entry carrying one of these tags stale: grace still serves them. */
-  async expireByTag(given: { tags: string[] }): Promise<void> {
-    await this.invalidate(options(given, 'expireByTag').tags, 'expire')
+  expireByTag(given: { tags: string[] }): Promise<void> {
+    return this.traced('expireByTag', given, () => this.invalidate(options(given, 'expireByTag').tags, 'expire'))
   }
 
   private async invalidate(given: unknown, how: 'delete' | 'expire'): Promise<void> {
@@ -352,7 +468,11 @@ export class RustoCache {
   }
 
   /** Removes every entry of this cache; on a namespace, only that namespace's (and its children's). */
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
+    return this.traced('clear', undefined, () => this.empty())
+  }
+
+  private async empty(): Promise<void> {
     const { scope } = this
     const { stack } = scope
     stack.clear(scope.path)
@@ -389,3 +509,18 @@ export class RustoCache {
   }
 }
 
+
+const HOOKS = ['operation', 'l2', 'factory', 'request', 'bus'] as const
+
+/**
+ * Watches a cache (and all its namespaces) with `observer`: see CacheObserver. Returns the function that stops
+ * watching. rustocache/otel and rustocache/prometheus are built on it.
+ */
+export function observe(cache: RustoCache, observer: CacheObserver): () => void {
+  if (!(cache instanceof RustoCache)) throw new InvalidOptionError('observe needs a RustoCache')
+  if (typeof observer !== 'object' || observer === null) throw new InvalidOptionError('observe needs an observer object: { operation?, l2?, factory?, request?, bus? }')
+  for (const hook of HOOKS) {
+    if (observer[hook] !== undefined && typeof observer[hook] !== 'function') throw new InvalidOptionError(`observer.${hook} must be a function`)
+  }
+  return cache['scope'].stack.probe.add(observer)
+}

@@ -1,6 +1,7 @@
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import { MAX_KEY_LENGTH } from '../core/types.js'
 import type { Logger } from '../logger.js'
+import type { OperationContext, Tier } from '../observe.js'
 import { toMs, type Duration } from '../ttl.js'
 import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
 import type { Coherence } from './coherence.js'
@@ -72,12 +73,13 @@ export class Scope {
     const stamp = stack.stamp(now)
     const l2 = stack.l2 !== undefined && !skipL2
     const remote = stack.prepare(key, value, write, stamp, now, l2)
+    const kept = stack.copyIn(key, value)
     if (ticket && stack.overtaken(ticket, write.tags)) {
       stack.counters.discarded++
       this.logger.debug({ key: userKey, op: 'write' }, 'the key was invalidated while its value was being made: not stored')
       return false
     }
-    const inL1 = stack.write(key, value, write, now, stamp)
+    const inL1 = stack.write(key, kept, write, now, stamp)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
     const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
     const l2Done = inL2 || !l2
@@ -96,22 +98,33 @@ export class Scope {
     return now < entry.at + entry.ttl + toMs(grace, 'grace')
   }
 
-  hit(key: string, graced: boolean): void {
-    this.stack.counters.hits++
-    if (graced) this.stack.counters.gracedHits++
-    if (this.stack.emitter.has('cache:hit')) this.stack.emit('cache:hit', { key, store: 'memory', graced, namespace: this.namespaceName })
+  /** A read answered from `tier`: counted, told to listeners and observers, and noted in the call's trace. */
+  hit(key: string, graced: boolean, tier: Tier, trace: OperationContext | undefined): void {
+    const stack = this.stack
+    stack.counters.hits++
+    if (graced) stack.counters.gracedHits++
+    if (stack.emitter.has('cache:hit')) stack.emit('cache:hit', { key, store: 'memory', graced, namespace: this.namespaceName })
+    if (trace !== undefined) {
+      trace.hit = true
+      trace.tier = tier
+      trace.graced = graced
+    }
+    if (stack.probe.any) stack.probe.request(graced ? 'graced' : 'hit', tier, this.namespaceName)
   }
 
-  miss(key: string): void {
-    this.stack.counters.misses++
-    if (this.stack.emitter.has('cache:miss')) this.stack.emit('cache:miss', { key, store: 'memory', namespace: this.namespaceName })
+  miss(key: string, trace: OperationContext | undefined): void {
+    const stack = this.stack
+    stack.counters.misses++
+    if (stack.emitter.has('cache:miss')) stack.emit('cache:miss', { key, store: 'memory', namespace: this.namespaceName })
+    if (trace !== undefined) trace.hit = false
+    if (stack.probe.any) stack.probe.request('miss', undefined, this.namespaceName)
   }
 
-  /** Answers with a stale value: counted, logged, and told to listeners. */
-  graced<T>(key: string, entry: Entry, op = 'getOrSet'): T {
-    const value = entry.value as T
-    this.hit(key, true)
-    this.logger.warn({ key, op, tier: 'l1', graced: true }, 'answered with a stale value within grace')
+  /** Answers with a stale value from `tier`: counted, logged, and told to listeners. */
+  graced<T>(key: string, entry: Entry, tier: Tier, trace: OperationContext | undefined, op = 'getOrSet'): T {
+    const value = this.stack.valueOf(entry) as T
+    this.hit(key, true, tier, trace)
+    this.logger.warn({ key, op, tier, graced: true }, 'answered with a stale value within grace')
     return value
   }
 

@@ -1,6 +1,6 @@
 import { createCore } from '../core/create-core.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, L2CacheError, RustoCacheError, shown, UndefinedValueError, UnserializableValueError } from '../errors.js'
+import { InvalidOptionError, L2CacheError, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, UnserializableValueError } from '../errors.js'
 import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
@@ -8,6 +8,7 @@ import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
 import type { BusMessage } from '../bus/types.js'
 import { Watchdog } from '../watchdog.js'
+import { Probe } from '../observe.js'
 import { KeyFlights } from './locks.js'
 import type { L1Options } from './options.js'
 import { Found, TagStamps } from './tags.js'
@@ -97,15 +98,22 @@ export class CacheStack {
   readonly emitter: Emitter
   readonly counters: CacheStats
   readonly tags = new TagStamps()
+  /** Observers and the TracingChannel: see observe.ts. */
+  readonly probe: Probe
   /** While > 0 (tag changes wait in the retry queue, L2 does not know them yet), no tag stamp is dropped. */
   tagsPinned = 0
   private tagSweepAt = 1024
   private lastStamp = 0
   private readonly maxEntrySize: number
+  /** False in L2-only mode: entries are judged as usual but never kept (the core stays empty). */
+  readonly l1: boolean
+  /** l1.clone: values are copied into L1 and out of it. */
+  readonly cloneValues: boolean
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
 
   /** The second tier, if the cache has one. */
   readonly l2: L2Driver | undefined
+  private readonly l2Kind: string
   private readonly suppressL2Errors: boolean
   private readonly breakerMs: number
   private breakerUntil = 0
@@ -116,11 +124,24 @@ export class CacheStack {
   private staleBefore = -Infinity
 
   constructor(
-    l1: L1Options,
+    l1Given: L1Options | false,
     readonly logger: Logger,
     l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined; timeout: Duration | undefined },
+    traceKeys?: boolean | ((key: string) => string),
   ) {
-    if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }')
+    if (traceKeys !== undefined && typeof traceKeys !== 'boolean' && typeof traceKeys !== 'function') {
+      throw new InvalidOptionError('traceKeys must be true, false, or a function (key) => string that redacts a key')
+    }
+    this.probe = new Probe(l2.prefix, traceKeys === true ? (key) => key : traceKeys === false ? undefined : traceKeys, (error, where) =>
+      this.logger.error({ err: error, where }, 'a cache observer threw: the call went on unwatched'),
+    )
+    if (l1Given === false && l2.factory === undefined) throw new InvalidOptionError('l1: false (L2-only mode) needs an l2 driver')
+    this.l1 = l1Given !== false
+    // L2-only: an empty TypeScript core (no WASM to compile in a short-lived function) that is never written.
+    const l1: L1Options = l1Given === false ? { core: 'js', maxItems: 1 } : l1Given
+    if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }, or false for L2-only mode')
+    if (l1.clone !== undefined && typeof l1.clone !== 'boolean') throw new InvalidOptionError(`l1.clone must be true or false, got ${shown(l1.clone)}`)
+    this.cloneValues = l1.clone === true
     const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
     this.maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
     if (l1.sizeCalculation !== undefined && typeof l1.sizeCalculation !== 'function') {
@@ -138,7 +159,7 @@ export class CacheStack {
         if (reason !== 'expire') this.counters.evictions++
       },
     })
-    this.counters = newStats(this.core.kind)
+    this.counters = newStats(this.l1 ? this.core.kind : 'none')
     if (l2.factory !== undefined && (typeof l2.factory !== 'object' || l2.factory === null || typeof l2.factory.create !== 'function')) {
       throw new InvalidOptionError("l2 must be a driver factory such as redisDriver({ connection }) from 'rustocache/redis'")
     }
@@ -146,6 +167,7 @@ export class CacheStack {
     this.breakerMs = l2.breaker === undefined || l2.breaker === null ? 0 : toMs(l2.breaker, 'l2CircuitBreakerDuration')
     this.l2TimeoutMs = toMs(l2.timeout ?? '2s', 'l2Timeout')
     this.l2Watchdog = this.l2TimeoutMs === Infinity ? undefined : new Watchdog(this.l2TimeoutMs, 'L2')
+    this.l2Kind = l2.factory?.kind ?? 'none'
     this.l2 = l2.factory?.create({
       prefix: l2.prefix,
       logger,
@@ -254,15 +276,35 @@ export class CacheStack {
     }
   }
 
-  /** Writes a value to L1; false when it is too large to keep there. */
+  /** Writes a value to L1; false when it is too large to keep there, or there is no L1. */
   write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
-    return this.put(key, value, options, now, stamp, stamp) !== undefined
+    return this.put(key, value, options, now, stamp, stamp) !== undefined && this.l1
   }
 
-  /** write(), returning the L1 entry it stored (undefined when L1 could not keep the value). */
+  /** What L1 will keep of a value about to be written: itself, or with l1.clone a copy (checked before any write). */
+  copyIn(key: string, value: unknown): unknown {
+    if (!this.cloneValues || !this.l1) return value
+    try {
+      return structuredClone(value)
+    } catch (error) {
+      throw new UncloneableValueError(key, error)
+    }
+  }
+
+  /** An L1 value as a caller receives it: with l1.clone, a copy of its own. */
+  valueOf(entry: Entry): unknown {
+    return this.cloneValues ? structuredClone(entry.value) : entry.value
+  }
+
+  /**
+   * write(), returning the L1 entry it stored (undefined when L1 could not keep the value). In L2-only mode the
+   * entry is returned but not kept: a value read from L2 is judged (and may be served stale) all the same.
+   */
   private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, at: number): Entry | undefined {
-    const size = this.sizeFor(key, value)
+    // Sized first: a sizeCalculation that throws leaves everything as it was.
+    const size = this.l1 ? this.sizeFor(key, value) : 0
     this.changed(key)
+    if (!this.l1) return { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
     if (size < 0) {
       this.refuse(key)
       return undefined
@@ -278,6 +320,7 @@ export class CacheStack {
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
   writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
+    if (!this.l1) return keys.map((key) => (this.changed(key), false))
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
     const written = keys.map((key, i) => {
@@ -404,7 +447,8 @@ export class CacheStack {
     }
     try {
       // A namespace clear walks the keyspace and may take long: the driver's own timeouts bound its commands.
-      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(run(l2), deadline) : run(l2))
+      const command = this.probe.any ? this.probe.l2(op, this.l2Kind, key, () => run(l2)) : run(l2)
+      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(command, deadline) : command)
     } catch (error) {
       this.counters.l2Errors++
       if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
@@ -446,8 +490,10 @@ export class CacheStack {
     const fresh = found === Found.Fresh
     if (this.overtaken(ticket, undefined)) return { fresh, value: remote.value, entry: undefined }
     const entry = this.put(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now))
+    // With l1.clone the caller gets a copy of what L1 now keeps; the decoded value is L1's (no second copy in).
+    const value = entry !== undefined && this.l1 && this.cloneValues ? structuredClone(remote.value) : remote.value
     // A stale entry written without grace is past its physical deadline already: not usable.
-    return { fresh, value: remote.value, entry: fresh || grace > 0 ? entry : undefined }
+    return { fresh, value, entry: fresh || grace > 0 ? entry : undefined }
   }
 
   /** The L2 form of an L1 entry, for re-applying it: made at `stamp`, expiring its ttl after it entered L1. */
