@@ -6,9 +6,11 @@ const entry = {
   index: 'src/index.ts',
   redis: 'src/redis/index.ts',
   chaos: 'src/chaos/index.ts',
+  otel: 'src/otel/index.ts',
+  prometheus: 'src/prometheus/index.ts',
 }
 
-// Shared chunks, in CJS too: rustocache/redis and rustocache/chaos must throw the same RustoCacheError class as
+// Shared chunks, in CJS too: rustocache/redis, /chaos, /otel and /prometheus must throw the same RustoCacheError class as
 // the core entry (a copy per entry would break instanceof).
 const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: true } as const
 

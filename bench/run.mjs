@@ -173,7 +173,8 @@ if (Object.keys(hashes).length > 0) save('simd', { baseline: simd.baseline, resu
 // A one-core run (BENCH_CACHE_CORE) is kept apart from the usual two-core results.
 const cacheFile = process.env.BENCH_CACHE_CORE ? `cache-${process.env.BENCH_CACHE_CORE}` : 'cache'
 if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save(cacheFile, { baseline: cache.baseline, results: api, bookkeeping })
-if (Object.keys(watching).length > 0) save('observe', { baseline: observeSuite.baseline, results: watching })
+// Against a base build (BENCH_BASE_DIST) the rows are another comparison: kept apart.
+if (Object.keys(watching).length > 0) save(process.env.BENCH_BASE_DIST ? 'observe-base' : 'observe', { baseline: observeSuite.baseline, results: watching })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
 // The summary and its chart only from a complete run, so they always describe one run of one code.
 if (!only && !quick && summary.length > 0) {

@@ -20,7 +20,7 @@ describe('the published package', () => {
     const chunks = readdirSync('dist').filter((f) => /^chunk-.*\.c?js$/.test(f))
     for (const file of ['index.js', 'index.cjs', 'edge.js', 'chaos.js', 'chaos.cjs', ...chunks]) {
       const code = readFileSync(`dist/${file}`, 'utf8')
-      expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"]ioredis['"]/)
+      expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"](ioredis|@opentelemetry\/api|prom-client)['"]/)
     }
   })
 
@@ -28,6 +28,12 @@ describe('the published package', () => {
     const check = `try { redisDriver({ connection: 'redis://x', tagRetention: 'soon' }) } catch (e) { console.log(e instanceof RustoCacheError, e.code) }`
     expect(run(['-e', `const { RustoCacheError } = require('rustocache'); const { redisDriver } = require('rustocache/redis'); ${check}`])).toBe('true E_INVALID_TTL')
     expect(run(['--input-type=module', '-e', `import { RustoCacheError } from 'rustocache'; import { redisDriver } from 'rustocache/redis'; ${check}`])).toBe('true E_INVALID_TTL')
+  })
+
+  it('instruments a cache from the core entry with rustocache/otel and rustocache/prometheus, in CJS and ESM', () => {
+    const body = `const cache = new RustoCache(); const stop = instrument(cache); collect(cache, { registry: new Registry() }); stop(); console.log('ok')`
+    expect(run(['-e', `const { RustoCache } = require('rustocache'); const { instrument } = require('rustocache/otel'); const { collect } = require('rustocache/prometheus'); const { Registry } = require('prom-client'); ${body}`])).toBe('ok')
+    expect(run(['--input-type=module', '-e', `import { RustoCache } from 'rustocache'; import { instrument } from 'rustocache/otel'; import { collect } from 'rustocache/prometheus'; import { Registry } from 'prom-client'; ${body}`])).toBe('ok')
   })
 
   it('uses no eval and no new Function in any built file (edge runtimes refuse them; .eval( is Redis EVAL)', () => {

@@ -186,7 +186,7 @@ async function ownTurn<T>(
         throw new LockTimeoutError(options.key, o.lockTimeout)
       }
     }
-    scope.miss(options.key, trace)
+    // One outcome per call: a miss is counted once it is known the stale value will not be the answer.
     if (trace !== undefined) trace.factory = true
     handedOff = true
     const run: Run = { background: candidate !== undefined && o.timeout === 0 }
@@ -203,10 +203,15 @@ async function ownTurn<T>(
       stack.counters.hardTimeouts++
       scope.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
       if (candidate) return scope.graced(options.key, candidate, from, trace)
+      scope.miss(options.key, trace)
       throw new FactoryHardTimeoutError(options.key, o.hardTimeout)
     }
-    if (outcome.ok) return outcome.value as T
+    if (outcome.ok) {
+      scope.miss(options.key, trace)
+      return outcome.value as T
+    }
     if (candidate) return scope.graced(options.key, candidate, from, trace)
+    scope.miss(options.key, trace)
     throw outcome.error
   } finally {
     // Before the factory starts the turn is this frame's; from then on, the factory run's (it may outlive us).
