@@ -8,6 +8,8 @@ const entry = {
   chaos: 'src/chaos/index.ts',
   otel: 'src/otel/index.ts',
   prometheus: 'src/prometheus/index.ts',
+  postgres: 'src/postgres/index.ts',
+  'test-suite': 'src/test-suite/index.ts',
 }
 
 // Shared chunks, in CJS too: rustocache/redis, /chaos, /otel and /prometheus must throw the same RustoCacheError class as

@@ -139,7 +139,7 @@ if (!only || only === 'l2') {
     const suite = await l2.scenarios(url)
     try {
       tiers = await runRounds(suite.list, { rounds, time, gcEach: !quick, baseline: l2.baseline, log })
-      printTable(ratioTable(tiers, ['RustoCache (wasm)', 'BentoCache', l2.baseline]), `Redis tier at ${url}, L1 missing: median ns/op over ${rounds} rounds (ratio vs raw ioredis)`)
+      printTable(ratioTable(tiers, suite.columns), `L2 tier (Redis at ${url}; PostgreSQL when one answered), L1 missing: median ns/op over ${rounds} rounds (ratio vs raw ioredis on Redis)`)
     } finally {
       for (const close of suite.closers) await close()
     }

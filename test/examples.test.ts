@@ -24,6 +24,7 @@ const expected: Record<string, RegExp> = {
   'jitter-and-clone.mjs': /at 600 ms, between ttl and ttl \+ jitter: some of 100 still fresh\nwithout clone: changed by a caller\nwith clone: Ada\nrefused: E_UNCLONEABLE_VALUE/,
   'l2-only.mjs': /b reads: \{ version: 1 \}\nb reads after a changed it, no bus: \{ version: 2 \}\nb stats: \{"core":"none","l2Hits":2\}/,
   'observability.mjs': /channel: getOrSet key=user hit=false tier=- factory=true\nchannel: getOrSet key=user hit=true tier=l1 factory=false\nspans: db.query <- rustocache.factory, rustocache.factory <- rustocache.getOrSet, rustocache.getOrSet <- root\nrustocache_requests_total\{cache="users",namespace="",result="hit",tier="l1"\} 1\nrustocache_requests_total\{cache="users",namespace="",result="miss",tier="none"\} 1/,
+  'postgres.mjs': /b reads from PostgreSQL: \{ name: 'Ada' \} \| l2Hits: 1\ngetMany, one query: \[ \{ name: 'Ada' \}, undefined \]\na fresh instance after deleteByTag: undefined/,
   'factory-context.mjs': /skipped: undefined false[\s\S]*kept the stale feed: \[ 'old post' \] \| onFactoryError saw: \[ 'E_FACTORY_ERROR feed background=false' \][\s\S]*forced: \{ eur: 1.09 \}/,
 }
 
@@ -35,7 +36,7 @@ describe('examples', () => {
   })
 
   it.each(Object.entries(expected))('%s runs and prints what it promises', async (file, pattern) => {
-    const env = { ...process.env, REDIS_URL: inject('redisUrl') }
+    const env = { ...process.env, REDIS_URL: inject('redisUrl'), DATABASE_URL: inject('databaseUrl') }
     const { stdout } = await run(process.execPath, [`examples/${file}`], { timeout: 20_000, env })
     expect(stdout).toMatch(pattern)
   })

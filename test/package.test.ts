@@ -20,7 +20,7 @@ describe('the published package', () => {
     const chunks = readdirSync('dist').filter((f) => /^chunk-.*\.c?js$/.test(f))
     for (const file of ['index.js', 'index.cjs', 'edge.js', 'chaos.js', 'chaos.cjs', ...chunks]) {
       const code = readFileSync(`dist/${file}`, 'utf8')
-      expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"](ioredis|@opentelemetry\/api|prom-client)['"]/)
+      expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"](ioredis|@opentelemetry\/api|prom-client|pg)['"]/)
     }
   })
 

@@ -1,11 +1,14 @@
-// The Redis tier: RustoCache vs BentoCache 1.6 vs raw ioredis (the floor), against the same Redis, with L1
-// missing (a 16-entry L1 over 10,000 keys) and L2 holding every key.
+// The L2 tier: RustoCache on Redis vs BentoCache 1.6 vs raw ioredis (the floor), against the same Redis, with L1
+// missing (a 16-entry L1 over 10,000 keys) and L2 holding every key; and RustoCache on PostgreSQL (its
+// postgresDriver, same L1) when one answers at DATABASE_URL or 127.0.0.1:5432.
 import { BentoCache, bentostore } from 'bentocache'
 import { memoryDriver } from 'bentocache/drivers/memory'
 import { redisDriver as bentoRedis } from 'bentocache/drivers/redis'
 import { Redis } from 'ioredis'
 import { RustoCache } from '../../dist/index.js'
 import { redisDriver } from '../../dist/redis.js'
+import { postgresDriver } from '../../dist/postgres.js'
+import pg from 'pg'
 import { keys as makeKeys, uniformIndices } from '../lib/workload.mjs'
 
 const N = 10_000
@@ -29,6 +32,23 @@ export async function reachable() {
   }
 }
 
+/** The PostgreSQL URL to use, or undefined when none answers (the PostgreSQL column is then left out). */
+export async function reachablePostgres() {
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return url
+  } catch {
+    return undefined
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+export const POSTGRES = 'RustoCache (postgres)'
+
 export async function scenarios(url) {
   const run = `bench${process.pid}`
   const keys = makeKeys(N, 'l2:')
@@ -47,6 +67,14 @@ export async function scenarios(url) {
   })
   const raw = new Redis(url)
   closers.push(() => rusto.disconnect(), () => bento.disconnect(), () => raw.quit())
+  const databaseUrl = await reachablePostgres()
+  const onPostgres = databaseUrl
+    ? new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16 }, l2: postgresDriver({ connection: databaseUrl, table: 'rustocache_bench', pruneInterval: null }) })
+    : undefined
+  if (onPostgres) closers.push(async () => {
+    await onPostgres.clear()
+    await onPostgres.disconnect()
+  })
 
   const contenders = {
     'RustoCache (wasm)': {
@@ -55,6 +83,16 @@ export async function scenarios(url) {
       set: (key, v) => rusto.set({ key, value: v }),
       getMany: (ks) => rusto.getMany({ keys: ks }),
     },
+    ...(onPostgres
+      ? {
+          [POSTGRES]: {
+            getOrSet: (key) => onPostgres.getOrSet({ key, factory: () => value }),
+            get: (key) => onPostgres.get({ key }),
+            set: (key, v) => onPostgres.set({ key, value: v }),
+            getMany: (ks) => onPostgres.getMany({ keys: ks }),
+          },
+        }
+      : {}),
     BentoCache: {
       getOrSet: (key) => bento.getOrSet({ key, factory: () => value }),
       get: (key) => bento.get({ key }),
@@ -86,6 +124,7 @@ export async function scenarios(url) {
 
   return {
     closers,
+    columns: Object.keys(contenders),
     list: [
       { name: 'getOrSet, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.getOrSet(next()) }) },
       {

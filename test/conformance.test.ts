@@ -1,0 +1,28 @@
+// rustocache/test-suite run against every driver and bus this package ships, with
+// vitest's describe and it. test/fixtures/conformance.node.mjs runs it under node:test too.
+import { describe, expect, inject, it } from 'vitest'
+import { memoryBus } from '../src/index.js'
+import { postgresDriver } from '../src/postgres/index.js'
+import { redisBus, redisDriver } from '../src/redis/index.js'
+import { busSuite, l2DriverSuite } from '../src/test-suite/index.js'
+
+const redisUrl = inject('redisUrl')
+const databaseUrl = inject('databaseUrl')
+
+l2DriverSuite({ name: 'redisDriver', driver: () => redisDriver({ connection: redisUrl }), describe, it })
+l2DriverSuite({ name: 'postgresDriver', driver: () => postgresDriver({ connection: databaseUrl, table: 'rustocache_conformance' }), describe, it })
+busSuite({ name: 'redisBus', bus: () => redisBus({ connection: redisUrl }), describe, it })
+// One in-process medium for all the instances of a test.
+const sharedMemoryBus = memoryBus()
+busSuite({ name: 'memoryBus', bus: () => sharedMemoryBus, describe, it })
+
+describe('the suite under node:test', () => {
+  it('passes for the built Redis and PostgreSQL drivers and the Redis bus', async () => {
+    const { execFile } = await import('node:child_process')
+    const { promisify } = await import('node:util')
+    const env = { ...process.env, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl }
+    const { stdout } = await promisify(execFile)(process.execPath, ['--test', '--test-reporter=tap', 'test/fixtures/conformance.node.mjs'], { env, timeout: 120_000 })
+    expect(stdout).toMatch(/# pass 31\n/)
+    expect(stdout).toMatch(/# fail 0\n/)
+  })
+})
