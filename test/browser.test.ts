@@ -7,16 +7,18 @@ import { launchChromium } from '../bench/lib/chromium.mjs'
 
 // The built core entry in headless Chromium (Debian's chromium; .ci/run installs it when missing).
 const PAGE = `<!doctype html><script type="module">
-import { RustoCache, createCore, loadWasm, wasmSupported } from '/dist/index.js'
+import { RustoCache, createCore, loadWasm, observe, tracingChannelAvailable, wasmSupported } from '/dist/index.js'
 const withoutLoad = createCore().kind
 await loadWasm()
 const cache = new RustoCache({ ttl: '1m', grace: '1h' })
+let answers = 0
+observe(cache, { request: () => void answers++ })
 const value = await cache.getOrSet({ key: 'k', factory: async () => ({ hello: 'browser' }) })
 await cache.setMany({ items: [{ key: 'a', value: 1 }, { key: 'b', value: 2 }] })
 const core = createCore({ maxItems: 2 })
 core.set('x', 1, 0); core.set('y', 2, 0); core.set('z', 3, 0)
 window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().core, value,
-  many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()] }
+  many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()], tracing: tracingChannelAvailable, answers }
 </script>`
 
 let server: Server
@@ -59,6 +61,9 @@ describe('Chromium', () => {
       value: { hello: 'browser' },
       many: [1, undefined, 2],
       lru: ['z', 'y'],
+      // No diagnostics_channel in a browser: observers still hear every answer (1 getOrSet + 3 getMany keys).
+      tracing: false,
+      answers: 4,
     })
   })
 })

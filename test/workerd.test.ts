@@ -13,15 +13,18 @@ afterEach(() => {
   for (const child of running.splice(0)) child.kill('SIGKILL')
 })
 
-const WORKER = `import { RustoCache, createCore } from './entry.js'
+const WORKER = `import { RustoCache, createCore, observe, tracingChannelAvailable } from './entry.js'
 export default {
   async fetch() {
     const cache = new RustoCache({ ttl: '1m' })
+    // No diagnostics_channel here (no nodejs_compat): observers still work, nothing else changes.
+    let answers = 0
+    observe(cache, { request: () => void answers++ })
     const value = await cache.getOrSet({ key: 'k', factory: () => ({ hello: 'edge' }) })
     const core = createCore({ maxItems: 2 })
     core.set('a', 1, 0); core.set('b', 2, 0); core.set('c', 3, 0)
     const many = await cache.getMany({ keys: ['k', 'missing'] })
-    return new Response(JSON.stringify({ core: cache.stats().core, value, lru: [...core.keys()], many }))
+    return new Response(JSON.stringify({ core: cache.stats().core, value, lru: [...core.keys()], many, tracing: tracingChannelAvailable, answers }))
   },
 }`
 
@@ -69,7 +72,7 @@ ${chunks.map((c) => `    (name = "${c}", esModule = embed "${c}"),\n`).join('')}
 
 describe('workerd (edge runtime)', () => {
   it('runs the WASM core through the workerd entry, which imports the .wasm file as a module', async () => {
-    expect(await runInWorkerd('edge.js')).toEqual({ core: 'wasm', value: { hello: 'edge' }, lru: ['c', 'b'], many: [{ hello: 'edge' }, null] })
+    expect(await runInWorkerd('edge.js')).toEqual({ core: 'wasm', value: { hello: 'edge' }, lru: ['c', 'b'], many: [{ hello: 'edge' }, null], tracing: false, answers: 3 })
   })
 
   it('falls back to the TypeScript core with the default entry, whose inline bytes workerd will not compile', async () => {
