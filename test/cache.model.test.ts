@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { memoryBus, RustoCache, RustoCacheError, type BusEvent } from '../src/index.js'
+import { memoryL2 } from './helpers/memory-l2.js'
 
 // Model-based concurrency test: random interleavings (fc.scheduler) of getOrSet, get, set, delete, expire,
 // deleteByTag, expireByTag, getMany and clear, with factories that resolve, reject or hang and hit listeners
@@ -9,6 +10,8 @@ import { memoryBus, RustoCache, RustoCacheError, type BusEvent } from '../src/in
 //   - the value was written for that key, on that instance;
 //   - no invalidation that covers it completed before the call began;
 // and, at the end, that every call settled (under its lock and hard timeouts) with a value or a RustoCacheError.
+// In L2-only mode (l1: false, instances sharing one L2, no bus) a value may come from any instance, and an
+// invalidation covers a value once the value has landed in L2 (the model sees the L2 store's writes).
 
 const KEYS = ['a', 'b', 'c']
 const TAGS = ['t1', 't2']
@@ -43,6 +46,8 @@ interface Write {
   instance: number
   begin: number
   tags: readonly string[]
+  /** L2-only mode: when the value landed in L2 (Infinity until it does). */
+  landed: number
 }
 interface Invalidation {
   instance: number
@@ -61,15 +66,29 @@ async function settleWithin<T>(promise: Promise<T>, ms: number, what: string): P
   }
 }
 
-async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops: Array<{ on: number; op: Op }>, callbacks: number): Promise<void> {
+async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops: Array<{ on: number; op: Op }>, callbacks: number, l2Only = false): Promise<void> {
   let clock = 0
   const now = () => ++clock
   const writes = new Map<string, Write>()
   const invalidations: Invalidation[] = []
   const calls: Array<{ promise: Promise<void>; what: string }> = []
   let serial = 0
-  const bus = instances > 1 ? memoryBus() : undefined
-  const caches = Array.from({ length: instances }, () => new RustoCache({ l1: { core, maxItems: 4 }, bus, lockTimeout: 30 }))
+  const bus = instances > 1 && !l2Only ? memoryBus() : undefined
+  const l2 = l2Only ? memoryL2() : undefined
+  if (l2) {
+    // Every value names itself (a#f12, b#s3): the model learns when it lands in L2.
+    const set = l2.store.set.bind(l2.store)
+    l2.store.set = (k: string, text: string) => {
+      for (const id of text.match(/[abc]#[fs]\d+/g) ?? []) {
+        const w = writes.get(id)
+        if (w && w.landed === Infinity) w.landed = now()
+      }
+      return set(k, text)
+    }
+  }
+  const caches = Array.from({ length: instances }, () =>
+    l2Only ? new RustoCache({ l1: false, l2, lockTimeout: 30 }) : new RustoCache({ l1: { core, maxItems: 4 }, bus, lockTimeout: 30 }),
+  )
 
   const coversKey = (k: string) => (w: Write) => w.key === k
   const coversTag = (tag: string) => (w: Write) => w.tags.includes(tag)
@@ -78,6 +97,13 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
     const w = writes.get(value as string)
     expect(w, `${what}: ${String(value)} was never written`).toBeDefined()
     expect(w!.key, `${what}: answered with another key's value`).toBe(k)
+    if (l2Only) {
+      // Shared L2: any instance's value, unless an invalidation that began after it landed completed before the call.
+      for (const inv of invalidations) {
+        if (inv.complete < begin && w!.landed < inv.begin && inv.covers(w!)) throw new Error(`${what}: answered ${String(value)}, invalidated before the call began`)
+      }
+      return
+    }
     expect(w!.instance, `${what}: a value written on another instance (there is no L2)`).toBe(instance)
     for (const inv of invalidations) {
       if (inv.instance === instance && inv.complete < begin && w!.begin < inv.begin && inv.covers(w!)) {
@@ -117,7 +143,7 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
       case 'getOrSet': {
         const factory = () => {
           const value = `${o.key}#f${++serial}`
-          writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags })
+          writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags, landed: Infinity })
           if (o.factory === 'sync') return value
           if (o.factory === 'hang') return new Promise<string>(() => {})
           return s.schedule(Promise.resolve(value)).then((v) => {
@@ -136,7 +162,7 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
         break
       case 'set': {
         const value = `${o.key}#s${++serial}`
-        writes.set(value, { key: o.key, instance: i, begin, tags: o.tags })
+        writes.set(value, { key: o.key, instance: i, begin, tags: o.tags, landed: Infinity })
         // A set replaces every older value of its key.
         const covers = (w: Write) => w.key === o.key && w !== writes.get(value)
         promise = invalidate(covers)(cache.set({ key: o.key, value, tags: o.tags }))
@@ -202,4 +228,18 @@ describe.each(['wasm', 'js'] as const)('concurrent calls against a model, on the
       )
     })
   }
+})
+
+describe('concurrent calls against a model, L2-only mode', () => {
+  it('never answers a value not written for its key or invalidated after it landed in L2 before the call, and settles every call (2 instances sharing an L2)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(fc.record({ on: fc.nat(1), op }), { minLength: 1, maxLength: 25 }),
+        fc.nat(3),
+        async (s, ops, callbacks) => run('js', 2, s, ops, callbacks, true),
+      ),
+      { numRuns: Number(process.env.MODEL_RUNS ?? 200) },
+    )
+  })
 })

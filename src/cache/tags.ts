@@ -5,6 +5,14 @@ export type Found = (typeof Found)[keyof typeof Found]
 /** The stamps another tier holds for the same tags, in the same order (L2's record of other instances' calls). */
 export type RemoteTagStamps = ReadonlyArray<{ deleted: number; expired: number } | undefined>
 
+/**
+ * How far apart (ms) an L2 entry's creation and a tag invalidation, stamped by two instances, must be for the
+ * entry to count as made after it. Instances stamp in ms plus a per-instance sub-ms counter, so within one ms
+ * their stamps do not order their calls (found by the L2-only model test). Clock skew between machines beyond
+ * this is not covered: see README, "What the cache guarantees".
+ */
+export const REMOTE_TIE_MS = 1
+
 /** One invalidation of a tag, twice stamped: when this cache heard of it, and when its caller made it. */
 interface Stamp {
   /** This cache's stamp on arrival: compared with when an entry entered this L1 (Entry.at). */
@@ -56,14 +64,20 @@ export class TagStamps {
     return found
   }
 
-  /** `found` made worse by the tags of an L2 entry made at `createdAt`; `remote` adds L2's own record. */
+  /**
+   * `found` made worse by the tags of an L2 entry made at `createdAt`; `remote` adds L2's own record. The two
+   * stamps come from different instances, whose sub-millisecond counters say nothing about which came first: an
+   * invalidation covers every entry made up to REMOTE_TIE_MS after it (a value written just after an
+   * invalidation may be refetched once; one written just before is never served after it).
+   */
   judgeRemote(tags: readonly string[], createdAt: number, found: Found, remote: RemoteTagStamps): Found {
+    const covered = createdAt - REMOTE_TIE_MS
     for (let i = 0; i < tags.length; i++) {
       const tag = tags[i]!
       const deleted = Math.max(this.deleted.get(tag)?.origin ?? -Infinity, remote[i]?.deleted ?? -Infinity)
-      if (deleted >= createdAt) return Found.Missing
+      if (deleted >= covered) return Found.Missing
       const expired = Math.max(this.expired.get(tag)?.origin ?? -Infinity, remote[i]?.expired ?? -Infinity)
-      if (expired >= createdAt) found = Found.Stale
+      if (expired >= covered) found = Found.Stale
     }
     return found
   }

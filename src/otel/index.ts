@@ -1,6 +1,6 @@
 // rustocache/otel: OpenTelemetry spans and metrics for a cache, on @opentelemetry/api (a peer dependency). Runs
 // wherever the API does (Node, browsers, edge): it is built on observe(), not on diagnostics_channel.
-import { metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Meter, type Span, type Tracer } from '@opentelemetry/api'
+import { metrics, SpanKind, SpanStatusCode, trace, type Attributes, type Counter, type Histogram, type Meter, type Span, type Tracer } from '@opentelemetry/api'
 import { observe, RustoCache } from '../cache/rusto-cache.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CacheObserver, OperationContext } from '../observe.js'
@@ -34,6 +34,24 @@ export const ATTR = {
 } as const
 
 const seconds = (started: number) => (performance.now() - started) / 1000
+
+/** `run`, with its duration recorded and a failure counted (the rejection passes on). */
+function measured<T>(run: () => Promise<T>, duration: Histogram | undefined, errors: Counter | undefined, attributes: Attributes): () => Promise<T> {
+  return () => {
+    const started = performance.now()
+    return run().then(
+      (value) => {
+        duration?.record(seconds(started), attributes)
+        return value
+      },
+      (error: unknown) => {
+        duration?.record(seconds(started), attributes)
+        errors?.add(1, attributes)
+        throw error
+      },
+    )
+  }
+}
 
 function ended<T>(span: Span, run: () => Promise<T>, onDone?: (span: Span) => void): Promise<T> {
   return run().then(
@@ -113,43 +131,19 @@ export function instrument(cache: RustoCache, options: InstrumentOptions = {}): 
     },
     l2(context, run) {
       const attributes: Attributes = { [ATTR.name]: context.cache, [ATTR.command]: context.command, [ATTR.driver]: context.driver }
-      const started = performance.now()
-      const measured = () =>
-        run().then(
-          (value) => {
-            m.l2Duration?.record(seconds(started), attributes)
-            return value
-          },
-          (error: unknown) => {
-            m.l2Duration?.record(seconds(started), attributes)
-            m.l2Errors?.add(1, attributes)
-            throw error
-          },
-        )
-      if (!tracer) return measured()
+      const timed = measured(run, m.l2Duration, m.l2Errors, attributes)
+      if (!tracer) return timed()
       const spanAttributes = context.key === undefined ? attributes : { ...attributes, [ATTR.key]: context.key }
-      return tracer.startActiveSpan(`rustocache.l2.${context.command}`, { kind: SpanKind.CLIENT, attributes: spanAttributes }, (span) => ended(span, measured))
+      return tracer.startActiveSpan(`rustocache.l2.${context.command}`, { kind: SpanKind.CLIENT, attributes: spanAttributes }, (span) => ended(span, timed))
     },
     factory(context, run) {
       const attributes: Attributes = { [ATTR.name]: context.cache, [ATTR.background]: context.background }
       if (context.namespace !== undefined) attributes[ATTR.namespace] = context.namespace
       m.factoryCalls?.add(1, attributes)
-      const started = performance.now()
-      const measured = () =>
-        run().then(
-          (value) => {
-            m.factoryDuration?.record(seconds(started), attributes)
-            return value
-          },
-          (error: unknown) => {
-            m.factoryDuration?.record(seconds(started), attributes)
-            m.factoryErrors?.add(1, attributes)
-            throw error
-          },
-        )
-      if (!tracer) return measured()
+      const timed = measured(run, m.factoryDuration, m.factoryErrors, attributes)
+      if (!tracer) return timed()
       const spanAttributes = context.key === undefined ? attributes : { ...attributes, [ATTR.key]: context.key }
-      return tracer.startActiveSpan('rustocache.factory', { attributes: spanAttributes }, (span) => ended(span, measured))
+      return tracer.startActiveSpan('rustocache.factory', { attributes: spanAttributes }, (span) => ended(span, timed))
     },
   }
   if (tracer) {

@@ -21,6 +21,19 @@ function shared<M>(registry: Registry, name: string, make: () => M): M {
 /** The counters of stats() that are not already counted by the observer, as gauges read at scrape time. */
 const STATS = ['evictions', 'oversized', 'discarded', 'l2Rejected', 'busDropped', 'busRejected', 'busGaps', 'busQueued', 'softTimeouts', 'hardTimeouts'] as const
 
+/** `run`, timed into `duration` and counted in `errors` when it fails (the rejection passes on). */
+function timed<T>(run: () => Promise<T>, duration: Histogram, errors: Counter, labels: Record<string, string>): Promise<T> {
+  const end = duration.startTimer(labels)
+  return run().then(
+    (value) => (end(), value),
+    (error: unknown) => {
+      end()
+      errors.inc(labels)
+      throw error
+    },
+  )
+}
+
 const statsByRegistry = new WeakMap<Registry, Map<string, Map<string, RustoCache>>>()
 
 /**
@@ -97,30 +110,11 @@ export function collect(cache: RustoCache, options: CollectOptions = {}): () => 
     bus(direction, _type, label) {
       bus.inc({ cache: label, direction })
     },
-    l2(context, run) {
-      const labels = { cache: context.cache, command: context.command }
-      const end = l2Duration.startTimer(labels)
-      return run().then(
-        (value) => (end(), value),
-        (error: unknown) => {
-          end()
-          l2Errors.inc(labels)
-          throw error
-        },
-      )
-    },
+    l2: (context, run) => timed(run, l2Duration, l2Errors, { cache: context.cache, command: context.command }),
     factory(context, run) {
       const labels = { cache: context.cache, background: String(context.background) }
       factoryCalls.inc(labels)
-      const end = factoryDuration.startTimer(labels)
-      return run().then(
-        (value) => (end(), value),
-        (error: unknown) => {
-          end()
-          factoryErrors.inc(labels)
-          throw error
-        },
-      )
+      return timed(run, factoryDuration, factoryErrors, labels)
     },
   })
   return () => {
