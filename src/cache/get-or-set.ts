@@ -98,20 +98,23 @@ function race<T>(attempt: Promise<T>, softMs: number, hardMs: number, run: Run):
  * Not async itself: a key nobody holds goes straight to ownTurn, without a promise hop for this frame.
  */
 export function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
-  const o = resolveOptions(scope.defaults, options)
-  const tags = scope.tagsFor(options.tags)
-  return look(scope, key, options, o, tags, options.forceFresh === true, trace)
+  const call: Call<T> = { scope, key, options, o: resolveOptions(scope.defaults, options), tags: scope.tagsFor(options.tags), trace }
+  return look(call, options.forceFresh === true)
 }
 
-function look<T>(
-  scope: Scope,
-  key: string,
-  options: GetOrSetOptions<T>,
-  o: ResolvedOptions,
-  tags: string[] | undefined,
-  forceFresh: boolean,
-  trace: OperationContext | undefined,
-): Promise<T> {
+/** One getOrSet miss: what every step of it reads. */
+interface Call<T> {
+  scope: Scope
+  /** The full key (namespace path included); options.key is the caller's. */
+  key: string
+  options: GetOrSetOptions<T>
+  o: ResolvedOptions
+  tags: string[] | undefined
+  trace: OperationContext | undefined
+}
+
+function look<T>(call: Call<T>, forceFresh: boolean): Promise<T> {
+  const { scope, key, options, o, trace } = call
   const { stack } = scope
   const now = Date.now()
   const code = stack.lookup(key, now)
@@ -122,41 +125,26 @@ function look<T>(
   }
   const stale = entry && code >= STALE && scope.staleUsable(entry, options.grace, now) ? entry : undefined
   if (stale && stale.backoffUntil > now) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
-  if (!stack.locks.isHeld(key)) return ownTurn(scope, key, options, o, tags, stale, forceFresh, trace)
+  if (!stack.locks.isHeld(key)) return ownTurn(call, stale, forceFresh)
   if (stale && o.timeout === 0) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
-  return waitTurn(scope, key, options, o, tags, stale, trace)
+  return waitTurn(call, stale)
 }
 
 /** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
-async function waitTurn<T>(
-  scope: Scope,
-  key: string,
-  options: GetOrSetOptions<T>,
-  o: ResolvedOptions,
-  tags: string[] | undefined,
-  stale: Entry | undefined,
-  trace: OperationContext | undefined,
-): Promise<T> {
+async function waitTurn<T>(call: Call<T>, stale: Entry | undefined): Promise<T> {
+  const { scope, key, options, o, trace } = call
   const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
   if (!(await scope.stack.locks.wait(key, wait))) {
     if (stale) return scope.graced(options.key, stale, 'l1', trace)
     throw new LockTimeoutError(options.key, o.lockTimeout)
   }
   // What the holder wrote is as fresh as what our own factory would make.
-  return look(scope, key, options, o, tags, false, trace)
+  return look(call, false)
 }
 
 /** The key is ours: L2 (read once for the whole stampede), the distributed turn, then the factory. */
-async function ownTurn<T>(
-  scope: Scope,
-  key: string,
-  options: GetOrSetOptions<T>,
-  o: ResolvedOptions,
-  tags: string[] | undefined,
-  stale: Entry | undefined,
-  forceFresh: boolean,
-  trace: OperationContext | undefined,
-): Promise<T> {
+async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: boolean): Promise<T> {
+  const { scope, key, options, o, tags, trace } = call
   const { stack } = scope
   const turn = new Turn(scope, key)
   let handedOff = false
