@@ -62,6 +62,20 @@ describe('postgresDriver', () => {
     ])
   })
 
+  it('sends single reads of one tick as one query (concurrent getOrSet misses)', async () => {
+    const { pool, queries } = countingPool()
+    const driver = driverOn(pool)
+    const cache = new RustoCache({ prefix: prefix(), l2: { kind: 'postgres', create: () => driver } })
+    await cache.setMany({ items: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: i })) })
+    const reader = new RustoCache({ prefix: 'other-l1', l2: { kind: 'postgres', create: () => driver } })
+    queries.length = 0
+    // A second cache on the same driver: its L1 is empty, so every getOrSet reads L2.
+    const values = await Promise.all(Array.from({ length: 30 }, (_, i) => reader.getOrSet({ key: `k${i}`, factory: () => -1 })))
+    expect(values).toEqual(Array.from({ length: 30 }, (_, i) => i))
+    expect(queries.filter((q) => q.startsWith('SELECT'))).toHaveLength(1)
+    expect((await driver.get('k3'))?.value).toBe(3)
+  })
+
   it('skips expired rows on read at once and prunes them in batches of pruneBatch', async () => {
     const { pool, queries } = countingPool()
     const driver = driverOn(pool, { pruneBatch: 1000, table: 'rustocache_prune' })

@@ -164,7 +164,39 @@ export class PostgresDriver implements L2Driver {
     return encodeEntry(entry, this.serializer)
   }
 
-  async get(key: string): Promise<L2Entry | undefined> {
+  /** Single reads asked for in the same tick, sent together as one query (see get). */
+  private pendingGets: Array<{ key: string; resolve: (e: L2Entry | undefined) => void; reject: (error: unknown) => void }> | undefined
+
+  /**
+   * One key. Reads issued in the same tick (concurrent getOrSet misses on different keys) go out as one getMany
+   * query instead of one statement each on a pool of a few connections; a lone read waits one microtask.
+   */
+  get(key: string): Promise<L2Entry | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.pendingGets) {
+        this.pendingGets = []
+        queueMicrotask(() => void this.flushGets())
+      }
+      this.pendingGets.push({ key, resolve, reject })
+    })
+  }
+
+  private async flushGets(): Promise<void> {
+    const batch = this.pendingGets!
+    this.pendingGets = undefined
+    try {
+      if (batch.length === 1) {
+        batch[0]!.resolve(await this.getOne(batch[0]!.key))
+        return
+      }
+      const entries = await this.getMany(batch.map((b) => b.key))
+      batch.forEach((b, i) => b.resolve(entries[i]))
+    } catch (error) {
+      for (const b of batch) b.reject(error)
+    }
+  }
+
+  private async getOne(key: string): Promise<L2Entry | undefined> {
     const { rows } = await this.query<{ payload: string; stale_at: number | null }>(
       `SELECT payload, stale_at FROM ${this.t.entries} WHERE ns = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > ${NOW})`,
       [this.ns, escapeText(key)],
