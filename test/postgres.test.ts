@@ -76,6 +76,25 @@ describe('postgresDriver', () => {
     expect((await driver.get('k3'))?.value).toBe(3)
   })
 
+  it('in L2-only mode, callers waiting on a stampede read L2 together, not one after another', async () => {
+    const { pool, queries } = countingPool()
+    const driver = driverOn(pool)
+    const cache = new RustoCache({ prefix: prefix(), l1: false, l2: { kind: 'postgres', create: () => driver } })
+    let calls = 0
+    const factory = async () => {
+      calls++
+      await sleep(30)
+      return 'v'
+    }
+    await driver.get('warm-up') // the tables exist before the count starts
+    queries.length = 0
+    const values = await Promise.all(Array.from({ length: 50 }, () => cache.getOrSet({ key: 'hot', factory })))
+    expect(values).toEqual(Array(50).fill('v'))
+    expect(calls).toBe(1)
+    // The owner's read, its write, and one read for all 49 waiters (each used to take the key for its own).
+    expect(queries.filter((q) => q.startsWith('SELECT')).length).toBeLessThanOrEqual(3)
+  })
+
   it('skips expired rows on read at once and prunes them in batches of pruneBatch', async () => {
     const { pool, queries } = countingPool()
     const driver = driverOn(pool, { pruneBatch: 1000, table: 'rustocache_prune' })

@@ -138,6 +138,21 @@ async function waitTurn<T>(call: Call<T>, stale: Entry | undefined): Promise<T> 
     if (stale) return scope.graced(options.key, stale, 'l1', trace)
     throw new LockTimeoutError(options.key, o.lockTimeout)
   }
+  const { stack } = scope
+  if (!stack.l1 && stack.l2) {
+    // L2-only: no L1 to re-read. Every waiter reads L2 at once (the drivers send one tick's reads as one
+    // command) instead of taking the key one after another for a read each.
+    const ticket = stack.ticket(key)
+    try {
+      const remote = await stack.readL2(key, Date.now(), ticket, scope.defaults.grace)
+      if (remote?.fresh) {
+        scope.hit(options.key, false, 'l2', trace)
+        return remote.value as T
+      }
+    } finally {
+      stack.end(ticket)
+    }
+  }
   // What the holder wrote is as fresh as what our own factory would make.
   return look(call, false)
 }
