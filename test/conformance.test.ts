@@ -1,6 +1,8 @@
 // rustocache/test-suite run against every driver and bus this package ships, with
 // vitest's describe and it. test/fixtures/conformance.node.mjs runs it under node:test too.
-import { describe, expect, inject, it } from 'vitest'
+import { Redis } from 'ioredis'
+import pg from 'pg'
+import { afterAll, describe, expect, inject, it } from 'vitest'
 import { memoryBus } from '../src/index.js'
 import { postgresDriver } from '../src/postgres/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
@@ -9,8 +11,28 @@ import { busSuite, l2DriverSuite } from '../src/test-suite/index.js'
 const redisUrl = inject('redisUrl')
 const databaseUrl = inject('databaseUrl')
 
-l2DriverSuite({ name: 'redisDriver', driver: () => redisDriver({ connection: redisUrl }), describe, it })
-l2DriverSuite({ name: 'postgresDriver', driver: () => postgresDriver({ connection: databaseUrl, table: 'rustocache_conformance' }), describe, it })
+// writeRaw: what another program could have left under a key, for the 'unreadable entry' test.
+const raw = new Redis(redisUrl, { lazyConnect: true })
+const pool = new pg.Pool({ connectionString: databaseUrl })
+afterAll(async () => {
+  raw.disconnect()
+  await pool.end()
+})
+l2DriverSuite({
+  name: 'redisDriver',
+  driver: () => redisDriver({ connection: redisUrl }),
+  writeRaw: async (prefix, key, text) => void (await raw.set(`${prefix}:${key}`, text)),
+  describe,
+  it,
+})
+l2DriverSuite({
+  name: 'postgresDriver',
+  driver: () => postgresDriver({ connection: databaseUrl, table: 'rustocache_conformance' }),
+  writeRaw: async (prefix, key, text) =>
+    void (await pool.query('INSERT INTO rustocache_conformance (ns, key, payload) VALUES ($1, $2, $3) ON CONFLICT (key, ns) DO UPDATE SET payload = EXCLUDED.payload', [prefix, key, text])),
+  describe,
+  it,
+})
 busSuite({ name: 'redisBus', bus: () => redisBus({ connection: redisUrl }), describe, it })
 // One in-process medium for all the instances of a test.
 const sharedMemoryBus = memoryBus()

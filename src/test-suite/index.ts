@@ -18,6 +18,12 @@ export interface L2DriverSuiteOptions {
   it: It
   /** How long a test waits for a physical expiry (a short ttl to pass) in ms. @default 400 */
   expiryWaitMs?: number
+  /**
+   * Stores `text` as the raw stored form of `key` under `prefix`, bypassing encode (what another program, or
+   * another version, might have left there). Given, the suite also checks that an unreadable entry reads as a
+   * miss and is reported to `context.rejected`.
+   */
+  writeRaw?: (prefix: string, key: string, text: string) => Promise<void>
 }
 
 export interface BusSuiteOptions {
@@ -90,13 +96,14 @@ export function l2DriverSuite(options: L2DriverSuiteOptions): void {
   const waitMs = options.expiryWaitMs ?? 400
 
   /** Runs `body` with a fresh driver (and what it reported as rejected), disconnecting it after. */
-  const withDriver = (body: (driver: L2Driver, prefix: string, factory: L2DriverFactory) => Promise<void>) => async () => {
+  const withDriver = (body: (driver: L2Driver, prefix: string, factory: L2DriverFactory, rejected: string[]) => Promise<void>) => async () => {
     const factory = await options.driver()
     const prefix = uniquePrefix()
-    const driver = factory.create({ prefix, logger: silentLogger, rejected: () => undefined })
+    const rejected: string[] = []
+    const driver = factory.create({ prefix, logger: silentLogger, rejected: (key) => void rejected.push(key) })
     try {
       await driver.clear('')
-      await body(driver, prefix, factory)
+      await body(driver, prefix, factory, rejected)
     } finally {
       await driver.clear('').catch(() => undefined)
       await driver.disconnect()
@@ -222,6 +229,19 @@ export function l2DriverSuite(options: L2DriverSuiteOptions): void {
       )
       await driver.invalidateTags([], 'delete', t + 3)
     }))
+
+    const writeRaw = options.writeRaw
+    if (writeRaw) {
+      it('reads an entry it cannot decode as a miss, and reports it to context.rejected', withDriver(async (driver, prefix, _factory, rejected) => {
+        await put(driver, 'good', entry('fine'))
+        await writeRaw(prefix, 'foreign', 'written by another program')
+        await writeRaw(prefix, 'broken', 'r1|not-a-number|x|0|{}')
+        expectSame(await driver.get('foreign'), undefined, 'get of an entry in another format')
+        expectSame((await driver.getMany(['broken', 'good', 'foreign'])).map((e) => e?.value), [undefined, 'fine', undefined], 'getMany with unreadable entries')
+        check(rejected.includes('foreign') && rejected.includes('broken'), `context.rejected must hear of both unreadable keys, heard ${show(rejected)}`)
+        check(!rejected.includes('good'), 'context.rejected must not hear of a readable key')
+      }))
+    }
 
     it('refuses to encode what its serializer cannot, by throwing', withDriver(async (driver) => {
       const cycle: Record<string, unknown> = {}
