@@ -256,6 +256,31 @@ describe('L2-only mode (l1: false)', () => {
     expect(cache.stats().gracedHits).toBe(1)
   })
 
+  it('backs off after a failed refresh served a stale value from L2 (graceBackoff), until a new value arrives', async () => {
+    const cache = new RustoCache({ l1: false, l2: memoryL2(), ttl: 20, grace: '1h', graceBackoff: 200, timeout: null })
+    await cache.set({ key: 'k', value: 'stale' })
+    await sleep(30)
+    let calls = 0
+    const failing = () => {
+      calls++
+      throw new Error('down')
+    }
+    expect(await cache.getOrSet({ key: 'k', factory: failing })).toBe('stale')
+    expect(await cache.getOrSet({ key: 'k', factory: failing })).toBe('stale')
+    expect(calls).toBe(1)
+    // Another key is not backing off.
+    await cache.set({ key: 'j', value: 'old', ttl: 1 })
+    await sleep(5)
+    expect(await cache.getOrSet({ key: 'j', factory: () => 'new' })).toBe('new')
+    // A set ends the backoff at once; after it expires, the factory runs again.
+    await cache.set({ key: 'k', value: 'again', ttl: 1 })
+    await sleep(5)
+    expect(await cache.getOrSet({ key: 'k', factory: failing })).toBe('again')
+    expect(calls).toBe(2)
+    await sleep(250)
+    expect(await cache.getOrSet({ key: 'k', factory: () => 'fresh' })).toBe('fresh')
+  })
+
   it('refuses l1: false without an l2, or with a bus, with E_INVALID_OPTION', () => {
     expect(() => new RustoCache({ l1: false })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))
     expect(() => new RustoCache({ l1: false, l2: memoryL2(), bus: memoryBus() })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))

@@ -178,6 +178,8 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
         from = 'l2'
       }
     }
+    // L2-only: a failed refresh's backoff cannot live on an L1 entry; the stack keeps it by key.
+    if (candidate && !stack.l1 && stack.backoffUntil(key, Date.now()) > 0) return scope.graced(options.key, candidate, from, trace)
     if (o.distributedLock && stack.l2?.locks) {
       const distributed = await distributedTurn(scope, turn, o, forceFresh)
       if (distributed.kind === 'value') {
@@ -343,7 +345,10 @@ async function produce<T>(
     // another key's, from a nested cache call) is its cause, never handed on as this key's failure.
     const report = failure === error && failure !== failed ? new FactoryError(userKey, `factory for key "${userKey}" failed: ${failure.message}`, failure, run.background) : (failure as FactoryError)
     scope.stack.counters.factoryErrors++
-    if (stale) stale.backoffUntil = Date.now() + o.graceBackoff
+    if (stale) {
+      stale.backoffUntil = Date.now() + o.graceBackoff
+      if (!scope.stack.l1) scope.stack.backOff(turn.key, stale.backoffUntil)
+    }
     scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')
     if (o.onFactoryError) {
       try {

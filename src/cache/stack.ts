@@ -107,6 +107,8 @@ export class CacheStack {
   private readonly maxEntrySize: number
   /** False in L2-only mode: entries are judged as usual but never kept (the core stays empty). */
   readonly l1: boolean
+  /** L2-only mode: after a failed refresh served a stale value, no factory call for the key before this time. */
+  private readonly backoffs = new Map<string, number>()
   /** l1.clone: values are copied into L1 and out of it. */
   readonly cloneValues: boolean
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
@@ -259,6 +261,28 @@ export class CacheStack {
 
   // ---- L1 writes and invalidations: every one tells work in flight ----
 
+  /** L2-only mode: until when `key` is backing off (0: not). */
+  backoffUntil(key: string, now: number): number {
+    const until = this.backoffs.get(key)
+    if (until === undefined) return 0
+    if (until > now) return until
+    this.backoffs.delete(key)
+    return 0
+  }
+
+  /** L2-only mode: starts a backoff. Bounded: past 10,000 keys the ended ones go, then the oldest. */
+  backOff(key: string, until: number): void {
+    this.backoffs.delete(key)
+    this.backoffs.set(key, until)
+    if (this.backoffs.size <= 10_000) return
+    const now = Date.now()
+    for (const [k, t] of this.backoffs) if (t <= now) this.backoffs.delete(k)
+    for (const k of this.backoffs.keys()) {
+      if (this.backoffs.size <= 10_000) break
+      this.backoffs.delete(k)
+    }
+  }
+
   /** Checks a value before anything is written; its L2 form when it goes to L2 (an unencodable value throws here). */
   prepare(key: string, value: unknown, options: WriteOptions, stamp: number, now: number, toL2: boolean): { payload: string; ttlMs: number } | undefined {
     if (value === undefined) throw new UndefinedValueError(key)
@@ -278,6 +302,8 @@ export class CacheStack {
 
   /** Writes a value to L1; false when it is too large to keep there, or there is no L1. */
   write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
+    // L2-only: a new value ends a backoff, as it would replace the L1 entry carrying it.
+    if (this.backoffs.size > 0) this.backoffs.delete(key)
     return this.put(key, value, options, now, stamp, stamp) !== undefined && this.l1
   }
 
@@ -320,7 +346,7 @@ export class CacheStack {
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
   writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
-    if (!this.l1) return keys.map((key) => (this.changed(key), false))
+    if (!this.l1) return keys.map((key) => (this.changed(key), this.backoffs.delete(key), false))
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
     const written = keys.map((key, i) => {
