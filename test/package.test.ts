@@ -36,6 +36,15 @@ describe('the published package', () => {
     expect(run(['--input-type=module', '-e', `import { RustoCache } from 'rustocache'; import { instrument } from 'rustocache/otel'; import { collect } from 'rustocache/prometheus'; import { Registry } from 'prom-client'; ${body}`])).toBe('ok')
   })
 
+  it('loads rustocache/postgres and rustocache/test-suite in CJS and ESM, with one RustoCacheError class', () => {
+    const body = `try { postgresDriver({ connection: 'postgres://x', table: 'bad name' }) } catch (e) { console.log(e instanceof RustoCacheError, e.code) }
+      const d = postgresDriver({ connection: 'postgres://127.0.0.1:1/x', pruneInterval: null }).create({ prefix: 'p', logger: { warn() {}, error() {} }, rejected() {} })
+      d.disconnect().then(() => console.log(typeof l2DriverSuite, typeof busSuite))`
+    const expected = 'true E_INVALID_OPTION\nfunction function'
+    expect(run(['-e', `const { RustoCacheError } = require('rustocache'); const { postgresDriver } = require('rustocache/postgres'); const { l2DriverSuite, busSuite } = require('rustocache/test-suite'); ${body}`])).toBe(expected)
+    expect(run(['--input-type=module', '-e', `import { RustoCacheError } from 'rustocache'; import { postgresDriver } from 'rustocache/postgres'; import { l2DriverSuite, busSuite } from 'rustocache/test-suite'; ${body}`])).toBe(expected)
+  })
+
   it('uses no eval and no new Function in any built file (edge runtimes refuse them; .eval( is Redis EVAL)', () => {
     for (const file of readdirSync('dist').filter((f) => /\.c?js$/.test(f))) {
       const code = readFileSync(`dist/${file}`, 'utf8')
