@@ -101,6 +101,14 @@ interface Tracing {
 /** The name of the TracingChannel every public call is published on. */
 export const TRACING_CHANNEL = 'rustocache.cache.operation'
 
+function attempt<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return run()
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 function findChannel(): Tracing | undefined {
   try {
     const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
@@ -247,7 +255,8 @@ export class Probe {
   private wrap<C, T>(observer: CacheObserver, where: 'operation' | 'l2' | 'factory', context: C, inner: () => Promise<T>): () => Promise<T> {
     return () => {
       let ran: Promise<T> | undefined
-      const run = () => (ran = inner())
+      // What the call throws at once is its rejection, never the observer's error.
+      const run = () => (ran = attempt(inner))
       let wrapped: Promise<T>
       try {
         wrapped = Promise.resolve((observer[where] as (c: C, r: () => Promise<T>) => Promise<T>).call(observer, context, run))

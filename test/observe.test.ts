@@ -215,6 +215,26 @@ describe.each(['wasm', 'js'] as const)('tracing and observers on the %s core', (
       await Promise.all([cache.disconnect(), other.disconnect()])
     })
 
+    it('also watches the L2 commands the retry queue replays after an L2 failure', async () => {
+      const l2 = memoryL2()
+      const cache = make({ l2, bus: memoryBus({ retryQueue: { retryInterval: 20 } }), traceKeys: true })
+      const commands: string[] = []
+      observe(cache, {
+        l2: (context, run) => {
+          commands.push(`${context.command} ${context.key ?? ''}`)
+          return run()
+        },
+      })
+      l2.fail.add('set')
+      await cache.set({ key: 'k', value: 1 })
+      l2.fail.delete('set')
+      await sleep(150)
+      // The failed write, then its replay from the queue once L2 answers again.
+      expect(commands.filter((c) => c === 'set k').length).toBeGreaterThanOrEqual(2)
+      expect(l2.store.has('k')).toBe(true)
+      await cache.disconnect()
+    })
+
     it('never lets an observer break a call: throws and wrappers that forget run are logged, the call goes on', async () => {
       const lines: LogLine[] = []
       const cache = make({ logger: recordingLogger(lines) })

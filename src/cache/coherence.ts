@@ -340,26 +340,26 @@ export class Coherence {
         for (const key of message.keys) {
           const code = this.stack.core.peek(key, now)
           if (code === MISS) {
-            await this.stack.guardL2(l2.delete(key))
+            await this.stack.guardL2('delete', key, () => l2.delete(key))
             continue
           }
           const entry = this.stack.core.valueAt(code & SLOT_MASK)
           const remote = this.stack.remoteOf(entry, now)
-          await this.stack.guardL2(l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs))
+          await this.stack.guardL2('set', key, async () => l2.set(key, this.stack.encode(key, remote.entry), remote.ttlMs))
         }
         return
       case 'delete':
-        await this.stack.guardL2(l2.deleteMany(message.keys))
+        await this.stack.guardL2('deleteMany', undefined, () => l2.deleteMany(message.keys))
         return
       case 'expire':
-        for (const key of message.keys) await this.stack.guardL2(l2.expire(key, now))
+        for (const key of message.keys) await this.stack.guardL2('expire', key, () => l2.expire(key, now))
         return
       case 'clear':
         await l2.clear(message.path ?? '')
         return
       case 'delete-tags':
       case 'expire-tags':
-        await this.stack.guardL2(l2.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? now))
+        await this.stack.guardL2(`${message.type === 'delete-tags' ? 'delete' : 'expire'}ByTag`, undefined, () => l2.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', message.stamp ?? now))
         return
     }
   }

@@ -536,8 +536,12 @@ export class CacheStack {
     }
   }
 
-  /** An L2 command bounded by l2Timeout, failing as it does (the retry queue's re-apply, which must see failures). */
-  guardL2<T>(command: Promise<T>): Promise<T> {
+  /**
+   * An L2 command bounded by l2Timeout, failing as it does (the retry queue's re-apply, which must see
+   * failures), and watched by observers as every L2 command is.
+   */
+  guardL2<T>(op: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    const command = this.probe.any ? this.probe.l2(op, this.l2Kind, key, run) : run()
     return this.l2Watchdog ? this.l2Watchdog.guard(command) : command
   }
 
