@@ -43,6 +43,7 @@ export {
   type GetOptions,
   type GetOrSetOptions,
   type KeyOptions,
+  type SetManyOptions,
   type SetOptions,
 } from './cache/rusto-cache.js'
 export type { EntryOptions, L1Options, RustoCacheOptions } from './cache/options.js'

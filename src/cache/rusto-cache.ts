@@ -22,6 +22,9 @@ export interface GetOptions<T> extends KeyOptions {
   /** false: never answer with a stale value; a duration: only within that long after the ttl. */
   grace?: Duration | false
 }
+export interface SetManyOptions<T> {
+  items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }>
+}
 export interface SetOptions<T> extends KeyOptions, EntryOptions {
   value: T
   tags?: string[]
@@ -305,11 +308,11 @@ export class RustoCache {
   }
 
   /** Writes every item, checking (and encoding) them all first: one bad item writes nothing. One hashing crossing. */
-  setMany<T>(given: { items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }> }): Promise<void> {
+  setMany<T>(given: SetManyOptions<T>): Promise<void> {
     return this.traced('setMany', given, () => this.writeMany(given), 'items')
   }
 
-  private async writeMany<T>(given: { items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }> }): Promise<void> {
+  private async writeMany<T>(given: SetManyOptions<T>): Promise<void> {
     const { scope } = this
     const { stack } = scope
     const items = options(given, 'setMany').items

@@ -309,7 +309,7 @@ export class CacheStack {
 
   /** What L1 will keep of a value about to be written: itself, or with l1.clone a copy (checked before any write). */
   copyIn(key: string, value: unknown): unknown {
-    if (!this.cloneValues || !this.l1) return value
+    if (!this.cloneValues) return value
     try {
       return structuredClone(value)
     } catch (error) {
