@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
+import { CoalescedReads } from '../l2/coalesce.js'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
@@ -164,37 +165,18 @@ export class PostgresDriver implements L2Driver {
     return encodeEntry(entry, this.serializer)
   }
 
-  /** Single reads asked for in the same tick, sent together as one query (see get). */
-  private pendingGets: Array<{ key: string; resolve: (e: L2Entry | undefined) => void; reject: (error: unknown) => void }> | undefined
-
   /**
    * One key. Reads issued in the same tick (concurrent getOrSet misses on different keys) go out as one getMany
    * query instead of one statement each on a pool of a few connections; a lone read waits one microtask.
    */
   get(key: string): Promise<L2Entry | undefined> {
-    return new Promise((resolve, reject) => {
-      if (!this.pendingGets) {
-        this.pendingGets = []
-        queueMicrotask(() => void this.flushGets())
-      }
-      this.pendingGets.push({ key, resolve, reject })
-    })
+    return this.reads.get(key)
   }
 
-  private async flushGets(): Promise<void> {
-    const batch = this.pendingGets!
-    this.pendingGets = undefined
-    try {
-      if (batch.length === 1) {
-        batch[0]!.resolve(await this.getOne(batch[0]!.key))
-        return
-      }
-      const entries = await this.getMany(batch.map((b) => b.key))
-      batch.forEach((b, i) => b.resolve(entries[i]))
-    } catch (error) {
-      for (const b of batch) b.reject(error)
-    }
-  }
+  private readonly reads = new CoalescedReads(
+    (key) => this.getOne(key),
+    (keys) => this.getMany(keys),
+  )
 
   private async getOne(key: string): Promise<L2Entry | undefined> {
     const { rows } = await this.query<{ payload: string; stale_at: number | null }>(

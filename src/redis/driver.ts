@@ -1,5 +1,6 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { CoalescedReads } from '../l2/coalesce.js'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
@@ -145,40 +146,19 @@ export class RedisDriver implements L2Driver {
     return encodeEntry(entry, this.serializer)
   }
 
-  /** Single reads asked for in the same tick, sent together as one MGET (see get). */
-  private pendingGets: Array<{ key: string; resolve: (e: L2Entry | undefined) => void; reject: (error: unknown) => void }> | undefined
-
   /**
    * One key. Reads issued in the same tick (concurrent getOrSet misses) are coalesced into one MGET per slot
    * group: one write and one round trip instead of one each. A lone read waits one microtask, nothing more.
    */
   get(key: string): Promise<L2Entry | undefined> {
-    return new Promise((resolve, reject) => {
-      if (!this.pendingGets) {
-        this.pendingGets = []
-        // flushGets settles every read it took and never rejects.
-        queueMicrotask(() => this.flushGets())
-      }
-      this.pendingGets.push({ key, resolve, reject })
-    })
+    return this.reads.get(key)
   }
 
-  private async flushGets(): Promise<void> {
-    const batch = this.pendingGets!
-    this.pendingGets = undefined
-    try {
-      const ready = this.ready()
-      if (ready) await ready
-      if (batch.length === 1) {
-        batch[0]!.resolve(this.decode(batch[0]!.key, await this.watchdog.guard(this.redis.get(this.key(batch[0]!.key)))))
-        return
-      }
-      const entries = await this.getMany(batch.map((b) => b.key))
-      batch.forEach((b, i) => b.resolve(entries[i]))
-    } catch (error) {
-      for (const b of batch) b.reject(error)
-    }
-  }
+  private readonly reads = new CoalescedReads(async (key) => {
+    const ready = this.ready()
+    if (ready) await ready
+    return this.decode(key, await this.watchdog.guard(this.redis.get(this.key(key))))
+  }, (keys) => this.getMany(keys))
 
   /**
    * Groups key positions by hash slot: a cluster refuses a multi-key command across slots, so a batch becomes one
