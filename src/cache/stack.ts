@@ -300,11 +300,17 @@ export class CacheStack {
     }
   }
 
-  /** Writes a value to L1; false when it is too large to keep there, or there is no L1. */
+  /**
+   * Writes a value to L1: a change, so work in flight for the key is overtaken. False when it is too large to
+   * keep there, or there is no L1.
+   */
   write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
     // L2-only: a new value ends a backoff, as it would replace the L1 entry carrying it.
     if (this.backoffs.size > 0) this.backoffs.delete(key)
-    return this.put(key, value, options, now, stamp, stamp) !== undefined && this.l1
+    // Sized first: a sizeCalculation that throws leaves everything as it was.
+    const size = this.l1 ? this.sizeFor(key, value) : 0
+    this.changed(key)
+    return this.keep(key, value, options, now, stamp, stamp, size) !== undefined && this.l1
   }
 
   /** What L1 will keep of a value about to be written: itself, or with l1.clone a copy (checked before any write). */
@@ -323,13 +329,12 @@ export class CacheStack {
   }
 
   /**
-   * write(), returning the L1 entry it stored (undefined when L1 could not keep the value). In L2-only mode the
-   * entry is returned but not kept: a value read from L2 is judged (and may be served stale) all the same.
+   * Puts an entry in L1 and returns it (undefined when L1 could not keep the value). Not a change by itself: a
+   * write calls changed() first, a copy from L2 (admitL2) does not, since L2 already held what it copies and
+   * work in flight must not be overtaken by its own read. In L2-only mode the entry is returned but not kept:
+   * a value read from L2 is judged (and may be served stale) all the same.
    */
-  private put(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, at: number): Entry | undefined {
-    // Sized first: a sizeCalculation that throws leaves everything as it was.
-    const size = this.l1 ? this.sizeFor(key, value) : 0
-    this.changed(key)
+  private keep(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, at: number, size: number): Entry | undefined {
     if (!this.l1) return { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
     if (size < 0) {
       this.refuse(key)
@@ -515,7 +520,8 @@ export class CacheStack {
     this.counters.l2Hits++
     const fresh = found === Found.Fresh
     if (this.overtaken(ticket, undefined)) return { fresh, value: remote.value, entry: undefined }
-    const entry = this.put(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now))
+    // A copy, not a change: L2 held this already, so no work in flight (the refresh that read it, say) is overtaken.
+    const entry = this.keep(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now), this.l1 ? this.sizeFor(key, remote.value) : 0)
     // With l1.clone the caller gets a copy of what L1 now keeps; the decoded value is L1's (no second copy in).
     const value = entry !== undefined && this.l1 && this.cloneValues ? structuredClone(remote.value) : remote.value
     // A stale entry written without grace is past its physical deadline already: not usable.

@@ -1,0 +1,120 @@
+import { afterEach, describe, expect, inject, it } from 'vitest'
+import { memoryBus, RustoCache, type L2DriverFactory } from '../src/index.js'
+import { redisDriver } from '../src/redis/index.js'
+import { memoryL2 } from './helpers/memory-l2.js'
+
+// Liveness, as issue 17 reproduced it: a refresh that completed and was not overtaken by a real change (a write
+// or an invalidation) is stored in L1 and L2. A copy from L2 into L1 (the refresh's own L2 read, a concurrent
+// get) is not a change and must not throw the refresh away.
+
+const url = inject('redisUrl')
+const open: RustoCache[] = []
+let groups = 0
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.disconnect()))
+})
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Waits until `check` holds (each try a macrotask apart), or fails naming what it waited for. */
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 2_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+const tiers: Record<string, () => L2DriverFactory> = {
+  'a memory L2': () => memoryL2(),
+  Redis: () => redisDriver({ connection: url }),
+}
+
+describe.each(['wasm', 'js'] as const)('a refresh lands (%s core)', (core) => {
+  for (const [tier, l2] of Object.entries(tiers)) {
+    const make = (shared: { l2: L2DriverFactory; prefix: string }, extra: { l1?: false; bus?: ReturnType<typeof memoryBus> } = {}) => {
+      const cache = new RustoCache({ prefix: shared.prefix, l1: extra.l1 === false ? false : { core }, l2: shared.l2, bus: extra.bus, grace: '1h' })
+      open.push(cache)
+      return cache
+    }
+    const fresh = () => ({ l2: l2(), prefix: `live${process.pid}:${++groups}` })
+
+    it(`a background refresh of a stale entry is stored in L1 and L2, round after round (${tier})`, async () => {
+      const shared = fresh()
+      const cache = make(shared)
+      await cache.set({ key: 'k', value: 'v0', ttl: 30 })
+      for (let round = 1; round <= 3; round++) {
+        await sleep(50)
+        const answered = await cache.getOrSet({ key: 'k', factory: () => `v${round}`, timeout: 0, ttl: 30 })
+        expect(answered).toBe(`v${round - 1}`)
+        await until(async () => (await cache.get({ key: 'k' })) === `v${round}`, `round ${round}'s refresh in L1`)
+        // A new instance has nothing in L1: it reads what L2 holds.
+        const other = make(shared)
+        expect(await other.get({ key: 'k' })).toBe(`v${round}`)
+      }
+      expect(cache.stats().factoryCalls).toBe(3)
+      expect(cache.stats().discarded).toBe(0)
+    })
+
+    it(`a get that copies the stale L2 entry into L1 while the refresh runs does not throw the refresh away (${tier})`, async () => {
+      const shared = fresh()
+      const cache = make(shared)
+      await cache.set({ key: 'k', value: 'old', ttl: 30 })
+      await sleep(50)
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const answered = await cache.getOrSet({ key: 'k', timeout: 0, factory: async () => (await gate, 'new') })
+      expect(answered).toBe('old')
+      // The L1 copy is stale: this get reads L2 and copies its (stale) entry into L1.
+      expect(await cache.get({ key: 'k' })).toBe('old')
+      release()
+      await until(async () => (await cache.get({ key: 'k' })) === 'new', 'the refresh in L1')
+      expect(await make(shared).get({ key: 'k' })).toBe('new')
+      expect(cache.stats().discarded).toBe(0)
+    })
+
+    it(`forceFresh on another instance, with a concurrent get there, stores its value for everyone (${tier})`, async () => {
+      const shared = fresh()
+      const bus = memoryBus()
+      const a = make(shared, { bus })
+      const b = make(shared, { bus })
+      await a.set({ key: 'k', value: 'old' })
+      // a's set reaches b first: a change b hears of after the factory began would rightly overtake it.
+      await until(() => b.stats().busReceived === 1, 'the bus message of the set')
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const forced = b.getOrSet({ key: 'k', forceFresh: true, factory: async () => (await gate, 'new') })
+      expect(await b.get({ key: 'k' })).toBe('old')
+      release()
+      expect(await forced).toBe('new')
+      expect(await b.get({ key: 'k' })).toBe('new')
+      await until(async () => (await a.get({ key: 'k' })) === 'new', 'instance a to hear of the new value')
+      expect(await make(shared).get({ key: 'k' })).toBe('new')
+    })
+
+    it(`L2-only mode: a background refresh is stored in L2 (${tier})`, async () => {
+      const shared = fresh()
+      const cache = make(shared, { l1: false })
+      await cache.set({ key: 'k', value: 'v0', ttl: 30 })
+      await sleep(50)
+      expect(await cache.getOrSet({ key: 'k', factory: () => 'v1', timeout: 0, ttl: 60_000 })).toBe('v0')
+      await until(async () => (await cache.get({ key: 'k' })) === 'v1', 'the refresh in L2')
+      expect(cache.stats().discarded).toBe(0)
+    })
+
+    it(`a real change while the refresh runs still overtakes it (${tier})`, async () => {
+      const shared = fresh()
+      const cache = make(shared)
+      await cache.set({ key: 'k', value: 'old', ttl: 30 })
+      await sleep(50)
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      await cache.getOrSet({ key: 'k', timeout: 0, factory: async () => (await gate, 'refresh') })
+      await cache.set({ key: 'k', value: 'written' })
+      release()
+      await until(() => cache.stats().discarded === 1, 'the overtaken refresh to be discarded')
+      expect(await cache.get({ key: 'k' })).toBe('written')
+      expect(await make(shared).get({ key: 'k' })).toBe('written')
+    })
+  }
+})
