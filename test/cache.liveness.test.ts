@@ -118,3 +118,41 @@ describe.each(['wasm', 'js'] as const)('a refresh lands (%s core)', (core) => {
     })
   }
 })
+
+describe.each(['wasm', 'js'] as const)('instances converge (%s core)', (core) => {
+  const make = (l2: L2DriverFactory, bus?: ReturnType<typeof memoryBus>) => {
+    const cache = new RustoCache({ l1: { core }, l2, bus, grace: '1h' })
+    open.push(cache)
+    return cache
+  }
+
+  it('a tagged set right after a deleteByTag of its tag is read by every instance, not only the writer', async () => {
+    const l2 = memoryL2()
+    const a = make(l2)
+    // Same millisecond: L2 readers count entries made up to 1 ms after an invalidation as covered by it.
+    await a.deleteByTag({ tags: ['t'] })
+    await a.set({ key: 'k', value: 'after', tags: ['t'] })
+    expect(await a.get({ key: 'k' })).toBe('after')
+    expect(await make(l2).get({ key: 'k' })).toBe('after')
+  })
+
+  it('a stale copy that another instance superseded is not served once L2 answers that the newer value is gone', async () => {
+    const l2 = memoryL2()
+    const bus = memoryBus()
+    const a = make(l2, bus)
+    const b = make(l2, bus)
+    await a.set({ key: 'k', value: 'v1' })
+    await b.set({ key: 'k', value: 'v2' })
+    await until(() => a.stats().busReceived === 1, "b's set to reach a")
+    // The newer value leaves L2 without a message (evicted, or deleted by a tag a missed).
+    l2.store.delete('k')
+    expect(await a.get({ key: 'k' })).toBeUndefined()
+    expect(await make(l2).get({ key: 'k' })).toBeUndefined()
+    // While L2 cannot answer, the stale copy is still the fallback grace promises.
+    await a.set({ key: 'j', value: 'j1' })
+    await b.set({ key: 'j', value: 'j2' })
+    await until(() => a.stats().busReceived === 2, "b's second set to reach a")
+    l2.fail.add('get')
+    expect(await a.get({ key: 'j' })).toBe('j1')
+  })
+})

@@ -2,6 +2,8 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { memoryBus, RustoCache, RustoCacheError, type BusEvent } from '../src/index.js'
 import { memoryL2 } from './helpers/memory-l2.js'
+import { decodeEntry } from '../src/l2/envelope.js'
+import { jsonSerializer } from '../src/l2/types.js'
 
 // Model-based concurrency test: random interleavings (fc.scheduler) of getOrSet, get, set, delete, expire,
 // deleteByTag, expireByTag, getMany and clear, with factories that resolve, reject or hang and hit listeners
@@ -242,4 +244,261 @@ describe('concurrent calls against a model, L2-only mode', () => {
       { numRuns: Number(process.env.MODEL_RUNS ?? 200) },
     )
   })
+})
+
+// ---- The configuration users run: L1 + a shared L2 + a bus, grace on, two or three instances ----
+//
+// Operations as above, plus getOrSet in the ways users call it (soft timeout 0 or a few ms, forceFresh, early
+// refresh), factories that resolve, reject or hang, graceBackoff. Safety: every answer was written for its key,
+// and no hard invalidation (delete, deleteByTag, clear, and a set on the instance that made it) that was in force
+// on the answering instance before the call began covers it, if the value had reached L2 (or, never having
+// reached L2, was this instance's own) before the invalidation began. Expirations are soft here: with grace a
+// stale value is the point. Liveness: once every call has settled and the work behind it has drained (refreshes,
+// bus delivery, the retry queue), every instance and a new one answer the same value for every key, one that was
+// written for it; and when the last change of a key was a write or a completed refresh that nothing overlapped,
+// that value is what everyone answers (stored in L1 and L2).
+
+type TieredOp =
+  | Exclude<Op, { t: 'getOrSet' }>
+  | { t: 'getOrSet'; key: string; tags: string[]; factory: 'resolve' | 'reject' | 'hang' | 'sync'; how: 'wait' | 'swr' | 'soft' | 'force' | 'early' }
+
+const tieredOp: fc.Arbitrary<TieredOp> = fc.oneof(
+  {
+    weight: 7,
+    arbitrary: fc.record({
+      t: fc.constant('getOrSet' as const),
+      key,
+      tags,
+      factory: fc.constantFrom('resolve' as const, 'resolve' as const, 'resolve' as const, 'reject' as const, 'hang' as const, 'sync' as const),
+      how: fc.constantFrom('wait' as const, 'swr' as const, 'soft' as const, 'force' as const, 'early' as const),
+    }),
+  },
+  { weight: 10, arbitrary: op.filter((o) => o.t !== 'getOrSet') as fc.Arbitrary<Exclude<Op, { t: 'getOrSet' }>> },
+)
+
+/** A change of one or more keys, with its span in model time: a write (its value) or an invalidation. */
+interface Change {
+  covers: (key: string, tags: readonly string[]) => boolean
+  instance: number
+  begin: number
+  end: number
+  /** A write or completed factory: its value; a hard invalidation: null; a soft one (expire): undefined. */
+  value: string | null | undefined
+  tags: readonly string[]
+  /** A hard invalidation: the bus message it sends ('delete:a', 'delete-tags:t1', 'clear'), and who heard it. */
+  message?: string
+  heardBy: Set<number>
+}
+
+async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops: Array<{ on: number; op: TieredOp }>, callbacks: number): Promise<void> {
+  let clock = 0
+  const now = () => ++clock
+  const writes = new Map<string, Write>()
+  const changes: Change[] = []
+  /** Bus messages heard, per instance: a change there, when it arrived. */
+  const heard: Array<{ instance: number; at: number; covers: (key: string, tags: readonly string[]) => boolean; hard: boolean; origin?: Change }> = []
+  const pending: Change[] = []
+  const calls: Array<{ promise: Promise<void>; what: string }> = []
+  let serial = 0
+  const bus = memoryBus()
+  const l2 = memoryL2()
+  const set = l2.store.set.bind(l2.store)
+  l2.store.set = (k: string, text: string) => {
+    for (const id of text.match(/[abc]#[fs]\d+/g) ?? []) {
+      const w = writes.get(id)
+      if (w && w.landed === Infinity) w.landed = now()
+    }
+    return set(k, text)
+  }
+  const options = { l2, bus, grace: '1h', graceBackoff: 5, lockTimeout: 30, ttl: '1h' } as const
+  const make = () => new RustoCache({ l1: { core, maxItems: 8 }, ...options })
+  const caches = Array.from({ length: instances }, make)
+
+  const check = (instance: number, k: string, value: unknown, begin: number, what: string) => {
+    if (value === undefined) return
+    const w = writes.get(value as string)
+    expect(w, `${what}: ${String(value)} was never written`).toBeDefined()
+    expect(w!.key, `${what}: answered with another key's value`).toBe(k)
+    for (const c of changes) {
+      // A change in force on this instance before the call began: its own, complete; another's, once heard.
+      if (c.value !== null || c.instance !== instance || c.end >= begin || !c.covers(w!.key, w!.tags)) continue
+      if (w!.landed < c.begin || (w!.instance === instance && w!.landed === Infinity && w!.begin < c.begin)) {
+        throw new Error(`${what}: answered ${String(value)}, invalidated by ${c.value === null ? 'a hard invalidation' : 'a set'} #${c.begin} before the call began`)
+      }
+    }
+    for (const h of heard) {
+      if (!h.hard || h.instance !== instance || h.at >= begin || !h.covers(w!.key, w!.tags)) continue
+      const originBegin = h.origin?.begin ?? h.at
+      if (w!.landed < originBegin || (w!.instance === instance && w!.landed === Infinity && w!.begin < h.at)) {
+        throw new Error(`${what}: answered ${String(value)}, deleted on another instance (heard #${h.at}) before the call began`)
+      }
+    }
+  }
+
+  let budget = callbacks
+  caches.forEach((cache, i) => {
+    cache.on('bus:message:received', (m: BusEvent) => {
+      const at = now()
+      const covers =
+        m.type === 'clear'
+          ? (k: string) => k.startsWith(m.path ?? '')
+          : m.tags && m.tags.length > 0
+            ? (_k: string, t: readonly string[]) => m.tags!.some((x) => t.includes(x))
+            : (k: string) => m.keys.includes(k)
+      const hard = m.type === 'delete' || m.type === 'delete-tags' || m.type === 'clear'
+      const message = m.type === 'clear' ? 'clear' : m.type === 'delete-tags' ? `delete-tags:${m.tags!.join()}` : `delete:${m.keys.join()}`
+      // The change that sent it: the earliest one of its kind on another instance that this one has not heard yet.
+      const origin = hard ? [...changes, ...pending].filter((c) => c.instance !== i && c.message === message && !c.heardBy.has(i)).sort((a, b) => a.begin - b.begin)[0] : undefined
+      origin?.heardBy.add(i)
+      heard.push({ instance: i, at, covers, hard, origin })
+    })
+    cache.on('cache:hit', ({ key: k }) => {
+      if (budget <= 0) return
+      budget--
+      start(i, { t: 'set', key: KEYS[(KEYS.indexOf(k) + 1) % KEYS.length]!, tags: [] }, 'listener')
+      start(i, { t: 'getMany', keys: KEYS }, 'listener')
+    })
+  })
+
+  function start(i: number, o: TieredOp, origin: string): void {
+    const cache = caches[i]!
+    const begin = now()
+    const what = `${origin} #${begin} on ${i}: ${JSON.stringify(o)}`
+    const change = (covers: Change['covers'], value: Change['value'], t: readonly string[] = [], message?: string) => {
+      const c: Change = { covers, instance: i, begin, end: Infinity, value, tags: t, message, heardBy: new Set() }
+      pending.push(c)
+      return (p: Promise<unknown>) =>
+        p.finally(() => {
+          c.end = now()
+          pending.splice(pending.indexOf(c), 1)
+          changes.push(c)
+        })
+    }
+    let promise: Promise<unknown>
+    switch (o.t) {
+      case 'getOrSet': {
+        const factory = () => {
+          const value = `${o.key}#f${++serial}`
+          writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags, landed: Infinity })
+          // A completed refresh is a write that began when its call did.
+          const done = (v: string) => (changes.push({ covers: (k) => k === o.key, instance: i, begin, end: now(), value: v, tags: o.tags, heardBy: new Set() }), v)
+          if (o.factory === 'sync') return done(value)
+          if (o.factory === 'hang') return new Promise<string>(() => {})
+          return s.schedule(Promise.resolve(value)).then((v) => {
+            if (o.factory === 'reject') throw new Error('factory failed')
+            return done(v)
+          })
+        }
+        const call = {
+          key: o.key,
+          tags: o.tags,
+          factory,
+          hardTimeout: 20,
+          ...(o.how === 'swr' ? { timeout: 0 } : o.how === 'soft' ? { timeout: 2 } : o.how === 'force' ? { forceFresh: true } : o.how === 'early' ? { earlyExpiration: 0.000001 } : { timeout: null }),
+        }
+        promise = cache.getOrSet(call).then((v) => check(i, o.key, v, begin, what))
+        break
+      }
+      case 'get':
+        promise = cache.get({ key: o.key }).then((v) => check(i, o.key, v, begin, what))
+        break
+      case 'getMany':
+        promise = cache.getMany({ keys: o.keys }).then((vs) => vs.forEach((v, j) => check(i, o.keys[j]!, v, begin, what)))
+        break
+      case 'set': {
+        const value = `${o.key}#s${++serial}`
+        writes.set(value, { key: o.key, instance: i, begin, tags: o.tags, landed: Infinity })
+        promise = change((k) => k === o.key, value, o.tags)(cache.set({ key: o.key, value, tags: o.tags }))
+        break
+      }
+      case 'delete':
+        promise = change((k) => k === o.key, null, [], `delete:${o.key}`)(cache.delete({ key: o.key }))
+        break
+      case 'expire':
+        promise = change((k) => k === o.key, undefined)(cache.expire({ key: o.key }))
+        break
+      case 'deleteByTag':
+        promise = change((_k, t) => t.includes(o.tag), null, [], `delete-tags:${o.tag}`)(cache.deleteByTag({ tags: [o.tag] }))
+        break
+      case 'expireByTag':
+        promise = change((_k, t) => t.includes(o.tag), undefined)(cache.expireByTag({ tags: [o.tag] }))
+        break
+      case 'clear':
+        promise = change(() => true, null, [], 'clear')(cache.clear())
+        break
+    }
+    const settled = promise.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!(error instanceof RustoCacheError)) throw error
+      },
+    )
+    // Awaited below; a model failure in a listener's call must not surface as an unhandled rejection first.
+    settled.catch(() => {})
+    calls.push({ what, promise: settled })
+  }
+
+  const starts = ops.map(({ on, op: o }) => s.schedule(Promise.resolve()).then(() => start(on % instances, o, 'call')))
+  for (let round = 0; round < 200; round++) {
+    await s.waitAll()
+    const pending = await Promise.race([
+      Promise.all(calls.map((c) => c.promise)).then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 10)),
+    ])
+    if (!pending && s.count() === 0) break
+  }
+  await Promise.all(starts)
+  for (const call of calls) await settleWithin(call.promise, 2_000, call.what)
+  // The work behind the calls: background refreshes the scheduler releases, bus delivery, the retry queue.
+  for (let round = 0; round < 20; round++) {
+    await s.waitAll()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    if (s.count() === 0 && caches.every((c) => c.stats().busQueued === 0)) break
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10))
+
+  // Liveness: everyone agrees with what L2 holds, as a new instance reads it. (The reads below start no more calls.)
+  budget = 0
+  const fresh = make()
+  try {
+    for (const k of KEYS) {
+      const l2Text = l2.store.get(k) === undefined ? undefined : decodeEntry(l2.store.get(k)!, jsonSerializer)
+      const inL2 = typeof l2Text === 'object' ? (l2Text.value as string) : undefined
+      const truth = await fresh.get({ key: k })
+      if (truth !== undefined) expect(writes.get(truth as string)?.key, `L2's value of ${k} was written for it`).toBe(k)
+      for (let i = 0; i < instances; i++) {
+        expect(await caches[i]!.get({ key: k }), `instance ${i} agrees with L2 on ${k} (L2 holds ${String(inL2)})`).toBe(truth)
+      }
+      // The last change of the key, if nothing overlapped it and no bus message reached its instance while it ran.
+      const mine = changes.filter((c) => c.covers(k, writes.get(c.value ?? '')?.tags ?? c.tags))
+      const last = mine.reduce<Change | undefined>((a, c) => (a === undefined || c.end > a.end ? c : a), undefined)
+      if (last === undefined || last.value === undefined) continue
+      const clean =
+        mine.every((c) => c === last || c.end < last.begin) &&
+        !heard.some((h) => h.instance === last.instance && h.at > last.begin && h.covers(k, last.tags)) &&
+        // A tag invalidation covers entries by their tags: any of them, for any key, overlapping the change.
+        !changes.some((c) => c !== last && c.end >= last.begin && c.tags.length === 0 && c.value !== undefined && c.value !== null ? false : c !== last && c.end >= last.begin && c.covers(k, last.tags))
+      if (!clean) continue
+      expect(truth, `the last change of ${k} (#${last.begin}-#${last.end} on ${last.instance}, nothing overlapping) is stored`).toBe(last.value === null ? undefined : last.value)
+    }
+  } finally {
+    await fresh.disconnect()
+    await Promise.all(caches.map((c) => c.disconnect()))
+  }
+}
+
+describe.each(['wasm', 'js'] as const)('L1 + shared L2 + bus with grace, against a model, on the %s core', (core) => {
+  for (const instances of [2, 3]) {
+    it(`safe (no answer unwritten, of another key, or hard-invalidated before the call) and live (a completed refresh is stored; all ${instances} instances converge on L2)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.scheduler(),
+          fc.array(fc.record({ on: fc.nat(instances - 1), op: tieredOp }), { minLength: 1, maxLength: 25 }),
+          fc.nat(3),
+          async (s, ops, callbacks) => runTiered(core, instances, s, ops, callbacks),
+        ),
+        { numRuns: Number(process.env.MODEL_RUNS ?? 100) },
+      )
+    })
+  }
 })

@@ -176,7 +176,7 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
       if (remote?.entry && scope.staleUsable(remote.entry, options.grace, Date.now())) {
         candidate = remote.entry
         from = 'l2'
-      }
+      } else if (remote?.gone && candidate && stack.outdated(candidate)) candidate = undefined
     }
     // L2-only: a failed refresh's backoff cannot live on an L1 entry; the stack keeps it by key.
     if (candidate && !stack.l1 && stack.backoffUntil(key, Date.now()) > 0) return scope.graced(options.key, candidate, from, trace)

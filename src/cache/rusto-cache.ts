@@ -201,7 +201,7 @@ export class RustoCache {
         if (remote?.entry && scope.staleUsable(remote.entry, given.grace, now)) {
           stale = remote.entry
           from = 'l2'
-        }
+        } else if (remote?.gone && stale && stack.outdated(stale)) stale = undefined
       } finally {
         stack.end(ticket)
       }
@@ -250,9 +250,9 @@ export class RustoCache {
       const deadline = stack.l2Deadline()
       const tickets = ask.map((i) => stack.ticket(keys[i]!, deadline))
       try {
-        const remote = (await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)), deadline)) ?? []
+        const answer = await stack.l2Call('getMany', undefined, (l2) => l2.getMany(ask.map((i) => keys[i]!)), deadline)
         // Judged side by side: a tagged entry may need its tag stamps from L2.
-        const judged = await Promise.all(ask.map((i, j) => stack.admitL2(keys[i]!, remote[j], now, tickets[j]!, scope.defaults.grace)))
+        const judged = await Promise.all(ask.map((i, j) => stack.admitL2(keys[i]!, answer === undefined ? undefined : (answer[j] ?? null), now, tickets[j]!, scope.defaults.grace)))
         judged.forEach((r, j) => {
           const i = ask[j]!
           if (r?.fresh) {
@@ -262,7 +262,7 @@ export class RustoCache {
           } else if (r?.entry && scope.staleUsable(r.entry, given.grace, now)) {
             stale[i] = r.entry
             tier[i] = 'l2'
-          }
+          } else if (r?.gone && stale[i] && stack.outdated(stale[i]!)) stale[i] = undefined
         })
       } finally {
         for (const ticket of tickets) stack.end(ticket)
@@ -324,9 +324,10 @@ export class RustoCache {
     })
     const now = Date.now()
     const stamps = keys.map(() => stack.stamp(now))
+    const made = stamps.map((stamp, i) => stack.tags.madeAt(writes[i]!.tags, stamp))
     const values = items.map((item, i) => stack.copyIn(keys[i]!, item.value))
-    const remote = keys.map((key, i) => stack.prepare(key, values[i], writes[i]!, stamps[i]!, now, true))
-    const written = stack.writeMany(keys, values, writes, now, stamps)
+    const remote = keys.map((key, i) => stack.prepare(key, values[i], writes[i]!, made[i]!, now, true))
+    const written = stack.writeMany(keys, values, writes, now, stamps, made)
     let inL2 = !stack.l2
     if (stack.l2) {
       const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))

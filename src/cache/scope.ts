@@ -71,15 +71,16 @@ export class Scope {
     const stack = this.stack
     const now = Date.now()
     const stamp = stack.stamp(now)
+    const made = stack.tags.madeAt(write.tags, stamp)
     const l2 = stack.l2 !== undefined && !skipL2
-    const remote = stack.prepare(key, value, write, stamp, now, l2)
+    const remote = stack.prepare(key, value, write, made, now, l2)
     const kept = stack.copyIn(key, value)
     if (ticket && stack.overtaken(ticket, write.tags)) {
       stack.counters.discarded++
       this.logger.debug({ key: userKey, op: 'write' }, 'the key was invalidated while its value was being made: not stored')
       return false
     }
-    const inL1 = stack.write(key, kept, write, now, stamp)
+    const inL1 = stack.write(key, kept, write, now, stamp, made)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
     const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
     const l2Done = inL2 || !l2

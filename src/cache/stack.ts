@@ -35,6 +35,11 @@ export interface Entry {
   tags: readonly string[] | undefined
   /** After a failed refresh served this stale value: no factory call before this time (ms). */
   backoffUntil: number
+  /**
+   * Another instance wrote a newer value (its bus message made this entry stale): usable as a fallback only
+   * while L2 cannot be asked, never once L2 has answered that the newer value is gone too.
+   */
+  superseded: boolean
 }
 
 export interface WriteOptions {
@@ -48,7 +53,12 @@ export interface L2Found {
   fresh: boolean
   value: unknown
   entry: Entry | undefined
+  /** L2 answered, and holds nothing usable for the key (absent, or deleted by a tag). */
+  gone?: true
 }
+
+/** L2's answer that it holds nothing usable for a key (distinct from no answer: L2 down, breaker open). */
+const GONE: L2Found = { fresh: false, value: undefined, entry: undefined, gone: true }
 
 /**
  * Work in flight for a key (a factory run or an L2 read), begun at stamp `since`. Whatever invalidates the key
@@ -245,6 +255,14 @@ export class CacheStack {
     return this.core.valueAt(code & SLOT_MASK)
   }
 
+  /**
+   * True when a stale L1 entry is known to have been replaced elsewhere (a newer write's bus message, or a bus
+   * gap since it entered L1): once L2 has answered that it holds nothing for the key, it must not be served.
+   */
+  outdated(entry: Entry): boolean {
+    return entry.superseded || entry.at < this.staleBefore
+  }
+
   /** A code from the core, with what the core cannot know applied: tag invalidations and a distrusted bus. */
   judge(key: string, code: number): number {
     if (code === MISS) return MISS
@@ -304,13 +322,13 @@ export class CacheStack {
    * Writes a value to L1: a change, so work in flight for the key is overtaken. False when it is too large to
    * keep there, or there is no L1.
    */
-  write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
+  write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, made = stamp): boolean {
     // L2-only: a new value ends a backoff, as it would replace the L1 entry carrying it.
     if (this.backoffs.size > 0) this.backoffs.delete(key)
     // Sized first: a sizeCalculation that throws leaves everything as it was.
     const size = this.l1 ? this.sizeFor(key, value) : 0
     this.changed(key)
-    return this.keep(key, value, options, now, stamp, stamp, size) !== undefined && this.l1
+    return this.keep(key, value, options, now, made, stamp, size) !== undefined && this.l1
   }
 
   /** What L1 will keep of a value about to be written: itself, or with l1.clone a copy (checked before any write). */
@@ -335,12 +353,12 @@ export class CacheStack {
    * a value read from L2 is judged (and may be served stale) all the same.
    */
   private keep(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, at: number, size: number): Entry | undefined {
-    if (!this.l1) return { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
+    if (!this.l1) return { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0, superseded: false }
     if (size < 0) {
       this.refuse(key)
       return undefined
     }
-    const entry: Entry = { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0 }
+    const entry: Entry = { value, stamp, at, ttl: options.ttl, grace: options.grace, tags: options.tags, backoffUntil: 0, superseded: false }
     if (this.core.set(key, entry, now, options.ttl, options.grace, size) === MISS) {
       this.counters.oversized++
       return undefined
@@ -350,7 +368,7 @@ export class CacheStack {
   }
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
-  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
+  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[], made: readonly number[] = stamps): boolean[] {
     if (!this.l1) return keys.map((key) => (this.changed(key), this.backoffs.delete(key), false))
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
@@ -360,7 +378,7 @@ export class CacheStack {
     })
     this.core.setMany(
       kept.map((k) => keys[k]!),
-      kept.map((k): Entry => ({ value: values[k], stamp: stamps[k]!, at: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0 })),
+      kept.map((k): Entry => ({ value: values[k], stamp: made[k]!, at: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0, superseded: false })),
       now,
       kept.map((k) => options[k]!.ttl),
       kept.map((k) => options[k]!.grace),
@@ -442,8 +460,10 @@ export class CacheStack {
       case 'set':
       case 'expire':
         for (const key of message.keys) {
-          if (this.l2 || message.type === 'expire') this.expire(key, now)
-          else this.remove(key)
+          if (this.l2 || message.type === 'expire') {
+            this.expire(key, now)
+            if (message.type === 'set') this.supersede(key, now)
+          } else this.remove(key)
         }
         return
       case 'delete':
@@ -460,6 +480,11 @@ export class CacheStack {
         this.invalidateTags(message.tags ?? [], message.type === 'delete-tags' ? 'delete' : 'expire', this.stamp(now), message.stamp)
         return
     }
+  }
+
+  private supersede(key: string, now: number): void {
+    const code = this.core.peek(key, now)
+    if (code !== MISS) this.core.valueAt(code & SLOT_MASK).superseded = true
   }
 
   // ---- L2 ----
@@ -491,17 +516,18 @@ export class CacheStack {
 
   /** Reads one key from L2 and admits what it holds (undefined: nothing usable, L2 down, or its breaker open). */
   async readL2(key: string, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
-    return this.admitL2(key, await this.l2Call('get', key, (l2) => l2.get(key), ticket.deadline), now, ticket, grace)
+    return this.admitL2(key, await this.l2Call('get', key, async (l2) => (await l2.get(key)) ?? null, ticket.deadline), now, ticket, grace)
   }
 
   /**
    * What L2 answered for one key, the one step of single and batch reads: judged against tag stamps (here and in
-   * L2), counted, and copied into L1 unless the key changed while the read was on the wire.
+   * L2), counted, and copied into L1 unless the key changed while the read was on the wire. `remote` is null
+   * when L2 answered that it has no entry, undefined when it could not answer; so is the result (GONE, undefined).
    */
-  async admitL2(key: string, remote: L2Entry | undefined, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
-    if (remote === undefined) {
+  async admitL2(key: string, remote: L2Entry | null | undefined, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+    if (remote === undefined || remote === null) {
       this.counters.l2Misses++
-      return undefined
+      return remote === null ? GONE : undefined
     }
     let found: Found = remote.expiresAt > now ? Found.Fresh : Found.Stale
     const tags = remote.tags
@@ -511,15 +537,16 @@ export class CacheStack {
       const retention = this.l2?.tagRetentionMs
       if (retention !== undefined && remote.createdAt < now - retention) {
         this.counters.l2Misses++
-        return undefined
+        return GONE
       }
       const stamps = (await this.l2Call('tagStamps', key, (l2) => l2.tagStamps(tags), ticket.deadline)) ?? []
       found = this.tags.judgeRemote(tags, remote.createdAt, found, stamps)
     }
-    if (found === Found.Missing) return undefined
+    if (found === Found.Missing) return GONE
     this.counters.l2Hits++
     const fresh = found === Found.Fresh
-    if (this.overtaken(ticket, undefined)) return { fresh, value: remote.value, entry: undefined }
+    // Overtaken by a change of the key or of one of the entry's tags (a deleteByTag while the read was out).
+    if (this.overtaken(ticket, tags)) return { fresh, value: remote.value, entry: undefined }
     // A copy, not a change: L2 held this already, so no work in flight (the refresh that read it, say) is overtaken.
     const entry = this.keep(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now), this.l1 ? this.sizeFor(key, remote.value) : 0)
     // With l1.clone the caller gets a copy of what L1 now keeps; the decoded value is L1's (no second copy in).

@@ -82,6 +82,21 @@ export class TagStamps {
     return found
   }
 
+  /**
+   * When an entry with these tags, made now at `stamp`, says it was made (its L2 createdAt): after every
+   * invalidation of its tags this cache knows of by more than REMOTE_TIE_MS, so no instance reads a write that
+   * followed an invalidation as covered by it (the writer's own L1 keeps it: they would disagree for its ttl).
+   */
+  madeAt(tags: readonly string[] | undefined, stamp: number): number {
+    if (tags === undefined) return stamp
+    let made = stamp
+    for (const tag of tags) {
+      const last = Math.max(this.deleted.get(tag)?.origin ?? -Infinity, this.expired.get(tag)?.origin ?? -Infinity) + REMOTE_TIE_MS + 1 / 1024
+      if (last > made) made = last
+    }
+    return made
+  }
+
   /** True when this cache heard of an invalidation of one of the tags after `since` (its own stamps). */
   changedSince(tags: readonly string[], since: number): boolean {
     for (const tag of tags) {
