@@ -3,7 +3,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { ErrorCodes, memoryBus, RustoCache, RustoCacheError } from '../src/index.js'
 import { Signer } from '../src/bus/signing.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
-import { recordingLogger } from './helpers/cache.js'
+import { recordingLogger, type LogLine } from './helpers/cache.js'
 import { waitUntil } from './helpers/redis-server.js'
 
 // Signed bus messages: a client that can publish on the channel but lacks the secret can neither evict nor
@@ -36,13 +36,65 @@ describe('signed bus messages on the memory bus', () => {
     const before = b.stats().busRejected
     await rogue.publish(evict) // unsigned
     await rogue.publish(await new Signer({ secret: 'another secret of 16+ chars' }).sign(evict)) // wrong secret
-    await rogue.publish(await new Signer({ secret: SECRET }).sign(evict, Date.now() - 60_000)) // outside the window
+    await rogue.publish(await new Signer({ secret: SECRET }, 'another-cache:bus').sign(evict)) // our secret, another cache's channel
     await rogue.publish(captured[0]!) // replayed
     await rogue.publish(captured[0]!.replace('"k"', '"victim"')) // tampered
     await waitUntil(async () => b.stats().busRejected - before >= 5, 5_000, 'not all five refused')
     await tick()
     expect(b.stats().busRejected - before).toBe(5)
+    expect(b.stats().busGaps).toBe(0)
     expect(await b.get({ key: 'victim' })).toBe('kept')
+  })
+
+  it("another cache's signed clear, with the same secret, clears nothing here", async () => {
+    const bus = memoryBus({ secret: SECRET })
+    const mine = new RustoCache({ prefix: 'mine', bus })
+    const theirs = new RustoCache({ prefix: 'theirs', bus })
+    open.push(mine, theirs)
+    await mine.set({ key: 'k', value: 'kept' })
+    const spy = bus.create({ channel: 'theirs:bus', logger: recordingLogger([]) })
+    const captured: string[] = []
+    await spy.subscribe((p) => captured.push(p))
+    await theirs.clear()
+    await waitUntil(async () => captured.length > 0, 5_000, 'their clear was not sent')
+    // Replayed on our channel: signed with the shared secret, but for theirs.
+    await bus.create({ channel: 'mine:bus', logger: recordingLogger([]) }).publish(captured[0]!)
+    await waitUntil(async () => mine.stats().busRejected === 1, 5_000, 'the foreign clear was not refused')
+    expect(await mine.get({ key: 'k' })).toBe('kept')
+  })
+
+  it('an authentic message from a clock outside the window is a gap: L1 is revalidated, and the skew is logged once', async () => {
+    const bus = memoryBus({ secret: SECRET })
+    const lines: LogLine[] = []
+    const b = new RustoCache({ bus, logger: recordingLogger(lines) })
+    open.push(b)
+    await b.set({ key: 'k', value: 'stale once the sender deleted it' })
+    const ahead = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
+    const signer = new Signer({ secret: SECRET }, 'rustocache:bus')
+    for (let seq = 1; seq <= 3; seq++) {
+      await ahead.publish(await signer.sign(JSON.stringify([1, 'ahead', 1, ['k'], null, null, null, seq]), Date.now() + 40_000))
+    }
+    await waitUntil(async () => b.stats().busRejected === 3, 5_000, 'the three messages were not refused')
+    expect(b.stats().busGaps).toBe(3)
+    // No L2 to revalidate against: L1 is emptied rather than left stale.
+    expect(await b.get({ key: 'k' })).toBeUndefined()
+    expect(lines.filter((l) => l.level === 'error' && l.msg?.includes('clock'))).toHaveLength(1)
+  })
+
+  it('a message whose sequence number was heard already is refused, even once its nonce is forgotten (a restarted receiver)', async () => {
+    const bus = memoryBus({ secret: SECRET })
+    const b = new RustoCache({ bus })
+    open.push(b)
+    await b.set({ key: 'k', value: 'v' })
+    const sender = bus.create({ channel: 'rustocache:bus', logger: recordingLogger([]) })
+    const signer = new Signer({ secret: SECRET }, 'rustocache:bus')
+    await sender.publish(await signer.sign(JSON.stringify([1, 'sender', 1, ['other'], null, null, null, 2])))
+    await waitUntil(async () => b.stats().busReceived === 1, 5_000, 'the first message was not heard')
+    // A fresh signature (another nonce) over an old sequence number: what a replay after a restart looks like to
+    // a receiver that heard the sender since.
+    await sender.publish(await signer.sign(JSON.stringify([1, 'sender', 1, ['k'], null, null, null, 1])))
+    await waitUntil(async () => b.stats().busRejected === 1, 5_000, 'the old sequence number was not refused')
+    expect(await b.get({ key: 'k' })).toBe('v')
   })
 
   it('refuses a secret shorter than 16 characters', () => {
@@ -105,7 +157,7 @@ describe('signed bus messages on Redis', () => {
       expect(await b.get({ key: 'victim' })).toBe('v1') // now in b's L1
       await a.set({ key: 'other', value: 'x' })
       await waitUntil(async () => captured.length >= 2 && b.stats().busReceived >= 2, 2_000)
-      expect(captured.every((p) => p.startsWith('s1|'))).toBe(true)
+      expect(captured.every((p) => p.startsWith('s2|'))).toBe(true)
       expect(await b.get({ key: 'victim' })).toBe('v1') // back in b's L1 after a's message marked it stale
       const l2Hits = b.stats().l2Hits
       // The rogue: an unsigned eviction, a forged one, and a replay of a real message about 'victim'.

@@ -85,3 +85,17 @@ describe('bus without L2', () => {
     }
   })
 })
+
+describe('what a receiver keeps per sender', () => {
+  it('stays bounded when an unsigned bus carries messages from 60,000 forged senders', async () => {
+    const bus = memoryBus()
+    const cache = new RustoCache({ bus })
+    const forger = bus.create({ channel: 'rustocache:bus', logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return this } } })
+    for (let i = 0; i < 60_000; i++) await forger.publish(JSON.stringify([1, `forged-${i}`, 0, ['k'], null, null, null, 1]))
+    await tick()
+    expect(cache.stats().busReceived).toBe(60_000)
+    const heard = (cache as unknown as { scope: { coherence: { heard: Map<string, unknown> } } }).scope.coherence.heard
+    expect(heard.size).toBeLessThanOrEqual(4096)
+    await cache.disconnect()
+  })
+})

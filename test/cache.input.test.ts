@@ -150,3 +150,49 @@ describe.each(['wasm', 'js'] as const)('bad input on the %s core', (core) => {
     )
   })
 })
+
+describe('keys, tags and namespaces that L2 could not tell apart', () => {
+  // UTF-8 (what ioredis and pg send) turns every lone surrogate into U+FFFD: these would be one key in L2.
+  const lone = ['user:\uD800', 'user:\uDC00', '\uDBFF', 'a\uDC00b']
+
+  it('refuses keys with a lone surrogate (E_INVALID_KEY) in every call, keeping what is cached', async () => {
+    const l2 = memoryL2()
+    const cache = new RustoCache({ l2 })
+    await cache.set({ key: 'user:\uD83D\uDE00', value: 'a pair is fine' })
+    for (const key of lone) {
+      await expect(cache.set({ key, value: 1 })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+      await expect(cache.get({ key })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+      await expect(cache.getOrSet({ key, factory: () => 1 })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+      await expect(cache.getMany({ keys: ['ok', key] })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+      await expect(cache.delete({ key })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+    }
+    expect(await cache.get({ key: 'user:\uD83D\uDE00' })).toBe('a pair is fine')
+    expect([...l2.store.keys()].some((k) => k.includes('\uFFFD'))).toBe(false)
+    await cache.disconnect()
+  })
+
+  it('refuses tags, namespaces and a prefix with a lone surrogate (E_INVALID_OPTION)', async () => {
+    const cache = new RustoCache({ l2: memoryL2() })
+    for (const tag of lone) {
+      await expect(cache.set({ key: 'k', value: 1, tags: [tag] })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_OPTION })
+      await expect(cache.deleteByTag({ tags: [tag] })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_OPTION })
+      expect(() => cache.namespace(tag)).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))
+      expect(() => new RustoCache({ prefix: tag })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))
+    }
+    await cache.disconnect()
+  })
+
+  it('checks a tag against the limit with its namespace path, as L2 stores it, so a tag it takes can be read back', async () => {
+    const l2 = memoryL2()
+    const cache = new RustoCache({ l2 })
+    const ns = cache.namespace('users')
+    const longest = 't'.repeat(1024 - 'users:'.length)
+    await ns.set({ key: 'k', value: 'v', tags: [longest] })
+    // A new instance has nothing in L1: it reads the entry and judges its tags from L2.
+    const other = new RustoCache({ l2 }).namespace('users')
+    expect(await other.get({ key: 'k' })).toBe('v')
+    await expect(ns.set({ key: 'k', value: 'w', tags: [longest + 't'] })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_OPTION })
+    expect(await ns.get({ key: 'k' })).toBe('v')
+    await Promise.all([cache.disconnect(), other.disconnect()])
+  })
+})

@@ -497,7 +497,8 @@ describe.each(['wasm', 'js'] as const)('L1 + shared L2 + bus with grace, against
           fc.nat(3),
           async (s, ops, callbacks) => runTiered(core, instances, s, ops, callbacks),
         ),
-        { numRuns: Number(process.env.MODEL_RUNS ?? 100) },
+        // MODEL_SEED and MODEL_PATH replay a failure fast-check reported.
+        { numRuns: Number(process.env.MODEL_RUNS ?? 100), ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED), path: process.env.MODEL_PATH, endOnFailure: true } : {}) },
       )
     })
   }

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest'
 import { memoryBus } from '../src/index.js'
 import { postgresDriver } from '../src/postgres/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
-import { busSuite, l2DriverSuite } from '../src/test-suite/index.js'
+import { busSuite, l2DriverSuite, sameValue } from '../src/test-suite/index.js'
 
 const redisUrl = inject('redisUrl')
 const databaseUrl = inject('databaseUrl')
@@ -46,5 +46,24 @@ describe('the suite under node:test', () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--test', '--test-reporter=tap', 'test/fixtures/conformance.node.mjs'], { env, timeout: 120_000 })
     expect(stdout).toMatch(/# pass 31\n/)
     expect(stdout).toMatch(/# fail 0\n/)
+  })
+})
+
+describe("the suite's equality (sameValue)", () => {
+  it('tells apart what a driver could get wrong: Dates, maps, sets, bytes, prototypes, missing keys', () => {
+    expect(sameValue(new Date(0), new Date(0))).toBe(true)
+    expect(sameValue(new Date(0), new Date(1))).toBe(false)
+    expect(sameValue({ at: new Date(0) }, { at: new Date(86_400_000) })).toBe(false)
+    expect(sameValue(new Date(0), '1970-01-01T00:00:00.000Z')).toBe(false)
+    expect(sameValue(new Date(0), {})).toBe(false)
+    expect(sameValue(new Map([['a', 1]]), new Map([['a', 1]]))).toBe(true)
+    expect(sameValue(new Map([['a', 1]]), new Map([['a', 2]]))).toBe(false)
+    expect(sameValue(new Set([1, 2]), new Set([1, 3]))).toBe(false)
+    expect(sameValue(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true)
+    expect(sameValue(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).toBe(false)
+    expect(sameValue(/a/g, /a/i)).toBe(false)
+    expect(sameValue([1, { b: undefined }], [1, {}])).toBe(true)
+    expect(sameValue({ a: 1 }, { b: 1 })).toBe(false)
+    expect(sameValue(NaN, NaN)).toBe(true)
   })
 })

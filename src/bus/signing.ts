@@ -1,11 +1,16 @@
 // Signed bus messages: HMAC-SHA256 through Web Crypto (globalThis.crypto.subtle), so the same code runs in
 // Node, browsers and edge runtimes. A signed payload is
-//   s1|<sent at, ms>|<nonce, 16 hex>|<signature, base64>|<message>
-// and the signature covers everything but itself. A receiver refuses what is unsigned, mis-signed, sent outside
-// its time window (either way: clocks differ), or already seen (a replay within the window).
+//   s2|<sent at, ms>|<nonce, 16 hex>|<signature, base64>|<message>
+// and the signature covers everything but itself, and the channel it was sent on (which names the cache's
+// prefix): caches that share a secret cannot hear each other's messages. A receiver refuses what is unsigned,
+// mis-signed, signed for another channel, sent outside its time window (either way: clocks differ), or already
+// seen (a replay within the window). s1 payloads (before 0.2, no channel) are still heard, so a deploy can mix
+// versions; the cache refuses their replays by sequence number as it does every other message's.
 import { InvalidOptionError } from '../errors.js'
 
-const VERSION = 's1'
+const VERSION = 's2'
+/** The format before the channel was signed: read, never written. */
+const LEGACY = 's1'
 const encoder = new TextEncoder()
 
 function toBase64(bytes: ArrayBuffer): string {
@@ -32,6 +37,9 @@ export interface SigningOptions {
   windowMs?: number
 }
 
+/** Why a message was refused, and whether it was authentic (signed with the secret): those are lost changes. */
+export type Refusal = { refused: string; authentic: boolean; skewMs?: number }
+
 export class Signer {
   private readonly key: Promise<CryptoKey>
   private readonly windowMs: number
@@ -39,7 +47,11 @@ export class Signer {
   private readonly seen = new Map<string, number>()
   private prunedAt = 0
 
-  constructor(options: SigningOptions) {
+  /** `channel`: what the signature binds a message to (the cache's bus channel, `<prefix>:bus`). */
+  constructor(
+    options: SigningOptions,
+    private readonly channel = '',
+  ) {
     if (typeof options.secret !== 'string' || options.secret.length < 16) throw new InvalidOptionError('bus secret must be a string of at least 16 characters')
     const subtle = globalThis.crypto?.subtle
     if (!subtle) throw new InvalidOptionError('signed bus messages need Web Crypto (globalThis.crypto.subtle), which this runtime lacks')
@@ -50,31 +62,33 @@ export class Signer {
   async sign(message: string, now = Date.now()): Promise<string> {
     const nonce = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
     const head = `${VERSION}|${now}|${nonce}`
-    const signature = await globalThis.crypto.subtle.sign('HMAC', await this.key, encoder.encode(`${head}|${message}`))
+    const signature = await globalThis.crypto.subtle.sign('HMAC', await this.key, encoder.encode(`${this.channel}|${head}|${message}`))
     return `${head}|${toBase64(signature)}|${message}`
   }
 
   /** The message inside a signed payload, or why it is refused. */
-  async open(payload: string, now = Date.now()): Promise<{ message: string } | { refused: string }> {
+  async open(payload: string, now = Date.now()): Promise<{ message: string } | Refusal> {
     const parts: string[] = []
     let at = 0
     for (let i = 0; i < 4; i++) {
       const bar = payload.indexOf('|', at)
-      if (bar < 0) return { refused: 'unsigned' }
+      if (bar < 0) return { refused: 'unsigned', authentic: false }
       parts.push(payload.slice(at, bar))
       at = bar + 1
     }
     const [version, sentText, nonce, signatureText] = parts as [string, string, string, string]
-    if (version !== VERSION) return { refused: 'unsigned' }
+    if (version !== VERSION && version !== LEGACY) return { refused: 'unsigned', authentic: false }
     const sent = Number(sentText)
     const signature = fromBase64(signatureText)
-    if (!Number.isFinite(sent) || !/^[0-9a-f]{16}$/.test(nonce) || !signature) return { refused: 'malformed signature' }
+    if (!Number.isFinite(sent) || !/^[0-9a-f]{16}$/.test(nonce) || !signature) return { refused: 'malformed signature', authentic: false }
     const message = payload.slice(at)
-    const valid = await globalThis.crypto.subtle.verify('HMAC', await this.key, signature, encoder.encode(`${version}|${sentText}|${nonce}|${message}`))
-    if (!valid) return { refused: 'bad signature' }
-    if (Math.abs(now - sent) > this.windowMs) return { refused: 'outside the time window' }
+    const signed = `${version}|${sentText}|${nonce}|${message}`
+    const valid = await globalThis.crypto.subtle.verify('HMAC', await this.key, signature, encoder.encode(version === LEGACY ? signed : `${this.channel}|${signed}`))
+    if (!valid) return { refused: 'bad signature (another secret, or another channel)', authentic: false }
+    if (Math.abs(now - sent) > this.windowMs) return { refused: 'outside the time window', authentic: true, skewMs: sent - now }
     this.prune(now)
-    if (this.seen.has(nonce)) return { refused: 'replayed' }
+    // Seen already: applied then, so nothing is lost.
+    if (this.seen.has(nonce)) return { refused: 'replayed', authentic: false }
     this.seen.set(nonce, sent)
     return { message }
   }

@@ -9,6 +9,9 @@ import type { CacheStack } from './stack.js'
 
 type Change = Omit<BusMessage, 'from'>
 
+/** Most senders whose sequence numbers an instance keeps. */
+const MAX_SENDERS = 4096
+
 /** A change that fails for its own reasons (its value cannot be encoded, Redis refuses the command) and will again. */
 function failsForItself(error: unknown): boolean {
   return error instanceof RustoCacheError || (error instanceof Error && error.name === 'ReplyError')
@@ -53,6 +56,7 @@ export class Coherence {
   /** Received messages are opened (signature checks are async) and applied one after another, in order. */
   private inbox: Promise<void> = Promise.resolve()
   private closed = false
+  private skewLogged = false
   /** This instance's last sequence number given out, and the last one a heartbeat announced. */
   private seq = 0
   private beatSeq = 0
@@ -72,7 +76,7 @@ export class Coherence {
     this.maxSize = retry.maxSize ?? 1000
     if (!(Number.isInteger(this.maxSize) && this.maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
     this.retryMs = toMs(retry.retryInterval ?? '1s', 'retryQueue.retryInterval')
-    this.signer = factory?.signing ? new Signer(factory.signing) : undefined
+    this.signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
       this.transport.onReconnect(() => this.flushSoon())
@@ -160,9 +164,9 @@ export class Coherence {
       return
     }
     const signer = this.signer
-    const opened = typeof payload === 'string' ? signer.open(payload) : Promise.resolve({ refused: 'not text' })
+    const opened = typeof payload === 'string' ? signer.open(payload) : Promise.resolve({ refused: 'not text', authentic: false })
     this.inbox = this.inbox.then(() => opened).then(
-      (result) => ('refused' in result ? this.refuse(result.refused) : this.handle(result.message)),
+      (result) => ('refused' in result ? this.refuse(result.refused, result.authentic, result.skewMs) : this.handle(result.message)),
       (error: unknown) => this.stack.logger.error({ err: error, tier: 'bus' }, 'checking a bus message signature failed'),
     )
   }
@@ -175,16 +179,28 @@ export class Coherence {
     }
   }
 
-  private refuse(reason: string): void {
+  /**
+   * A refused message is counted and logged. One that was authentic (signed with our secret, for our channel:
+   * sent outside the time window by a clock that is off) carried a change this instance now misses: a gap, so
+   * L1 is revalidated, never left stale. The skew is logged once.
+   */
+  private refuse(reason: string, authentic = false, skewMs?: number): void {
     this.stack.counters.busRejected++
     this.stack.logger.warn({ tier: 'bus', reason }, 'bus message refused')
+    if (!authentic) return
+    this.stack.counters.busGaps++
+    if (skewMs !== undefined && !this.skewLogged) {
+      this.skewLogged = true
+      this.stack.logger.error({ tier: 'bus', skewMs }, "a signed bus message came from a clock this far off ours: fix the clocks (NTP); until then each such message revalidates this instance's L1")
+    }
+    this.stack.distrustL1()
   }
 
   private apply(payload: unknown): void {
     const message = decodeMessage(payload)
     if (typeof message === 'string') return this.refuse(message)
     if (message.from === this.id) return
-    if (message.seq !== undefined) this.sequence(message.from, message.seq, message.type === 'sync')
+    if (message.seq !== undefined && !this.sequence(message.from, message.seq, message.type === 'sync')) return this.refuse('replayed (sequence number already heard)')
     if (message.type === 'sync') return
     this.stack.counters.busReceived++
     if (this.stack.probe.any) this.stack.probe.bus('received', message.type)
@@ -197,8 +213,11 @@ export class Coherence {
    * sender's queue overflowed): L1 is revalidated against L2. A late or repeated number changes nothing (the
    * changes themselves are idempotent).
    */
-  private sequence(from: string, seq: number, sync: boolean): void {
+  private sequence(from: string, seq: number, sync: boolean): boolean {
     const last = this.heard.get(from)
+    // A change whose number was heard already: a copy played again (it would be idempotent, but a replayed
+    // clear must not empty L1 twice). A heartbeat repeats the last number by design.
+    if (last !== undefined && !sync && seq <= last.seq) return false
     // A change carries its own number; a heartbeat, the number of the sender's last change.
     const missed = last === undefined ? 0 : seq - last.seq - (sync ? 0 : 1)
     if (missed > 0) {
@@ -206,7 +225,14 @@ export class Coherence {
       this.stack.logger.warn({ tier: 'bus', from, missed }, 'bus messages were lost: L1 entries are revalidated')
       this.stack.distrustL1()
     }
-    if (last === undefined || seq > last.seq) this.heard.set(from, { seq, at: Date.now() })
+    if (last === undefined || seq > last.seq) {
+      // Re-inserted, so the Map's order is by last heard: past MAX_SENDERS the longest silent goes (forged
+      // senders on an unsigned bus must not grow it without bound). A forgotten sender's next gap goes unseen.
+      this.heard.delete(from)
+      this.heard.set(from, { seq, at: Date.now() })
+      if (this.heard.size > MAX_SENDERS) this.heard.delete(this.heard.keys().next().value!)
+    }
+    return true
   }
 
   /** Takes a change out of the queue (sent, or given up). */

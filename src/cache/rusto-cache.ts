@@ -7,7 +7,7 @@ import { STALE } from '../core/types.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
-import { Scope } from './scope.js'
+import { Scope, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
@@ -85,6 +85,7 @@ export class RustoCache {
     if (config.prefix !== undefined && (typeof config.prefix !== 'string' || config.prefix === '')) {
       throw new InvalidOptionError('prefix must be a non-empty string')
     }
+    if (config.prefix !== undefined && !wellFormed(config.prefix)) throw new InvalidOptionError('prefix must be well-formed UTF-16 (it has a lone surrogate)')
     const prefix = config.prefix ?? 'rustocache'
     const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const
     const pinoLike = (l: unknown): l is Logger => typeof l === 'object' && l !== null && levels.every((m) => typeof (l as Record<string, unknown>)[m] === 'function')

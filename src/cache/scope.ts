@@ -9,6 +9,17 @@ import type { ResolvedOptions } from './options.js'
 import type { CacheStack, Entry, Ticket, WriteOptions } from './stack.js'
 
 
+type WellFormed = (text: string) => boolean
+/**
+ * True for text that is valid UTF-16 (no lone surrogate). L2 drivers send UTF-8, where every lone surrogate
+ * becomes U+FFFD: 'user:\uD800' and 'user:\uDC00' would be one key there. String#isWellFormed where the
+ * runtime has it (Node 20+, current browsers, workerd), else the same test as a regular expression.
+ */
+export const wellFormed: WellFormed =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+
 /**
  * One namespace of a cache: the shared stack and bus seen through a key path ('' at the root, 'users:' in
  * namespace('users')). The steps every call shares live here: checking keys and tags, the write path, events.
@@ -26,6 +37,7 @@ export class Scope {
 
   child(name: string): Scope {
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('a namespace name must be a non-empty string')
+    if (!wellFormed(name)) throw new InvalidOptionError('a namespace name must be well-formed UTF-16 (it has a lone surrogate, which L2 cannot tell apart from another)')
     const path = `${this.path}${name}:`
     const namespace = path.slice(0, -1)
     return new Scope(this.stack, this.coherence, this.defaults, path, namespace, this.logger.child({ namespace }))
@@ -38,6 +50,7 @@ export class Scope {
     if (key.length > MAX_KEY_LENGTH - this.path.length) {
       throw new InvalidKeyError(`cache key is ${key.length} code units long; the limit is ${MAX_KEY_LENGTH} with the namespace path`)
     }
+    if (!wellFormed(key)) throw new InvalidKeyError('cache keys must be well-formed UTF-16: this one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
     return this.path === '' ? key : this.path + key
   }
 
@@ -45,10 +58,15 @@ export class Scope {
   tagsFor(tags: unknown): string[] | undefined {
     if (tags === undefined) return undefined
     if (!Array.isArray(tags) || tags.length > MAX_TAGS) throw new InvalidOptionError(`tags must be an array of at most ${MAX_TAGS} strings`)
+    // The stored form (namespace path included) is what L2 holds and checks: the limit applies to it.
+    const room = MAX_TAG_LENGTH - this.path.length
     for (const t of tags) {
-      if (typeof t !== 'string' || t === '' || t.length > MAX_TAG_LENGTH) {
-        throw new InvalidOptionError(`each tag must be a non-empty string of at most ${MAX_TAG_LENGTH} characters, got ${typeof t === 'string' ? `${t.length} characters` : typeof t}`)
+      if (typeof t !== 'string' || t === '' || t.length > room) {
+        throw new InvalidOptionError(
+          `each tag must be a non-empty string of at most ${MAX_TAG_LENGTH} characters with the namespace path (${room} here), got ${typeof t === 'string' ? `${t.length} characters` : typeof t}`,
+        )
       }
+      if (!wellFormed(t)) throw new InvalidOptionError('each tag must be well-formed UTF-16: one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
     }
     return tags.length === 0 ? undefined : this.path === '' ? [...(tags as string[])] : (tags as string[]).map((t) => this.path + t)
   }

@@ -38,12 +38,15 @@ interface Stamp {
 export class TagStamps {
   private readonly deleted = new Map<string, Stamp>()
   private readonly expired = new Map<string, Stamp>()
+  /** The newest origin stamp ever recorded (see madeAt). */
+  private newest = -Infinity
 
   get size(): number {
     return this.deleted.size + this.expired.size
   }
 
   record(tags: readonly string[], how: 'delete' | 'expire', local: number, origin = local): void {
+    if (origin > this.newest) this.newest = origin
     const map = how === 'delete' ? this.deleted : this.expired
     for (const tag of tags) {
       const known = map.get(tag)
@@ -83,18 +86,16 @@ export class TagStamps {
   }
 
   /**
-   * When an entry with these tags, made now at `stamp`, says it was made (its L2 createdAt): after every
-   * invalidation of its tags this cache knows of by more than REMOTE_TIE_MS, so no instance reads a write that
-   * followed an invalidation as covered by it (the writer's own L1 keeps it: they would disagree for its ttl).
+   * When an entry with these tags, made now at `stamp`, says it was made (its L2 createdAt): more than
+   * REMOTE_TIE_MS after every tag invalidation this cache knows of, so no instance reads a write that followed
+   * an invalidation as covered by it (the writer's own L1 keeps it: they would disagree for its ttl). Compared
+   * with the newest invalidation of any tag, which clear() and retain() do not forget: a write at most 1 ms
+   * after one is stamped up to 1 ms later.
    */
   madeAt(tags: readonly string[] | undefined, stamp: number): number {
     if (tags === undefined) return stamp
-    let made = stamp
-    for (const tag of tags) {
-      const last = Math.max(this.deleted.get(tag)?.origin ?? -Infinity, this.expired.get(tag)?.origin ?? -Infinity) + REMOTE_TIE_MS + 1 / 1024
-      if (last > made) made = last
-    }
-    return made
+    const after = this.newest + REMOTE_TIE_MS + 1 / 1024
+    return after > stamp ? after : stamp
   }
 
   /** True when this cache heard of an invalidation of one of the tags after `since` (its own stamps). */
