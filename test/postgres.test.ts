@@ -185,3 +185,69 @@ describe('postgresDriver', () => {
     expect(() => postgresDriver({ connection: url, tagRetention: 'soon' })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_TTL }))
   })
 })
+
+describe('what PostgreSQL cannot hold, and errors that will not pass by retrying', () => {
+  it('refuses a key or tag longer than its index can hold up front (E_INVALID_KEY / E_INVALID_OPTION), keeping what is cached', async () => {
+    const { pool } = countingPool()
+    const driver = driverOn(pool)
+    const cache = new RustoCache({ prefix: prefix(), l2: { kind: 'postgres', create: () => driver } })
+    closers.push(() => cache.disconnect())
+    await cache.set({ key: 'price', value: 100 })
+    const long = 'k'.repeat(4_000)
+    await expect(cache.set({ key: long, value: 1 })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+    await expect(cache.getOrSet({ key: long, factory: () => 1 })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_KEY })
+    await expect(cache.set({ key: 'x', value: 1, tags: ['\u20ac'.repeat(1_000)] })).rejects.toMatchObject({ code: ErrorCodes.E_INVALID_OPTION })
+    // The longest key it takes is stored and read back.
+    const longest = 'k'.repeat(driver.maxKeyBytes)
+    await cache.set({ key: longest, value: 'fits' })
+    // Read by an instance with no L1 (the driver is the same table and prefix).
+    expect(await new RustoCache({ l1: false, l2: { kind: 'postgres', create: () => driver } }).get({ key: longest })).toBe('fits')
+    expect(await cache.get({ key: 'price' })).toBe(100)
+    expect(cache.stats().l2Errors).toBe(0)
+  })
+
+  it('classes its errors: what the server refuses is permanent, a lost connection or a timeout is not', async () => {
+    const { pool } = countingPool()
+    const driver = driverOn(pool)
+    // Past the index limit, as a driver used without the cache's check would send it.
+    const refused = await driver.set('k'.repeat(8_000).replace(/k/g, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))), 'r1|x', 1000).catch((e: unknown) => e)
+    expect((refused as { code?: string }).code).toBe('54000')
+    expect(driver.isPermanent(refused)).toBe(true)
+    expect(driver.isPermanent(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }))).toBe(false)
+    expect(driver.isPermanent(Object.assign(new Error('connection terminated'), { code: '08006' }))).toBe(false)
+    expect(driver.isPermanent(new Error('PostgreSQL command timed out'))).toBe(false)
+  })
+
+  it('the retry queue drops a change PostgreSQL refuses, so the changes behind it reach the other instances', async () => {
+    const { memoryBus } = await import('../src/index.js')
+    const { pool } = countingPool()
+    const driver = driverOn(pool)
+    // A driver whose set of one key fails as PostgreSQL refuses a row (54000), the others pass.
+    const refusing: typeof driver = Object.create(driver, {
+      setMany: {
+        value: async (items: Array<{ key: string; payload: string; ttlMs: number }>) => {
+          if (items.some((i) => i.key === 'bad')) throw Object.assign(new Error('index row size 4080 exceeds btree version 4 maximum 2704'), { code: '54000' })
+          return driver.setMany(items)
+        },
+      },
+      set: {
+        value: async (key: string, payload: string, ttlMs: number) => {
+          if (key === 'bad') throw Object.assign(new Error('index row size 4080 exceeds btree version 4 maximum 2704'), { code: '54000' })
+          return driver.set(key, payload, ttlMs)
+        },
+      },
+    })
+    const p = prefix()
+    const bus = memoryBus({ retryQueue: { retryInterval: 20 } })
+    const a = new RustoCache({ prefix: p, l2: { kind: 'postgres', create: () => refusing }, bus })
+    const b = new RustoCache({ prefix: p, l2: { kind: 'postgres', create: () => driver }, bus })
+    closers.push(() => a.disconnect(), () => b.disconnect())
+    await a.set({ key: 'price', value: 100 })
+    expect(await b.get({ key: 'price' })).toBe(100)
+    await a.set({ key: 'bad', value: 1 })
+    await a.set({ key: 'price', value: 200 })
+    for (let i = 0; i < 100 && (await b.get({ key: 'price' })) !== 200; i++) await sleep(10)
+    expect(await b.get({ key: 'price' })).toBe(200)
+    expect(a.stats().busDropped).toBe(1)
+  })
+})

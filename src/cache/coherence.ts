@@ -6,15 +6,24 @@ import { InvalidOptionError, RustoCacheError } from '../errors.js'
 import type { BusEvent } from '../events.js'
 import { toMs } from '../ttl.js'
 import type { CacheStack } from './stack.js'
+import type { L2Driver } from '../l2/types.js'
 
 type Change = Omit<BusMessage, 'from'>
 
 /** Most senders whose sequence numbers an instance keeps. */
 const MAX_SENDERS = 4096
 
-/** A change that fails for its own reasons (its value cannot be encoded, Redis refuses the command) and will again. */
-function failsForItself(error: unknown): boolean {
-  return error instanceof RustoCacheError || (error instanceof Error && error.name === 'ReplyError')
+/**
+ * A change that fails for its own reasons and will again: its value cannot be encoded, or the driver classes
+ * the error as permanent (the server refused the command). Without a classification, an error is transient.
+ */
+function failsForItself(error: unknown, l2: L2Driver | undefined): boolean {
+  if (error instanceof RustoCacheError) return true
+  try {
+    return l2?.isPermanent?.(error) === true
+  } catch {
+    return false
+  }
 }
 
 function busEvent(message: BusMessage): BusEvent {
@@ -295,7 +304,7 @@ export class Coherence {
             this.unpin(out)
             out.l2Done = true
             sendable.push(out)
-          } else if (failsForItself(result.reason)) {
+          } else if (failsForItself(result.reason, this.stack.l2)) {
             this.take(out)
             this.drop(out)
             this.stack.logger.error({ err: result.reason, tier: 'bus', type: out.message.type, keys: out.message.keys }, 'bus queue: a change that cannot be applied was dropped')
@@ -351,7 +360,7 @@ export class Coherence {
       try {
         return await this.reapply(message)
       } catch (error) {
-        if (attempt >= 3 || failsForItself(error) || this.closed) throw error
+        if (attempt >= 3 || failsForItself(error, this.stack.l2) || this.closed) throw error
       }
     }
   }

@@ -6,7 +6,7 @@ import { toMs, type Duration } from '../ttl.js'
 import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
 import type { Coherence } from './coherence.js'
 import type { ResolvedOptions } from './options.js'
-import type { CacheStack, Entry, Ticket, WriteOptions } from './stack.js'
+import { utf8Length, type CacheStack, type Entry, type Ticket, type WriteOptions } from './stack.js'
 
 
 type WellFormed = (text: string) => boolean
@@ -51,7 +51,13 @@ export class Scope {
       throw new InvalidKeyError(`cache key is ${key.length} code units long; the limit is ${MAX_KEY_LENGTH} with the namespace path`)
     }
     if (!wellFormed(key)) throw new InvalidKeyError('cache keys must be well-formed UTF-16: this one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
-    return this.path === '' ? key : this.path + key
+    const full = this.path === '' ? key : this.path + key
+    // Up to a third of the driver's limit in code units cannot exceed it: only longer keys are measured.
+    const maxBytes = this.stack.l2?.maxKeyBytes
+    if (maxBytes !== undefined && full.length * 3 > maxBytes && utf8Length(full) > maxBytes) {
+      throw new InvalidKeyError(`cache key is ${utf8Length(full)} bytes in UTF-8 with the namespace path; the L2 driver holds keys of at most ${maxBytes}`)
+    }
+    return full
   }
 
   /** Full tag names, or undefined for none; throws E_INVALID_OPTION for anything but non-empty strings. */
@@ -67,6 +73,10 @@ export class Scope {
         )
       }
       if (!wellFormed(t)) throw new InvalidOptionError('each tag must be well-formed UTF-16: one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
+      const maxBytes = this.stack.l2?.maxKeyBytes
+      if (maxBytes !== undefined && utf8Length(this.path + t) > maxBytes) {
+        throw new InvalidOptionError(`a tag is ${utf8Length(this.path + t)} bytes in UTF-8 with the namespace path; the L2 driver holds tags of at most ${maxBytes}`)
+      }
     }
     return tags.length === 0 ? undefined : this.path === '' ? [...(tags as string[])] : (tags as string[]).map((t) => this.path + t)
   }

@@ -77,7 +77,8 @@ export function isFresh(code: number): boolean {
   return code >= 0 && code < STALE
 }
 
-function utf8Length(text: string): number {
+/** Bytes of `text` in UTF-8 (a lone surrogate as 3, as TextEncoder writes U+FFFD). */
+export function utf8Length(text: string): number {
   let n = 0
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)

@@ -54,6 +54,19 @@ export interface L2Driver {
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
   disconnect(): Promise<void>
+  /**
+   * Longest key or tag the driver can store, in UTF-8 bytes (its own prefix accounted for); undefined: no limit
+   * below MAX_KEY_LENGTH. The cache refuses a longer one up front (E_INVALID_KEY, E_INVALID_OPTION for a tag),
+   * so a change L2 could never take is never queued.
+   */
+  readonly maxKeyBytes?: number
+  /**
+   * Classifies a failure of one of this driver's commands: true when the same command can never succeed
+   * (the server refused it: a value or key it cannot hold, a constraint), so the retry queue drops it (counted
+   * in stats().busDropped, logged) instead of retrying it in front of every later change; false (or absent)
+   * for what may pass later (connection lost, timeout, server busy or loading), retried with backoff.
+   */
+  isPermanent?(error: unknown): boolean
   /** Cross-instance locks, for `lock: { distributed: true }`: SET NX PX with an owner token. */
   readonly locks?: {
     acquire(key: string, token: string, ttlMs: number): Promise<boolean>

@@ -59,7 +59,23 @@ function unescapeText(text: string): string {
 const storePayload = (payload: string) => (payload.includes('\0') ? `\\${escapeText(payload)}` : payload)
 const readPayload = (stored: string) => (stored.startsWith('\\') ? unescapeText(stored.slice(1)) : stored)
 
+/**
+ * SQLSTATE classes of errors that the same statement will meet again: data exceptions (22: a value the column
+ * cannot take), integrity constraints (23), syntax or access rules (42), program limits (54: an index row too
+ * large) and unsupported features (0A). Everything else (08 connection, 53 resources, 57 cancelled or shutting
+ * down, 40 serialization, 58 system, no code at all: a timeout or a closed pool) may pass when tried again.
+ */
+const PERMANENT_SQLSTATE = /^(22|23|42|54|0A)/
+
+/** The btree limit of an index row is 2,704 bytes; key and prefix share it (with margin for the row header). */
+const INDEX_ROW_BYTES = 2_600
+
+function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).length
+}
+
 export class PostgresDriver implements L2Driver {
+  readonly maxKeyBytes: number
   private readonly serializer: Serializer
   private readonly watchdog: Watchdog
   private readonly t: { entries: string; tags: string; locks: string }
@@ -83,6 +99,7 @@ export class PostgresDriver implements L2Driver {
     private readonly logger: Logger,
   ) {
     this.serializer = serializer ?? jsonSerializer
+    this.maxKeyBytes = INDEX_ROW_BYTES - utf8Bytes(escapeText(ns))
     this.watchdog = new Watchdog(commandTimeout, 'PostgreSQL')
     const quote = (name: string) =>
       name
@@ -163,6 +180,11 @@ export class PostgresDriver implements L2Driver {
 
   encode(entry: L2Entry): string {
     return encodeEntry(entry, this.serializer)
+  }
+
+  isPermanent(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code
+    return typeof code === 'string' && PERMANENT_SQLSTATE.test(code)
   }
 
   /**

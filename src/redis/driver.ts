@@ -103,6 +103,9 @@ export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
 }
 const readyWaits = new WeakMap<Redis | Cluster, Promise<void>>()
 
+/** Error replies that mean "not now" rather than "never": the server is loading, busy, failing over or full. */
+const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/
+
 export class RedisDriver implements L2Driver {
   private readonly serializer: Serializer
   private readonly tagKeys: { delete: string; expire: string }
@@ -140,6 +143,11 @@ export class RedisDriver implements L2Driver {
     if (typeof entry !== 'string') return entry
     this.rejected(key, entry)
     return undefined
+  }
+
+  /** A Redis error reply refuses the command itself (wrong type, a script error), except the transient ones. */
+  isPermanent(error: unknown): boolean {
+    return error instanceof Error && error.name === 'ReplyError' && !TRANSIENT_REPLY.test(error.message)
   }
 
   encode(entry: L2Entry): string {
