@@ -298,6 +298,9 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
   /** Bus messages heard, per instance: a change there, when it arrived. */
   const heard: Array<{ instance: number; at: number; covers: (key: string, tags: readonly string[]) => boolean; hard: boolean; origin?: Change }> = []
   const pending: Change[] = []
+  /** MODEL_DEBUG=1 prints what happened, in model time, when a run fails. */
+  const log: string[] = []
+  const note = (text: string) => process.env.MODEL_DEBUG && log.push(`#${clock} ${text}`)
   const calls: Array<{ promise: Promise<void>; what: string }> = []
   let serial = 0
   const bus = memoryBus()
@@ -307,6 +310,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
     for (const id of text.match(/[abc]#[fs]\d+/g) ?? []) {
       const w = writes.get(id)
       if (w && w.landed === Infinity) w.landed = now()
+      note(`L2 ${k} := ${id}`)
     }
     return set(k, text)
   }
@@ -351,6 +355,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
       const origin = hard ? [...changes, ...pending].filter((c) => c.instance !== i && c.message === message && !c.heardBy.has(i)).sort((a, b) => a.begin - b.begin)[0] : undefined
       origin?.heardBy.add(i)
       heard.push({ instance: i, at, covers, hard, origin })
+      note(`${i} heard ${JSON.stringify(m)}`)
     })
     cache.on('cache:hit', ({ key: k }) => {
       if (budget <= 0) return
@@ -364,6 +369,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
     const cache = caches[i]!
     const begin = now()
     const what = `${origin} #${begin} on ${i}: ${JSON.stringify(o)}`
+    note(`start ${what}`)
     const change = (covers: Change['covers'], value: Change['value'], t: readonly string[] = [], message?: string) => {
       const c: Change = { covers, instance: i, begin, end: Infinity, value, tags: t, message, heardBy: new Set() }
       pending.push(c)
@@ -396,17 +402,18 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
           hardTimeout: 20,
           ...(o.how === 'swr' ? { timeout: 0 } : o.how === 'soft' ? { timeout: 2 } : o.how === 'force' ? { forceFresh: true } : o.how === 'early' ? { earlyExpiration: 0.000001 } : { timeout: null }),
         }
-        promise = cache.getOrSet(call).then((v) => check(i, o.key, v, begin, what))
+        promise = cache.getOrSet(call).then((v) => (note(`${what} answered ${String(v)}`), check(i, o.key, v, begin, what)))
         break
       }
       case 'get':
-        promise = cache.get({ key: o.key }).then((v) => check(i, o.key, v, begin, what))
+        promise = cache.get({ key: o.key }).then((v) => (note(`${what} answered ${String(v)}`), check(i, o.key, v, begin, what)))
         break
       case 'getMany':
-        promise = cache.getMany({ keys: o.keys }).then((vs) => vs.forEach((v, j) => check(i, o.keys[j]!, v, begin, what)))
+        promise = cache.getMany({ keys: o.keys }).then((vs) => (note(`${what} answered ${vs.join()}`), vs.forEach((v, j) => check(i, o.keys[j]!, v, begin, what))))
         break
       case 'set': {
         const value = `${o.key}#s${++serial}`
+        note(`  (its value: ${value})`)
         writes.set(value, { key: o.key, instance: i, begin, tags: o.tags, landed: Infinity })
         promise = change((k) => k === o.key, value, o.tags)(cache.set({ key: o.key, value, tags: o.tags }))
         break
@@ -428,7 +435,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
         break
     }
     const settled = promise.then(
-      () => undefined,
+      () => void note(`done ${what}`),
       (error: unknown) => {
         if (!(error instanceof RustoCacheError)) throw error
       },
@@ -461,6 +468,16 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
   budget = 0
   const fresh = make()
   try {
+    await liveness()
+  } catch (error) {
+    if (process.env.MODEL_DEBUG) console.log(log.join('\n'))
+    throw error
+  } finally {
+    await fresh.disconnect()
+    await Promise.all(caches.map((c) => c.disconnect()))
+  }
+
+  async function liveness(): Promise<void> {
     for (const k of KEYS) {
       const l2Text = l2.store.get(k) === undefined ? undefined : decodeEntry(l2.store.get(k)!, jsonSerializer)
       const inL2 = typeof l2Text === 'object' ? (l2Text.value as string) : undefined
@@ -481,9 +498,6 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
       if (!clean) continue
       expect(truth, `the last change of ${k} (#${last.begin}-#${last.end} on ${last.instance}, nothing overlapping) is stored`).toBe(last.value === null ? undefined : last.value)
     }
-  } finally {
-    await fresh.disconnect()
-    await Promise.all(caches.map((c) => c.disconnect()))
   }
 }
 

@@ -5,6 +5,10 @@ export interface Flight {
   since: number
   /** Stamp of the key's last change while tickets were open. */
   changedAt: number
+  /** Writes of this instance whose L2 side is still on the wire: until they land, L2 may hold an older value. */
+  writing: number
+  /** Stamp of the last such write's landing while tickets were open (a read begun before it may hold older). */
+  landedAt: number
   lock: { released: Promise<void>; release: () => void } | undefined
 }
 
@@ -37,12 +41,12 @@ export class KeyFlights {
 
   private open(key: string): Flight {
     let flight = this.flights.get(key)
-    if (!flight) this.flights.set(key, (flight = { tickets: 0, since: Infinity, changedAt: -Infinity, lock: undefined }))
+    if (!flight) this.flights.set(key, (flight = { tickets: 0, since: Infinity, changedAt: -Infinity, writing: 0, landedAt: -Infinity, lock: undefined }))
     return flight
   }
 
   private close(key: string, flight: Flight): void {
-    if (flight.tickets === 0 && flight.lock === undefined && this.flights.get(key) === flight) this.flights.delete(key)
+    if (flight.tickets === 0 && flight.writing === 0 && flight.lock === undefined && this.flights.get(key) === flight) this.flights.delete(key)
   }
 
   isHeld(key: string): boolean {
@@ -87,12 +91,32 @@ export class KeyFlights {
     if (since < flight.since) flight.since = since
   }
 
+  /** A write's L2 side goes out (every beginWrite is matched by one endWrite). */
+  beginWrite(key: string): void {
+    this.open(key).writing++
+  }
+
+  endWrite(key: string, stamp: number): void {
+    const flight = this.flights.get(key)
+    if (!flight || flight.writing === 0) return
+    flight.writing--
+    if (flight.tickets > 0) flight.landedAt = stamp
+    this.close(key, flight)
+  }
+
+  /** True when a write of this instance to the key was on its way to L2 at some point after `since`. */
+  wroteSince(key: string, since: number): boolean {
+    const flight = this.flights.get(key)
+    return flight !== undefined && (flight.writing > 0 || flight.landedAt > since)
+  }
+
   end(key: string): void {
     const flight = this.flights.get(key)
     if (!flight || flight.tickets === 0) return
     if (--flight.tickets === 0) {
       flight.since = Infinity
       flight.changedAt = -Infinity
+      flight.landedAt = -Infinity
     }
     this.close(key, flight)
   }

@@ -7,7 +7,7 @@ import { STALE } from '../core/types.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
-import { Scope, wellFormed } from './scope.js'
+import { landAfter, Scope, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
@@ -332,7 +332,14 @@ export class RustoCache {
     let inL2 = !stack.l2
     if (stack.l2) {
       const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
-      inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+      for (const key of keys) stack.beginWrite(key)
+      try {
+        const wait = landAfter(Math.max(...made))
+        if (wait) await wait
+        inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+      } finally {
+        for (const key of keys) stack.endWrite(key)
+      }
       if (inL2) written.fill(true)
     }
     scope.coherence.announce({ type: 'set', keys }, inL2)

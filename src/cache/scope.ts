@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js'
 import type { OperationContext, Tier } from '../observe.js'
 import { toMs, type Duration } from '../ttl.js'
 import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
+import { REMOTE_TIE_MS } from './tags.js'
 import type { Coherence } from './coherence.js'
 import type { ResolvedOptions } from './options.js'
 import { utf8Length, type CacheStack, type Entry, type Ticket, type WriteOptions } from './stack.js'
@@ -19,6 +20,21 @@ export const wellFormed: WellFormed =
   typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
     ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
     : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+
+/**
+ * Resolves once the clock has reached `made - REMOTE_TIE_MS`, where `made` is the createdAt of an entry about to
+ * go to L2; undefined (no wait, no promise hop) when it has already, as for every write but the rare one below.
+ * A tagged write just after a tag invalidation is stamped past it by more than REMOTE_TIE_MS (TagStamps.madeAt),
+ * ahead of the clock; were it to land sooner, an invalidation made meanwhile on another instance could carry a
+ * stamp too old to cover it. Only the L2 side waits: L1 is written already.
+ */
+export function landAfter(made: number): Promise<void> | undefined {
+  const until = made - REMOTE_TIE_MS
+  if (Date.now() >= until) return undefined
+  return (async () => {
+    for (let ahead = until - Date.now(); ahead > 0; ahead = until - Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead)))
+  })()
+}
 
 /**
  * One namespace of a cache: the shared stack and bus seen through a key path ('' at the root, 'users:' in
@@ -110,7 +126,17 @@ export class Scope {
     }
     const inL1 = stack.write(key, kept, write, now, stamp, made)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
-    const inL2 = remote !== undefined && (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
+    let inL2 = false
+    if (remote !== undefined) {
+      stack.beginWrite(key)
+      try {
+        const wait = landAfter(made)
+        if (wait) await wait
+        inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
+      } finally {
+        stack.endWrite(key)
+      }
+    }
     const l2Done = inL2 || !l2
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)

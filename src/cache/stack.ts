@@ -222,6 +222,15 @@ export class CacheStack {
     this.locks.end(ticket.key)
   }
 
+  /** A write's L2 side goes out: reads of the key that overlap it keep nothing in L1 (see admitL2). */
+  beginWrite(key: string): void {
+    this.locks.beginWrite(key)
+  }
+
+  endWrite(key: string): void {
+    this.locks.endWrite(key, this.stamp(this.lastStamp))
+  }
+
   /** True when the key, or one of `tags`, changed after the ticket began: its result must not be stored. */
   overtaken(ticket: Ticket, tags: readonly string[] | undefined): boolean {
     const flight = this.locks.get(ticket.key)
@@ -546,8 +555,9 @@ export class CacheStack {
     if (found === Found.Missing) return GONE
     this.counters.l2Hits++
     const fresh = found === Found.Fresh
-    // Overtaken by a change of the key or of one of the entry's tags (a deleteByTag while the read was out).
-    if (this.overtaken(ticket, tags)) return { fresh, value: remote.value, entry: undefined }
+    // Overtaken by a change of the key or of one of the entry's tags (a deleteByTag while the read was out), or
+    // older than a write of ours still on its way to L2: answered, not kept (L1 would keep the older value).
+    if (this.overtaken(ticket, tags) || this.locks.wroteSince(key, ticket.since)) return { fresh, value: remote.value, entry: undefined }
     // A copy, not a change: L2 held this already, so no work in flight (the refresh that read it, say) is overtaken.
     const entry = this.keep(key, remote.value, { ttl: fresh ? remote.expiresAt - now : 0, grace, tags }, now, remote.createdAt, this.stamp(now), this.l1 ? this.sizeFor(key, remote.value) : 0)
     // With l1.clone the caller gets a copy of what L1 now keeps; the decoded value is L1's (no second copy in).
