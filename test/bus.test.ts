@@ -60,29 +60,60 @@ describe('bus without L2', () => {
     await a.delete({ key: 'j' })
     expect(a.stats().busQueued).toBe(2)
     expect(await b.get({ key: 'k' })).toBe('old')
-    bus.setOnline(true) // reconnect: flush at once
+    bus.setOnline(true) // reconnect: flush within retryInterval / 4 (jittered)
+    await tick()
     await tick()
     expect(a.stats().busQueued).toBe(0)
     expect(await b.get({ key: 'k' })).toBeUndefined()
     expect(await b.get({ key: 'j' })).toBeUndefined()
   })
 
-  it('retries every retryInterval and drops the oldest past maxSize, counting it', async () => {
+  it('retries with exponential backoff and jitter, and drops the oldest past maxSize, counting it', async () => {
     vi.useFakeTimers()
+    const random = vi.spyOn(Math, 'random').mockReturnValue(1)
     try {
       const { bus, a } = pair()
       bus.setOnline(false)
       for (let i = 0; i < 5; i++) await a.set({ key: `k${i}`, value: i })
       expect(a.stats()).toMatchObject({ busQueued: 3, busDropped: 2 })
-      await vi.advanceTimersByTimeAsync(20)
-      expect(a.stats().busQueued).toBe(3)
-      bus.setOnline(true, false) // back without a reconnect event: only the interval can send them
-      expect(a.stats().busQueued).toBe(3)
-      await vi.advanceTimersByTimeAsync(25)
+      bus.setOnline(true, false) // back without a reconnect event: only the retries can send them
+      // Failed once so far: the next try within one interval (20 ms), and it works.
+      await vi.advanceTimersByTimeAsync(21)
       expect(a.stats()).toMatchObject({ busQueued: 0, busPublished: 3 })
+      // Down again: each failure in a row doubles the wait (20, 40, 80, then 80 ms: at most 4 intervals).
+      bus.setOnline(false)
+      await a.set({ key: 'k9', value: 9 })
+      const tries = () => a.stats().busQueued
+      await vi.advanceTimersByTimeAsync(20 + 40 + 80)
+      expect(tries()).toBe(1)
+      bus.setOnline(true, false)
+      await vi.advanceTimersByTimeAsync(79)
+      expect(a.stats().busQueued).toBe(1)
+      await vi.advanceTimersByTimeAsync(2)
+      expect(a.stats()).toMatchObject({ busQueued: 0, busPublished: 4 })
     } finally {
+      random.mockRestore()
       vi.useRealTimers()
     }
+  })
+
+  it('keeps one pending change per key: a delete replaces the set before it, a clear everything before it', async () => {
+    const { bus, a, b } = pair()
+    bus.setOnline(false)
+    await a.set({ key: 'k', value: 1 })
+    await a.set({ key: 'k', value: 2 })
+    await a.delete({ key: 'k' })
+    await a.set({ key: 'j', value: 1 })
+    expect(a.stats().busQueued).toBe(2)
+    await a.clear()
+    expect(a.stats().busQueued).toBe(1)
+    expect(a.stats().busDropped).toBe(0)
+    bus.setOnline(true)
+    await tick()
+    await tick()
+    expect(a.stats()).toMatchObject({ busQueued: 0, busPublished: 1 })
+    // Merged changes leave no gap in the sequence numbers: b heard one change and revalidated nothing.
+    expect(b.stats()).toMatchObject({ busReceived: 1, busGaps: 0 })
   })
 })
 
@@ -97,5 +128,36 @@ describe('what a receiver keeps per sender', () => {
     const heard = (cache as unknown as { scope: { coherence: { heard: Map<string, unknown> } } }).scope.coherence.heard
     expect(heard.size).toBeLessThanOrEqual(4096)
     await cache.disconnect()
+  })
+})
+
+describe('an outage that overflows the retry queue', () => {
+  it("keeps this instance's L1 trusted for the keys the outage did not touch; the others see a gap", async () => {
+    const { memoryL2 } = await import('./helpers/memory-l2.js')
+    const l2 = memoryL2()
+    const bus = memoryBus()
+    const a = new RustoCache({ l2, bus })
+    const b = new RustoCache({ l2, bus })
+    let calls = 0
+    const product = (i: number) => a.getOrSet({ key: `product:${i}`, factory: () => (calls++, { id: i }) })
+    for (let i = 0; i < 50; i++) await product(i)
+    expect(calls).toBe(50)
+    // Redis is down: L2 and the bus fail.
+    l2.fail.add('get')
+    l2.fail.add('set')
+    bus.setOnline(false)
+    for (let i = 0; i < 1_001; i++) await a.set({ key: `order:${i}`, value: i })
+    expect(a.stats().busQueued).toBe(1_000)
+    expect(a.stats().busDropped).toBe(1)
+    for (let i = 0; i < 50; i++) await product(i)
+    expect(calls).toBe(50)
+    // Redis is back: the queue drains, and b, which never heard of order:0, notices the gap.
+    l2.fail.clear()
+    bus.setOnline(true)
+    for (let i = 0; i < 200 && a.stats().busQueued > 0; i++) await tick()
+    expect(a.stats().busQueued).toBe(0)
+    expect(b.stats().busGaps).toBeGreaterThan(0)
+    expect(await b.get({ key: 'order:1' })).toBe(1)
+    await Promise.all([a.disconnect(), b.disconnect()])
   })
 })

@@ -40,7 +40,12 @@ interface Outgoing {
   l2Done: boolean
   /** A tag change L2 does not know yet: this instance's tag stamps must stay until it does. */
   pinned: boolean
+  /** In the batch a flush is sending: no longer merged with newer changes. */
+  sending: boolean
 }
+
+/** Longest wait between retries, in retry intervals (the backoff doubles up to it). */
+const MAX_BACKOFF_STEPS = 4
 
 /**
  * Keeps instances coherent: after a local change, tells the others on the bus, but only once its L2 side went
@@ -59,7 +64,9 @@ export class Coherence {
   private readonly signer: Signer | undefined
   private readonly maxSize: number
   private readonly retryMs: number
-  private timer: ReturnType<typeof setInterval> | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
+  /** Failed flushes in a row (the backoff's exponent). */
+  private failures = 0
   /** The flush running now, if any: one at a time keeps the order. */
   private flushing: Promise<void> | undefined
   /** Received messages are opened (signature checks are async) and applied one after another, in order. */
@@ -88,7 +95,7 @@ export class Coherence {
     this.signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
-      this.transport.onReconnect(() => this.flushSoon())
+      this.transport.onReconnect(() => this.flushOnReconnect())
       this.transport.onResubscribe?.(() => {
         stack.distrustL1()
         this.flushSoon()
@@ -112,19 +119,61 @@ export class Coherence {
    */
   announce(change: Change, l2Done: boolean): void {
     if (this.idle(l2Done)) return
-    const message: BusMessage = { ...change, from: this.id, seq: ++this.seq }
+    // Numbered when published (see drain): changes merged or dropped here leave no gap but a deliberate one.
+    const message: BusMessage = { ...change, from: this.id }
+    this.supersede(message)
     const pinned = !l2Done && isTagChange(message)
-    this.queue.push({ message, l2Done, pinned })
+    this.queue.push({ message, l2Done, pinned, sending: false })
     if (pinned) this.stack.tagsPinned++
-    if (this.queue.length > this.maxSize) {
-      this.drop(this.queue.shift()!)
-      // The dropped change may be one L2 never got: this instance's L1 may now hold what no other instance can
-      // see. Revalidating L1 against L2 makes every instance answer alike again (with L2's value). Without an
-      // L2 this L1 is the truth; the others notice the gap in the sequence numbers.
-      if (this.stack.l2) this.stack.distrustL1()
-    }
+    if (this.queue.length > this.maxSize) this.overflow()
     this.stack.counters.busQueued = this.queue.length
     this.flushSoon()
+  }
+
+  /**
+   * At most one pending change per key: a newer set or delete of a key replaces what older changes waiting in
+   * the queue would do to it (its L2 side is re-applied from what this instance holds then, and every change
+   * tells receivers the same: drop or revalidate the key), an expire replaces an older expire, and a clear
+   * replaces every change under its path before it. So an outage queues one change per key touched, not one per
+   * call. Tag changes are kept as they are (they cover keys nobody listed).
+   */
+  private supersede(message: BusMessage): void {
+    if (this.queue.length === 0) return
+    const keyed = message.type === 'set' || message.type === 'delete'
+    if (!keyed && message.type !== 'expire' && message.type !== 'clear') return
+    const covered = message.type === 'clear' ? undefined : new Set(message.keys)
+    const path = message.path ?? ''
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const out = this.queue[i]!
+      const old = out.message
+      if (out.sending || isTagChange(old) || old.type === 'clear') continue
+      // An expire only replaces an expire: a set still has to bring its value to L2 before it goes stale there.
+      if (message.type === 'expire' && old.type !== 'expire') continue
+      const left = old.keys.filter((k) => (covered ? !covered.has(k) : !k.startsWith(path)))
+      if (left.length === old.keys.length) continue
+      if (left.length > 0) out.message = { ...old, keys: left }
+      else {
+        this.queue.splice(i, 1)
+        this.settle(out)
+      }
+    }
+  }
+
+  /**
+   * The queue is full even one change per key: the oldest change goes. Its keys may hold in this L1 what L2 never
+   * got, so they are marked stale and replaced here (served only while L2 cannot answer, then read again), and
+   * the other instances, who will never hear of it, see a gap in this instance's sequence numbers and revalidate.
+   * A dropped tag change or clear cannot be narrowed to keys: then all of this L1 is revalidated.
+   */
+  private overflow(): void {
+    const at = this.queue.findIndex((out) => !out.sending)
+    if (at < 0) return
+    const [out] = this.queue.splice(at, 1) as [Outgoing]
+    this.drop(out)
+    this.seq++
+    if (!this.stack.l2 || out.l2Done) return
+    if (out.message.type === 'clear' || isTagChange(out.message)) this.stack.distrustL1()
+    else for (const key of out.message.keys) this.stack.outdate(key)
   }
 
   /** Tells the others this instance's latest sequence number, if it sent anything since the last beat. */
@@ -141,7 +190,7 @@ export class Coherence {
   /** Stops the retries, lets a publish on the wire finish (bounded by the transport's timeout), then disconnects. */
   async close(): Promise<void> {
     this.closed = true
-    if (this.timer) clearInterval(this.timer)
+    if (this.timer) clearTimeout(this.timer)
     if (this.heartbeat) clearInterval(this.heartbeat)
     this.timer = undefined
     if (this.flushing) {
@@ -272,7 +321,7 @@ export class Coherence {
     const run = this.drain().finally(() => {
       this.flushing = undefined
       if (this.queue.length === 0 && this.timer) {
-        clearInterval(this.timer)
+        clearTimeout(this.timer)
         this.timer = undefined
       }
       // A change queued after the drain's last look (announce saw a flush running and left it to it) and no
@@ -294,6 +343,7 @@ export class Coherence {
       // After close(), nothing new starts: what is on the wire is the last.
       while (this.queue.length > 0 && !this.closed) {
         const batch = this.nextBatch()
+        for (const out of batch) out.sending = true
         const applied = await Promise.allSettled(batch.map((out) => (out.l2Done ? undefined : this.reapplyTrying(out.message))))
         const sendable: Outgoing[] = []
         let stuck: unknown
@@ -312,23 +362,51 @@ export class Coherence {
         }
         if (this.transport && sendable.length > 0) {
           const signer = this.signer
+          for (const out of sendable) out.message.seq ??= ++this.seq
           const payloads = sendable.map((out) => encodeMessage(out.message))
           const signed = signer ? await Promise.all(payloads.map((p) => signer.sign(p))) : payloads
           await Promise.all(signed.map((p) => this.transport!.publish(p)))
           for (const out of sendable) this.published(out.message)
         }
         for (const out of sendable) if (this.take(out)) this.settle(out)
+        for (const out of batch) out.sending = false
         // The changes behind one whose L2 side still fails wait for the next round, in order.
         if (stuck !== undefined) throw stuck
+        this.failures = 0
       }
     } catch (error) {
-      this.stack.logger.debug({ err: error, tier: 'bus', queued: this.queue.length }, 'bus queue: still failing, retrying every retryInterval')
-      if (!this.timer && !this.closed) {
-        this.timer = setInterval(() => this.flushSoon(), this.retryMs)
-        // A pending retry must not keep a process alive that has nothing else to do.
-        ;(this.timer as { unref?: () => void }).unref?.()
-      }
+      for (const out of this.queue) out.sending = false
+      this.failures++
+      this.stack.logger.debug({ err: error, tier: 'bus', queued: this.queue.length, failures: this.failures }, 'bus queue: still failing, retrying with backoff')
+      this.retryLater()
     }
+  }
+
+  /**
+   * The next try after a failed flush: retryInterval doubled per failure in a row, up to MAX_BACKOFF_STEPS
+   * intervals, each wait drawn between half and all of it (jitter), so a fleet that lost Redis together does not
+   * retry in step. A reconnect flushes sooner (see flushOnReconnect).
+   */
+  private retryLater(): void {
+    if (this.timer || this.closed) return
+    const step = Math.min(2 ** (this.failures - 1), MAX_BACKOFF_STEPS) * this.retryMs
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.flushSoon()
+    }, step / 2 + Math.random() * (step / 2))
+    // A pending retry must not keep a process alive that has nothing else to do.
+    ;(this.timer as { unref?: () => void }).unref?.()
+  }
+
+  /** Publishing works again: flush within a short random delay (a fleet reconnects together), at most retryInterval / 4. */
+  private flushOnReconnect(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.failures = 0
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.flushSoon()
+    }, Math.random() * Math.min(this.retryMs / 4, 100))
+    ;(this.timer as { unref?: () => void }).unref?.()
   }
 
   /** The next changes to send together: up to 64, and a clear only on its own. */

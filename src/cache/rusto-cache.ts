@@ -7,7 +7,7 @@ import { STALE } from '../core/types.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
-import { landAfter, Scope, wellFormed } from './scope.js'
+import { landsLater, landWhenDue, Scope, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
@@ -331,12 +331,16 @@ export class RustoCache {
     const written = stack.writeMany(keys, values, writes, now, stamps, made)
     let inL2 = !stack.l2
     if (stack.l2) {
-      const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
+      let batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
       for (const key of keys) stack.beginWrite(key)
       try {
-        const wait = landAfter(Math.max(...made))
-        if (wait) await wait
-        inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+        const latest = Math.max(...made)
+        if (landsLater(latest)) {
+          const current = await landWhenDue(stack, keys, writes.map((w) => w.tags), latest)
+          batch = batch.filter((_, i) => current[i])
+        }
+        // Keys a later change took over while the batch waited are left to it (see landWhenDue).
+        inL2 = batch.length === 0 || (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
       } finally {
         for (const key of keys) stack.endWrite(key)
       }

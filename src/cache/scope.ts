@@ -21,19 +21,29 @@ export const wellFormed: WellFormed =
     ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
     : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 
+/** True when an entry made at `made` must wait before it goes to L2 (see landWhenDue): rare. */
+export function landsLater(made: number): boolean {
+  return Date.now() < made - REMOTE_TIE_MS
+}
+
 /**
- * Resolves once the clock has reached `made - REMOTE_TIE_MS`, where `made` is the createdAt of an entry about to
- * go to L2; undefined (no wait, no promise hop) when it has already, as for every write but the rare one below.
- * A tagged write just after a tag invalidation is stamped past it by more than REMOTE_TIE_MS (TagStamps.madeAt),
- * ahead of the clock; were it to land sooner, an invalidation made meanwhile on another instance could carry a
- * stamp too old to cover it. Only the L2 side waits: L1 is written already.
+ * Waits until the clock has reached `made - REMOTE_TIE_MS` (made: the createdAt of entries about to go to L2),
+ * then says which of `keys` are still this write's: false for a key that changed meanwhile (a later write,
+ * delete or invalidation of it or of its tags, here or heard from the bus), whose L2 side is then left to that
+ * change, so this one cannot land after it. A tagged write just after a tag invalidation is stamped past it by
+ * more than REMOTE_TIE_MS (TagStamps.madeAt), ahead of the clock; were it to land sooner, an invalidation made
+ * meanwhile on another instance could carry a stamp too old to cover it. Only the L2 side waits: L1 is written.
  */
-export function landAfter(made: number): Promise<void> | undefined {
-  const until = made - REMOTE_TIE_MS
-  if (Date.now() >= until) return undefined
-  return (async () => {
-    for (let ahead = until - Date.now(); ahead > 0; ahead = until - Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead)))
-  })()
+export async function landWhenDue(stack: CacheStack, keys: readonly string[], tags: ReadonlyArray<readonly string[] | undefined>, made: number): Promise<boolean[]> {
+  const tickets = keys.map((key) => stack.ticket(key))
+  try {
+    for (let ahead = made - REMOTE_TIE_MS - Date.now(); ahead > 0; ahead = made - REMOTE_TIE_MS - Date.now()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead)))
+    }
+    return tickets.map((ticket, i) => !stack.overtaken(ticket, tags[i]))
+  } finally {
+    for (const ticket of tickets) stack.end(ticket)
+  }
 }
 
 /**
@@ -127,17 +137,18 @@ export class Scope {
     const inL1 = stack.write(key, kept, write, now, stamp, made)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
     let inL2 = false
+    let superseded = false
     if (remote !== undefined) {
       stack.beginWrite(key)
       try {
-        const wait = landAfter(made)
-        if (wait) await wait
-        inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
+        // A later change of the key took over its L2 side while this one waited: nothing left to re-apply.
+        if (landsLater(made) && !(await landWhenDue(stack, [key], [write.tags], made))[0]) superseded = true
+        else inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
       } finally {
         stack.endWrite(key)
       }
     }
-    const l2Done = inL2 || !l2
+    const l2Done = inL2 || !l2 || superseded
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2

@@ -492,6 +492,16 @@ export class CacheStack {
     }
   }
 
+  /**
+   * This instance's own change of `key` could not reach L2 or the others (dropped from a full retry queue):
+   * its L1 copy turns stale and outdated, so reads ask L2 again and fall back on it only while L2 cannot answer.
+   */
+  outdate(key: string): void {
+    const now = Date.now()
+    this.core.expire(key, now)
+    this.supersede(key, now)
+  }
+
   private supersede(key: string, now: number): void {
     const code = this.core.peek(key, now)
     if (code !== MISS) this.core.valueAt(code & SLOT_MASK).superseded = true
