@@ -414,8 +414,11 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
       case 'set': {
         const value = `${o.key}#s${++serial}`
         note(`  (its value: ${value})`)
-        writes.set(value, { key: o.key, instance: i, begin, tags: o.tags, landed: Infinity })
-        promise = change((k) => k === o.key, value, o.tags)(cache.set({ key: o.key, value, tags: o.tags }))
+        // A set takes effect at some point of its call (a tagged one may wait up to ~1 ms to be stamped after a
+        // tag invalidation): an invalidation that began before it completed may come before or after it.
+        const w: Write = { key: o.key, instance: i, begin: Infinity, tags: o.tags, landed: Infinity }
+        writes.set(value, w)
+        promise = change((k) => k === o.key, value, o.tags)(cache.set({ key: o.key, value, tags: o.tags }).finally(() => (w.begin = now())))
         break
       }
       case 'delete':

@@ -372,3 +372,37 @@ describe('Redis down', () => {
     }
   })
 })
+
+describe('a constructor that refuses its options', () => {
+  it('opens nothing: the process exits at once (a bus secret too short, with a Redis L2 and bus)', async () => {
+    const { spawnSync } = await import('node:child_process')
+    const script = `
+      import { RustoCache } from './dist/index.js'
+      import { redisBus, redisDriver } from './dist/redis.js'
+      try {
+        new RustoCache({ l2: redisDriver({ connection: process.env.URL }), bus: redisBus({ connection: process.env.URL, secret: 'too short' }) })
+      } catch (error) {
+        console.log(error.code)
+      }`
+    const started = Date.now()
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, URL: url }, timeout: 10_000, encoding: 'utf8' })
+    expect(child.stdout.trim()).toBe(ErrorCodes.E_INVALID_OPTION)
+    expect(child.signal).toBeNull()
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  it('closes the L2 connection it opened when the bus transport cannot be made', async () => {
+    let closed = 0
+    const l2 = { kind: 'test', create: () => ({ disconnect: async () => void closed++ }) } as unknown as RustoCacheOptions['l2']
+    const bus = {
+      kind: 'test',
+      retryQueue: {},
+      create: () => {
+        throw new Error('cannot reach the bus')
+      },
+    } as unknown as RustoCacheOptions['bus']
+    expect(() => new RustoCache({ l2, bus })).toThrow('cannot reach the bus')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(closed).toBe(1)
+  })
+})

@@ -80,19 +80,31 @@ export class Coherence {
   /** Per sender: the highest sequence number heard, and when (senders gone for an hour are forgotten). */
   private readonly heard = new Map<string, { seq: number; at: number }>()
 
-  constructor(
-    private readonly stack: CacheStack,
-    factory: BusFactory | undefined,
-    channel: string,
-  ) {
+  /**
+   * Checks a bus factory and its options, creating nothing: the cache calls it before it opens anything (an L2
+   * connection), so options it refuses never leave a connection open.
+   */
+  static check(factory: BusFactory | undefined, channel: string): { maxSize: number; retryMs: number; signer: Signer | undefined } {
     if (factory !== undefined && (typeof factory !== 'object' || factory === null || typeof factory.create !== 'function')) {
       throw new InvalidOptionError("bus must be a bus factory such as redisBus({ connection }) from 'rustocache/redis'")
     }
     const retry = factory?.retryQueue ?? {}
-    this.maxSize = retry.maxSize ?? 1000
-    if (!(Number.isInteger(this.maxSize) && this.maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
-    this.retryMs = toMs(retry.retryInterval ?? '1s', 'retryQueue.retryInterval')
-    this.signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
+    const maxSize = retry.maxSize ?? 1000
+    if (!(Number.isInteger(maxSize) && maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
+    const retryMs = toMs(retry.retryInterval ?? '1s', 'retryQueue.retryInterval')
+    const signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
+    return { maxSize, retryMs, signer }
+  }
+
+  constructor(
+    private readonly stack: CacheStack,
+    factory: BusFactory | undefined,
+    channel: string,
+    checked = Coherence.check(factory, channel),
+  ) {
+    this.maxSize = checked.maxSize
+    this.retryMs = checked.retryMs
+    this.signer = checked.signer
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
       this.transport.onReconnect(() => this.flushOnReconnect())

@@ -4,10 +4,11 @@ import { silentLogger, type Logger } from '../logger.js'
 import type { CacheStats } from '../stats.js'
 import { toMs, type Duration } from '../ttl.js'
 import { STALE } from '../core/types.js'
+import { background } from '../background.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
-import { landsLater, landWhenDue, Scope, wellFormed } from './scope.js'
+import { clockPast, Scope, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
 import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
 
@@ -93,6 +94,9 @@ export class RustoCache {
     if (!pinoLike(logger)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
     const defaults = resolveOptions(DEFAULTS, config)
     if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
+    // Every option is checked before the first connection is made (the L2 driver's, in CacheStack).
+    const channel = `${prefix}:bus`
+    const bus = Coherence.check(config.bus, channel)
     const stack = new CacheStack(
       config.l1 ?? {},
       logger,
@@ -105,7 +109,16 @@ export class RustoCache {
       },
       config.traceKeys,
     )
-    this.scope = new Scope(stack, new Coherence(stack, config.bus, `${prefix}:bus`), defaults, '', undefined, logger)
+    let coherence: Coherence
+    try {
+      coherence = new Coherence(stack, config.bus, channel, bus)
+    } catch (error) {
+      // The bus transport could not be made: close the L2 connection already open, then refuse.
+      stack.stopTimers()
+      if (stack.l2) background(stack.l2.disconnect(), logger, 'closing L2 after a failed constructor')
+      throw error
+    }
+    this.scope = new Scope(stack, coherence, defaults, '', undefined, logger)
   }
 
   /** The same API with every key and tag prefixed; clear() on it clears only its keys. Namespaces nest. */
@@ -323,24 +336,20 @@ export class RustoCache {
       const o = resolveOptions(scope.defaults, item)
       return { ttl: jittered(o.ttl, o), grace: o.grace, tags: scope.tagsFor(item.tags) }
     })
+    // See writeThrough: a tagged write waits until it can be stamped past every tag invalidation known here.
+    const bar = () => (stack.l2 ? Math.max(...writes.map((w) => stack.tags.writableAfter(w.tags, Date.now()) ?? -Infinity)) : -Infinity)
+    for (let after = bar(); after > -Infinity; after = bar()) await clockPast(after)
     const now = Date.now()
     const stamps = keys.map(() => stack.stamp(now))
-    const made = stamps.map((stamp, i) => stack.tags.madeAt(writes[i]!.tags, stamp))
     const values = items.map((item, i) => stack.copyIn(keys[i]!, item.value))
-    const remote = keys.map((key, i) => stack.prepare(key, values[i], writes[i]!, made[i]!, now, true))
-    const written = stack.writeMany(keys, values, writes, now, stamps, made)
+    const remote = keys.map((key, i) => stack.prepare(key, values[i], writes[i]!, stamps[i]!, now, true))
+    const written = stack.writeMany(keys, values, writes, now, stamps)
     let inL2 = !stack.l2
     if (stack.l2) {
-      let batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
+      const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
       for (const key of keys) stack.beginWrite(key)
       try {
-        const latest = Math.max(...made)
-        if (landsLater(latest)) {
-          const current = await landWhenDue(stack, keys, writes.map((w) => w.tags), latest)
-          batch = batch.filter((_, i) => current[i])
-        }
-        // Keys a later change took over while the batch waited are left to it (see landWhenDue).
-        inL2 = batch.length === 0 || (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+        inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
       } finally {
         for (const key of keys) stack.endWrite(key)
       }

@@ -21,29 +21,14 @@ export const wellFormed: WellFormed =
     ? (text) => (text as unknown as { isWellFormed(): boolean }).isWellFormed()
     : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 
-/** True when an entry made at `made` must wait before it goes to L2 (see landWhenDue): rare. */
-export function landsLater(made: number): boolean {
-  return Date.now() < made - REMOTE_TIE_MS
-}
-
 /**
- * Waits until the clock has reached `made - REMOTE_TIE_MS` (made: the createdAt of entries about to go to L2),
- * then says which of `keys` are still this write's: false for a key that changed meanwhile (a later write,
- * delete or invalidation of it or of its tags, here or heard from the bus), whose L2 side is then left to that
- * change, so this one cannot land after it. A tagged write just after a tag invalidation is stamped past it by
- * more than REMOTE_TIE_MS (TagStamps.madeAt), ahead of the clock; were it to land sooner, an invalidation made
- * meanwhile on another instance could carry a stamp too old to cover it. Only the L2 side waits: L1 is written.
+ * Resolves once the clock has passed `after` (TagStamps.writableAfter): a tagged write made within REMOTE_TIE_MS
+ * of an invalidation of its tags waits that long (at most ~1 ms), L1 and L2 alike, so its stamp is real and
+ * after the invalidation by more than the margin L2 readers allow. Rare: only writes that follow a tag
+ * invalidation this closely.
  */
-export async function landWhenDue(stack: CacheStack, keys: readonly string[], tags: ReadonlyArray<readonly string[] | undefined>, made: number): Promise<boolean[]> {
-  const tickets = keys.map((key) => stack.ticket(key))
-  try {
-    for (let ahead = made - REMOTE_TIE_MS - Date.now(); ahead > 0; ahead = made - REMOTE_TIE_MS - Date.now()) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead)))
-    }
-    return tickets.map((ticket, i) => !stack.overtaken(ticket, tags[i]))
-  } finally {
-    for (const ticket of tickets) stack.end(ticket)
-  }
+export async function clockPast(after: number): Promise<void> {
+  for (let ahead = after - Date.now(); ahead >= 0; ahead = after - Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead) + 1))
 }
 
 /**
@@ -123,32 +108,33 @@ export class Scope {
     ticket?: Ticket,
   ): Promise<boolean> {
     const stack = this.stack
+    const l2 = stack.l2 !== undefined && !skipL2
+    // Only L2 readers judge by stamps across instances: an L1-only write never waits.
+    // Again after each wait: an invalidation heard meanwhile may set the bar later.
+    for (let after = l2 ? stack.tags.writableAfter(write.tags, Date.now()) : undefined; after !== undefined; after = stack.tags.writableAfter(write.tags, Date.now())) {
+      await clockPast(after)
+    }
     const now = Date.now()
     const stamp = stack.stamp(now)
-    const made = stack.tags.madeAt(write.tags, stamp)
-    const l2 = stack.l2 !== undefined && !skipL2
-    const remote = stack.prepare(key, value, write, made, now, l2)
+    const remote = stack.prepare(key, value, write, stamp, now, l2)
     const kept = stack.copyIn(key, value)
     if (ticket && stack.overtaken(ticket, write.tags)) {
       stack.counters.discarded++
       this.logger.debug({ key: userKey, op: 'write' }, 'the key was invalidated while its value was being made: not stored')
       return false
     }
-    const inL1 = stack.write(key, kept, write, now, stamp, made)
+    const inL1 = stack.write(key, kept, write, now, stamp)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
     let inL2 = false
-    let superseded = false
     if (remote !== undefined) {
       stack.beginWrite(key)
       try {
-        // A later change of the key took over its L2 side while this one waited: nothing left to re-apply.
-        if (landsLater(made) && !(await landWhenDue(stack, [key], [write.tags], made))[0]) superseded = true
-        else inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
+        inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
       } finally {
         stack.endWrite(key)
       }
     }
-    const l2Done = inL2 || !l2 || superseded
+    const l2Done = inL2 || !l2
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2

@@ -332,13 +332,13 @@ export class CacheStack {
    * Writes a value to L1: a change, so work in flight for the key is overtaken. False when it is too large to
    * keep there, or there is no L1.
    */
-  write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number, made = stamp): boolean {
+  write(key: string, value: unknown, options: WriteOptions, now: number, stamp: number): boolean {
     // L2-only: a new value ends a backoff, as it would replace the L1 entry carrying it.
     if (this.backoffs.size > 0) this.backoffs.delete(key)
     // Sized first: a sizeCalculation that throws leaves everything as it was.
     const size = this.l1 ? this.sizeFor(key, value) : 0
     this.changed(key)
-    return this.keep(key, value, options, now, made, stamp, size) !== undefined && this.l1
+    return this.keep(key, value, options, now, stamp, stamp, size) !== undefined && this.l1
   }
 
   /** What L1 will keep of a value about to be written: itself, or with l1.clone a copy (checked before any write). */
@@ -378,7 +378,7 @@ export class CacheStack {
   }
 
   /** write() for many keys: every value is checked before the first is written, then one batch goes to the core. */
-  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[], made: readonly number[] = stamps): boolean[] {
+  writeMany(keys: readonly string[], values: readonly unknown[], options: readonly WriteOptions[], now: number, stamps: readonly number[]): boolean[] {
     if (!this.l1) return keys.map((key) => (this.changed(key), this.backoffs.delete(key), false))
     const sizes = keys.map((key, i) => this.sizeFor(key, values[i]))
     const kept: number[] = []
@@ -388,7 +388,7 @@ export class CacheStack {
     })
     this.core.setMany(
       kept.map((k) => keys[k]!),
-      kept.map((k): Entry => ({ value: values[k], stamp: made[k]!, at: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0, superseded: false })),
+      kept.map((k): Entry => ({ value: values[k], stamp: stamps[k]!, at: stamps[k]!, ttl: options[k]!.ttl, grace: options[k]!.grace, tags: options[k]!.tags, backoffUntil: 0, superseded: false })),
       now,
       kept.map((k) => options[k]!.ttl),
       kept.map((k) => options[k]!.grace),

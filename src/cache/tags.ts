@@ -38,7 +38,7 @@ interface Stamp {
 export class TagStamps {
   private readonly deleted = new Map<string, Stamp>()
   private readonly expired = new Map<string, Stamp>()
-  /** The newest origin stamp ever recorded (see madeAt). */
+  /** The newest origin stamp ever recorded (see writableAfter). */
   private newest = -Infinity
 
   get size(): number {
@@ -86,16 +86,15 @@ export class TagStamps {
   }
 
   /**
-   * When an entry with these tags, made now at `stamp`, says it was made (its L2 createdAt): more than
+   * The time the clock must pass before an entry with these tags is stamped (undefined: it may be now): more than
    * REMOTE_TIE_MS after every tag invalidation this cache knows of, so no instance reads a write that followed
    * an invalidation as covered by it (the writer's own L1 keeps it: they would disagree for its ttl). Compared
-   * with the newest invalidation of any tag, which clear() and retain() do not forget: a write at most 1 ms
-   * after one is stamped up to 1 ms later.
+   * with the newest invalidation of any tag, which clear() and retain() do not forget.
    */
-  madeAt(tags: readonly string[] | undefined, stamp: number): number {
-    if (tags === undefined) return stamp
-    const after = this.newest + REMOTE_TIE_MS + 1 / 1024
-    return after > stamp ? after : stamp
+  writableAfter(tags: readonly string[] | undefined, now: number): number | undefined {
+    if (tags === undefined) return undefined
+    const after = this.newest + REMOTE_TIE_MS
+    return now > after ? undefined : after
   }
 
   /** True when this cache heard of an invalidation of one of the tags after `since` (its own stamps). */
