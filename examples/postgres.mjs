@@ -7,6 +7,14 @@ const connection = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:54
 const prefix = `example-pg-${process.pid}`
 const make = () => new RustoCache({ prefix, ttl: '10m', l2: postgresDriver({ connection, table: 'rustocache_example' }) })
 const [a, b] = [make(), make()]
+try {
+  // Optional: every call connects as it goes. Here, a missing server is said at once, by name.
+  await a.connect()
+} catch (error) {
+  console.error(`${error.code}: ${error.message}`) // E_L2_UNREACHABLE: cannot reach PostgreSQL at 127.0.0.1:5432/postgres (...)
+  await Promise.all([a.disconnect(), b.disconnect()])
+  process.exit(1)
+}
 
 await a.set({ key: 'user:1', value: { name: 'Ada' }, tags: ['users'] })
 console.log('b reads from PostgreSQL:', await b.get({ key: 'user:1' }), '| l2Hits:', b.stats().l2Hits)

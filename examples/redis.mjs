@@ -17,6 +17,14 @@ const make = () =>
     lock: { distributed: true, ttl: '10s' },
   })
 const [a, b] = [make(), make()]
+try {
+  // Optional: every call connects as it goes. Here, a missing Redis is said at once, by name.
+  await a.connect()
+} catch (error) {
+  console.error(`${error.code}: ${error.message}`) // E_L2_UNREACHABLE: cannot reach Redis at 127.0.0.1:6379 (...)
+  await Promise.all([a.disconnect(), b.disconnect()])
+  process.exit(1)
+}
 await new Promise((resolve) => setTimeout(resolve, 100)) // let the subscriptions settle
 
 await a.getOrSet({ key: 'user:1', factory: () => ({ name: 'Ada', since: new Date(Date.UTC(1843, 0, 1)) }) })

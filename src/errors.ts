@@ -28,6 +28,8 @@ export const ErrorCodes = {
   E_LOCK_TIMEOUT: 'E_LOCK_TIMEOUT',
   /** An L2 (Redis) command failed and `suppressL2Errors` is false; the original error is `cause`. */
   E_L2_CACHE_ERROR: 'E_L2_CACHE_ERROR',
+  /** `connect()` could not reach L2 within l2Timeout (the message names the server; the driver's error is `cause`). */
+  E_L2_UNREACHABLE: 'E_L2_UNREACHABLE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -159,5 +161,14 @@ export class LockTimeoutError extends RustoCacheError {
 export class L2CacheError extends RustoCacheError {
   constructor(operation: string, cause: unknown) {
     super(ErrorCodes.E_L2_CACHE_ERROR, `L2 ${operation} failed: ${shown(cause)}`, { cause })
+  }
+}
+
+export class L2UnreachableError extends RustoCacheError {
+  /** Where the driver connects ('Redis at 127.0.0.1:6379'), as the driver describes it. */
+  readonly target: string
+  constructor(target: string, cause: unknown) {
+    super(ErrorCodes.E_L2_UNREACHABLE, `cannot reach ${target} (${shown(cause)})`, { cause })
+    this.target = target
   }
 }

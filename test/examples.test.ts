@@ -41,3 +41,23 @@ describe('examples', () => {
     expect(stdout).toMatch(pattern)
   })
 })
+
+describe('examples without their server', () => {
+  it.each([
+    ['redis.mjs', 'REDIS_URL', (port: number) => `redis://127.0.0.1:${port}`, 'Redis'],
+    ['postgres.mjs', 'DATABASE_URL', (port: number) => `postgres://postgres@127.0.0.1:${port}/postgres`, 'PostgreSQL'],
+  ])('%s says which server it cannot reach, with a typed error, and exits 1', async (file, variable, url, server) => {
+    const { freePort } = await import('./helpers/redis-server.js')
+    const port = await freePort()
+    const started = Date.now()
+    const outcome = await run(process.execPath, [`examples/${file}`], { timeout: 20_000, env: { ...process.env, [variable]: url(port) } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    )
+    expect(outcome.code).toBe(1)
+    expect(outcome.stderr).toContain(`E_L2_UNREACHABLE: cannot reach ${server} at 127.0.0.1:${port}`)
+    // The default logger says it once too.
+    expect(outcome.stderr.match(/^rustocache: cannot reach/gm)).toHaveLength(1)
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+})

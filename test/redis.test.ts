@@ -3,7 +3,7 @@ import superjson from 'superjson'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ErrorCodes, RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { redisDriver, type RedisConnection } from '../src/redis/index.js'
-import { startRedisCluster, startRedisServer, type RedisClusterServers, type RedisServer } from './helpers/redis-server.js'
+import { startRedisCluster, startRedisServer, waitUntil, type RedisClusterServers, type RedisServer } from './helpers/redis-server.js'
 
 const url = inject('redisUrl')
 const open: RustoCache[] = []
@@ -404,5 +404,42 @@ describe('a constructor that refuses its options', () => {
     expect(() => new RustoCache({ l2, bus })).toThrow('cannot reach the bus')
     await new Promise((resolve) => setTimeout(resolve, 10))
     expect(closed).toBe(1)
+  })
+})
+
+describe('Redis killed, on default options', () => {
+  it('the first call waits one commandTimeout at most, the next ones fail fast, and it works again once Redis is back', async () => {
+    const server = await startRedisServer()
+    const { redisBus } = await import('../src/redis/index.js')
+    try {
+      const g = group()
+      const cache = new RustoCache({ prefix: `t${process.pid}:${g}`, l2: redisDriver({ connection: server.url }), bus: redisBus({ connection: server.url }) })
+      open.push(cache)
+      await cache.set({ key: 'cached', value: 'kept' })
+      await server.stop()
+      const took: number[] = []
+      for (let i = 0; i < 6; i++) {
+        const started = Date.now()
+        expect(await cache.getOrSet({ key: `miss${i}`, factory: () => i })).toBe(i)
+        expect(await cache.get({ key: 'cached' })).toBe('kept')
+        await cache.set({ key: `w${i}`, value: i })
+        took.push(Date.now() - started)
+      }
+      // No call waits more than one commandTimeout (500 ms) plus 100 ms, and once Redis is known down, none waits.
+      expect(Math.max(...took)).toBeLessThan(600)
+      expect(Math.max(...took.slice(1))).toBeLessThan(100)
+      await server.start()
+      const admin = new Redis(server.url)
+      try {
+        await waitUntil(async () => {
+          await cache.set({ key: 'back', value: 1 })
+          return (await admin.get(`t${process.pid}:${g}:back`)) !== null
+        }, 5_000)
+      } finally {
+        admin.disconnect()
+      }
+    } finally {
+      await server.stop()
+    }
   })
 })

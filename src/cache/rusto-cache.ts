@@ -118,6 +118,7 @@ export class RustoCache {
       if (stack.l2) background(stack.l2.disconnect(), logger, 'closing L2 after a failed constructor')
       throw error
     }
+    stack.loudWhenSilent = config.logger === undefined
     this.scope = new Scope(stack, coherence, defaults, '', undefined, logger)
   }
 
@@ -504,6 +505,15 @@ export class RustoCache {
     const done = await stack.l2Call('clear', undefined, (l2) => l2.clear(scope.path).then(() => true))
     scope.coherence.announce({ type: 'clear', keys: [], path: scope.path }, done === true || !stack.l2)
     if (stack.emitter.has('cache:cleared')) stack.emit('cache:cleared', { store: 'memory', namespace: scope.namespaceName })
+  }
+
+  /**
+   * Checks that L2 answers (a read, within l2Timeout), for a start-up check or a health probe: rejects with
+   * E_L2_UNREACHABLE (`L2UnreachableError`, naming the server) when it does not. Never needed: every call
+   * connects as it goes, and answers from L1 (or the factory) while L2 is down.
+   */
+  connect(): Promise<void> {
+    return this.scope.stack.ping()
   }
 
   /** Releases what the cache holds open: the L2 connection it made (one handed in stays open). */

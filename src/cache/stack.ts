@@ -1,6 +1,6 @@
 import { createCore } from '../core/create-core.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, L2CacheError, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, UnserializableValueError } from '../errors.js'
+import { InvalidOptionError, L2CacheError, L2UnreachableError, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, UnserializableValueError } from '../errors.js'
 import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
@@ -135,6 +135,10 @@ export class CacheStack {
   private readonly l2Watchdog: Watchdog | undefined
   /** Entries written before this stamp are stale (messages may have been missed while the bus was away). */
   private staleBefore = -Infinity
+  /** When the current L2 outage began (0: L2 answers): its first failure is reported once (see unreachable). */
+  private downSince = 0
+  /** No logger was given: an unreachable L2 is still said once, on the console. */
+  loudWhenSilent = false
 
   constructor(
     l1Given: L1Options | false,
@@ -524,13 +528,56 @@ export class CacheStack {
     try {
       // A namespace clear walks the keyspace and may take long: the driver's own timeouts bound its commands.
       const command = this.probe.any ? this.probe.l2(op, this.l2Kind, key, () => run(l2)) : run(l2)
-      return await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(command, deadline) : command)
+      const result = await (this.l2Watchdog && op !== 'clear' ? this.l2Watchdog.guard(command, deadline) : command)
+      if (this.downSince !== 0) this.reachable()
+      return result
     } catch (error) {
       this.counters.l2Errors++
       if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
+      this.unreachable(error)
       this.logger.error({ err: error, op, key, tier: 'l2' }, 'L2 command failed')
       if (!this.suppressL2Errors) throw new L2CacheError(op, error)
       return undefined
+    }
+  }
+
+  /**
+   * An L2 command failed for a reason that may pass (the driver does not class it permanent): the first such
+   * failure of an outage is logged once as E_L2_UNREACHABLE naming the server, and, with no logger configured,
+   * printed once with console.warn, so a missing Redis is never silent. The next success ends the outage.
+   */
+  private unreachable(error: unknown): void {
+    if (this.downSince !== 0) return
+    try {
+      if (this.l2?.isPermanent?.(error) === true) return
+    } catch {
+      // A classifier that throws: treat the failure as transient.
+    }
+    this.downSince = Date.now()
+    const down = new L2UnreachableError(this.l2?.target ?? `the ${this.l2Kind} L2`, error)
+    this.logger.error({ err: down, tier: 'l2' }, `${down.message}; answering without L2 until it is back`)
+    if (this.loudWhenSilent) console.warn(`rustocache: ${down.message}; answering without L2 until it is back (pass a logger to hear more)`)
+  }
+
+  private reachable(): void {
+    this.logger.warn({ tier: 'l2', downMs: Date.now() - this.downSince }, `${this.l2?.target ?? 'L2'} answers again`)
+    this.downSince = 0
+  }
+
+  /**
+   * Checks that L2 answers: a read of a key no call uses, within l2Timeout. Rejects with E_L2_UNREACHABLE naming
+   * the server (connect()).
+   */
+  async ping(): Promise<void> {
+    const l2 = this.l2
+    if (!l2) return
+    try {
+      const read = l2.get('\u0000rustocache:ping')
+      await (this.l2Watchdog ? this.l2Watchdog.guard(read) : read)
+      if (this.downSince !== 0) this.reachable()
+    } catch (error) {
+      this.unreachable(error)
+      throw new L2UnreachableError(l2.target ?? `the ${this.l2Kind} L2`, error)
     }
   }
 

@@ -54,6 +54,8 @@ export interface L2Driver {
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
   disconnect(): Promise<void>
+  /** Where the driver connects, for messages ('Redis at 127.0.0.1:6379'); never a password. */
+  readonly target?: string
   /**
    * Longest key or tag the driver can store, in UTF-8 bytes (its own prefix accounted for); undefined: no limit
    * below MAX_KEY_LENGTH. The cache refuses a longer one up front (E_INVALID_KEY, E_INVALID_OPTION for a tag),

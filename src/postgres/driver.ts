@@ -76,6 +76,25 @@ function utf8Bytes(text: string): number {
 
 export class PostgresDriver implements L2Driver {
   readonly maxKeyBytes: number
+
+  /** Where it connects, for messages ('PostgreSQL at 127.0.0.1:5432/app'); never a password. */
+  get target(): string {
+    const o = this.pool.options as pg.PoolConfig
+    let host = o.host
+    let port = o.port
+    let database = o.database
+    if (o.connectionString) {
+      try {
+        const url = new URL(o.connectionString)
+        host ??= url.hostname
+        port ??= Number(url.port || 5432)
+        database ??= url.pathname.slice(1)
+      } catch {
+        // Not a URL: keep what the options say.
+      }
+    }
+    return `PostgreSQL at ${host ?? 'localhost'}:${port ?? 5432}${database ? `/${database}` : ''}`
+  }
   private readonly serializer: Serializer
   private readonly watchdog: Watchdog
   private readonly t: { entries: string; tags: string; locks: string }

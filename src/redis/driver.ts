@@ -77,16 +77,35 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 }
 
-/** Waits for a connection that is coming up, but never longer than the command timeout. */
+/** Where a client connects, for messages: host:port, or the cluster's first nodes. */
+export function describeTarget(redis: Redis | Cluster): string {
+  if (redis instanceof Cluster) {
+    const nodes = (redis as unknown as { startupNodes?: Array<{ host?: string; port?: number } | string | number> }).startupNodes ?? []
+    return `Redis Cluster at ${nodes.slice(0, 3).map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : String(n))).join(', ')}`
+  }
+  const o = redis.options
+  return o.path ? `Redis at ${o.path}` : `Redis at ${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`
+}
+
+/**
+ * Clients known to be down: a wait for 'ready' ran out since the last time they were ready. Commands on them
+ * fail at once instead of each waiting a command timeout again (with Redis gone, a getOrSet would wait for its
+ * read, its lock and its write in a row); the 'ready' event clears it.
+ */
+const knownDown = new WeakMap<Redis | Cluster, true>()
+
+/** Waits for a connection that is coming up, but never longer than the command timeout (not at all once it is known down). */
 export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve()
-  if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`Redis connection is ${redis.status}`))
+  if (redis.status === 'end' || redis.status === 'close') return Promise.reject(new Error(`${describeTarget(redis)}: connection is ${redis.status}`))
+  if (knownDown.has(redis)) return Promise.reject(new Error(`${describeTarget(redis)} is down (status ${redis.status}): failing fast until it is ready again`))
   // Every command waiting on a reconnecting connection shares one 'ready' listener (hundreds under load).
   let ready = readyWaits.get(redis)
   if (!ready) {
     ready = new Promise<void>((resolve) => {
       redis.once('ready', () => {
         readyWaits.delete(redis)
+        knownDown.delete(redis)
         resolve()
       })
     })
@@ -94,7 +113,10 @@ export function whenReady(redis: Redis | Cluster, ms: number): Promise<void> {
   }
   const shared = ready
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis not ready within ${ms} ms (status ${redis.status})`)), ms)
+    const timer = setTimeout(() => {
+      knownDown.set(redis, true)
+      reject(new Error(`${describeTarget(redis)} not ready within ${ms} ms (status ${redis.status})`))
+    }, ms)
     shared.then(() => {
       clearTimeout(timer)
       resolve()
@@ -107,6 +129,10 @@ const readyWaits = new WeakMap<Redis | Cluster, Promise<void>>()
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/
 
 export class RedisDriver implements L2Driver {
+  /** Where it connects, for messages ('Redis at 127.0.0.1:6379'). */
+  get target(): string {
+    return describeTarget(this.redis)
+  }
   private readonly serializer: Serializer
   private readonly tagKeys: { delete: string; expire: string }
   private readonly watchdog: Watchdog
