@@ -50,6 +50,15 @@ export function shown(value: unknown): string {
   }
 }
 
+/**
+ * A key as an error message shows it: quoted, or, when the cache does not show keys (traceKeys off, or a
+ * redaction that failed), as "a key". Errors leave the process in logs and error trackers: keys often carry
+ * user ids.
+ */
+export function keyText(key: string | undefined): string {
+  return key === undefined ? 'a key (not shown: see traceKeys)' : `key "${key}"`
+}
+
 /** The root of every error RustoCache raises; `code` says which, `cause` keeps the underlying error. */
 export class RustoCacheError extends Error {
   readonly code: ErrorCode
@@ -92,17 +101,19 @@ export class InvalidTimeError extends RustoCacheError {
 }
 
 export class UnserializableValueError extends RustoCacheError {
-  readonly key: string
-  constructor(key: string, cause: unknown) {
-    super(ErrorCodes.E_UNSERIALIZABLE_VALUE, `the L2 serializer cannot encode the value for key "${key}": ${shown(cause)}`, { cause })
+  /** The key, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
+  constructor(key: string | undefined, cause: unknown) {
+    super(ErrorCodes.E_UNSERIALIZABLE_VALUE, `the L2 serializer cannot encode the value for ${keyText(key)}: ${shown(cause)}`, { cause })
     this.key = key
   }
 }
 
 export class UncloneableValueError extends RustoCacheError {
-  readonly key: string
-  constructor(key: string, cause: unknown) {
-    super(ErrorCodes.E_UNCLONEABLE_VALUE, `l1.clone cannot copy the value for key "${key}" with structuredClone: ${shown(cause)}`, { cause })
+  /** The key, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
+  constructor(key: string | undefined, cause: unknown) {
+    super(ErrorCodes.E_UNCLONEABLE_VALUE, `l1.clone cannot copy the value for ${keyText(key)} with structuredClone: ${shown(cause)}`, { cause })
     this.key = key
   }
 }
@@ -114,20 +125,20 @@ export class WasmUnavailableError extends RustoCacheError {
 }
 
 export class UndefinedValueError extends RustoCacheError {
-  constructor(key: string) {
-    super(ErrorCodes.E_UNDEFINED_VALUE, `cannot cache undefined for key "${key}": store null to cache "nothing"`)
+  constructor(key: string | undefined) {
+    super(ErrorCodes.E_UNDEFINED_VALUE, `cannot cache undefined for ${keyText(key)}: store null to cache "nothing"`)
   }
 }
 
 export class FactoryError extends RustoCacheError {
-  /** The key (as the caller gave it, without namespace path) whose factory failed. */
-  readonly key: string
+  /** The key (as the caller gave it, without namespace path) whose factory failed, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
   /**
    * True when no caller was waiting for this run any more: an early refresh, a stale-while-revalidate or
    * soft-timeout run that went on after the caller got the stale value, or a run past its hard timeout.
    */
   readonly isBackgroundFactory: boolean
-  constructor(key: string, message: string, cause?: unknown, isBackgroundFactory = false) {
+  constructor(key: string | undefined, message: string, cause?: unknown, isBackgroundFactory = false) {
     super(ErrorCodes.E_FACTORY_ERROR, message, { cause })
     this.key = key
     this.isBackgroundFactory = isBackgroundFactory
@@ -135,25 +146,28 @@ export class FactoryError extends RustoCacheError {
 }
 
 export class FactoryHardTimeoutError extends RustoCacheError {
-  readonly key: string
-  constructor(key: string, ms: number) {
-    super(ErrorCodes.E_FACTORY_HARD_TIMEOUT, `factory for key "${key}" ran past its hard timeout of ${ms} ms`)
+  /** The key, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
+  constructor(key: string | undefined, ms: number) {
+    super(ErrorCodes.E_FACTORY_HARD_TIMEOUT, `factory for ${keyText(key)} ran past its hard timeout of ${ms} ms`)
     this.key = key
   }
 }
 
 export class FactorySoftTimeoutError extends RustoCacheError {
-  readonly key: string
-  constructor(key: string, ms: number) {
-    super(ErrorCodes.E_FACTORY_SOFT_TIMEOUT, `factory for key "${key}" ran past its soft timeout of ${ms} ms`)
+  /** The key, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
+  constructor(key: string | undefined, ms: number) {
+    super(ErrorCodes.E_FACTORY_SOFT_TIMEOUT, `factory for ${keyText(key)} ran past its soft timeout of ${ms} ms`)
     this.key = key
   }
 }
 
 export class LockTimeoutError extends RustoCacheError {
-  readonly key: string
-  constructor(key: string, ms: number) {
-    super(ErrorCodes.E_LOCK_TIMEOUT, `waited ${ms} ms for another factory on key "${key}" and had no stale value to serve`)
+  /** The key, as traceKeys shows keys (undefined when it does not). */
+  readonly key: string | undefined
+  constructor(key: string | undefined, ms: number) {
+    super(ErrorCodes.E_LOCK_TIMEOUT, `waited ${ms} ms for another factory on ${keyText(key)} and had no stale value to serve`)
     this.key = key
   }
 }

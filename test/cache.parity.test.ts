@@ -2,10 +2,10 @@
 // jitter, L1 value isolation (l1.clone) and L2-only mode.
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ErrorCodes, FactoryError, memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
+import { ErrorCodes, FactoryError, memoryBus, RustoCache, RustoCacheError, type RustoCacheOptions } from '../src/index.js'
 import { decodeEntry } from '../src/l2/envelope.js'
 import { jsonSerializer } from '../src/l2/types.js'
-import { codeOf } from './helpers/cache.js'
+import { codeOf, recordingLogger, type LogLine } from './helpers/cache.js'
 import { memoryL2 } from './helpers/memory-l2.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -21,7 +21,7 @@ describe.each(['wasm', 'js'] as const)('parity features on the %s core', (core) 
   describe('onFactoryError', () => {
     it('gets a FactoryError with the caller key and isBackgroundFactory false for a caller-awaited run', async () => {
       const seen: FactoryError[] = []
-      const users = make({ onFactoryError: (e) => seen.push(e) }).namespace('users')
+      const users = make({ traceKeys: true, onFactoryError: (e) => seen.push(e) }).namespace('users')
       const boom = new Error('boom')
       expect(await codeOf(users.getOrSet({ key: 'k', factory: () => Promise.reject(boom) }))).toBe(ErrorCodes.E_FACTORY_ERROR)
       expect(await codeOf(users.getOrSet({ key: 'f', factory: (ctx) => ctx.fail('said no') }))).toBe(ErrorCodes.E_FACTORY_ERROR)
@@ -33,7 +33,7 @@ describe.each(['wasm', 'js'] as const)('parity features on the %s core', (core) 
 
     it('says isBackgroundFactory for stale-while-revalidate, soft-timeout and early-refresh runs', async () => {
       const seen: FactoryError[] = []
-      const cache = make({ ttl: 20, grace: '1h', onFactoryError: (e) => seen.push(e) })
+      const cache = make({ traceKeys: true, ttl: 20, grace: '1h', onFactoryError: (e) => seen.push(e) })
       await cache.set({ key: 'swr', value: 'old' })
       await cache.set({ key: 'soft', value: 'old' })
       await sleep(30)
@@ -57,7 +57,7 @@ describe.each(['wasm', 'js'] as const)('parity features on the %s core', (core) 
 
     it("never reports another key's error as this key's: a nested cache error becomes the cause", async () => {
       const seen: FactoryError[] = []
-      const cache = make({ onFactoryError: (e) => seen.push(e) })
+      const cache = make({ traceKeys: true, onFactoryError: (e) => seen.push(e) })
       const inner = () => cache.getOrSet({ key: 'inner', factory: () => Promise.reject(new Error('inner down')) })
       const outer = cache.getOrSet({ key: 'outer', factory: inner })
       const error = await outer.catch((e: unknown) => e)
@@ -284,5 +284,50 @@ describe('L2-only mode (l1: false)', () => {
   it('refuses l1: false without an l2, or with a bus, with E_INVALID_OPTION', () => {
     expect(() => new RustoCache({ l1: false })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))
     expect(() => new RustoCache({ l1: false, l2: memoryL2(), bus: memoryBus() })).toThrow(expect.objectContaining({ code: ErrorCodes.E_INVALID_OPTION }))
+  })
+})
+
+describe('keys leave the process only as traceKeys says', () => {
+  const secret = 'user:42:alice@example.com'
+  const run = async (traceKeys: RustoCacheOptions['traceKeys']) => {
+    const lines: LogLine[] = []
+    const seen: FactoryError[] = []
+    const cache = new RustoCache({ traceKeys, logger: recordingLogger(lines), onFactoryError: (e) => seen.push(e), lockTimeout: 10 })
+    const errors: unknown[] = []
+    errors.push(await cache.getOrSet({ key: secret, factory: () => Promise.reject(new Error('down')) }).catch((e: unknown) => e))
+    errors.push(await cache.getOrSet({ key: secret, factory: () => new Promise(() => {}), hardTimeout: 5 }).catch((e: unknown) => e))
+    errors.push(await cache.getOrSet({ key: secret, factory: () => 1 }).catch((e: unknown) => e))
+    errors.push(await cache.set({ key: secret, value: undefined }).catch((e: unknown) => e))
+    errors.push(await cache.getOrSet({ key: `${secret}:2`, factory: () => 1n }).catch((e: unknown) => e))
+    return { lines, seen, errors: errors.filter((e) => e instanceof RustoCacheError) as RustoCacheError[] }
+  }
+  const text = (x: unknown) => JSON.stringify(x, (_k, v: unknown) => (v instanceof Error ? { message: v.message, key: (v as { key?: unknown }).key } : typeof v === 'bigint' ? String(v) : v))
+
+  it('off (the default): no error message, error.key, log line or onFactoryError report carries the key', async () => {
+    const { lines, seen, errors } = await run(undefined)
+    expect(errors.length).toBeGreaterThanOrEqual(3)
+    expect(seen.length).toBeGreaterThanOrEqual(1)
+    for (const e of [...errors, ...seen]) {
+      expect(e.message).not.toContain('alice')
+      expect((e as { key?: string }).key).toBeUndefined()
+    }
+    expect(errors[0]!.message).toContain('a key (not shown: see traceKeys)')
+    expect(text(lines)).not.toContain('alice')
+  })
+
+  it('a redaction function: errors and logs carry what it returns', async () => {
+    const { lines, seen, errors } = await run((key) => key.split(':')[0]!)
+    for (const e of [...errors, ...seen]) {
+      expect(e.message).not.toContain('alice')
+      if ('key' in e) expect(e.key).toBe('user')
+    }
+    expect(seen[0]!.key).toBe('user')
+    expect(text(lines)).not.toContain('alice')
+    expect(text(lines)).toContain('"key":"user"')
+  })
+
+  it('true: keys as they are', async () => {
+    const { seen } = await run(true)
+    expect(seen[0]!.key).toBe(secret)
   })
 })

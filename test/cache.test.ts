@@ -541,7 +541,7 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
 
     it('logs graced answers and factory errors with structured fields to a pino-style logger', async () => {
       const lines: Array<{ level: string; fields: Record<string, unknown>; msg?: string }> = []
-      const cache = make({ logger: recordingLogger(lines), prefix: 'app', ttl: 1, grace: '1h' })
+      const cache = make({ logger: recordingLogger(lines), prefix: 'app', ttl: 1, grace: '1h', traceKeys: true })
       await cache.set({ key: 'k', value: 1 })
       await sleep(5)
       await cache.getOrSet({ key: 'k', factory: () => Promise.reject(new Error('down')), timeout: null })

@@ -95,7 +95,7 @@ describe('chaosBus', () => {
     expect(await b.get({ key: 'k' })).toBeUndefined()
   })
 
-  it('duplicates and reorders messages; an idempotent change applied twice changes nothing more', async () => {
+  it('duplicates and reorders messages; a copy is refused by its sequence number, and the outcome is the same', async () => {
     const { bus, a, b } = pair({ duplicateRate: 1, reorderRate: 0.5, seed: 3 })
     for (let i = 0; i < 20; i++) await b.set({ key: `k${i}`, value: i })
     for (let i = 0; i < 20; i++) await a.delete({ key: `k${i}` })
@@ -103,7 +103,9 @@ describe('chaosBus', () => {
     expect(await b.getMany({ keys: Array.from({ length: 20 }, (_, i) => `k${i}`) })).toEqual(new Array(20).fill(undefined))
     expect(bus.stats().duplicated).toBeGreaterThanOrEqual(20)
     expect(bus.stats().reordered).toBeGreaterThanOrEqual(1)
-    expect(b.stats().busReceived).toBeGreaterThanOrEqual(40)
+    // Every copy arrived: applied once, and refused the second time (its number was heard already).
+    expect(b.stats().busReceived + b.stats().busRejected).toBeGreaterThanOrEqual(40)
+    expect(b.stats().busRejected).toBeGreaterThanOrEqual(1)
   })
 
   it('a lost message is noticed by the sequence gap at the sender\'s next message, or its heartbeat: L1 revalidates', async () => {

@@ -1,5 +1,5 @@
 import { background } from '../background.js'
-import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
+import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, keyText, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
 import { jittered, resolveOptions, type EntryOptions, type ResolvedOptions } from './options.js'
 import type { Scope } from './scope.js'
@@ -136,7 +136,7 @@ async function waitTurn<T>(call: Call<T>, stale: Entry | undefined): Promise<T> 
   const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
   if (!(await scope.stack.locks.wait(key, wait))) {
     if (stale) return scope.graced(options.key, stale, 'l1', trace)
-    throw new LockTimeoutError(options.key, o.lockTimeout)
+    throw new LockTimeoutError(scope.stack.showKey(options.key), o.lockTimeout)
   }
   const { stack } = scope
   if (!stack.l1 && stack.l2) {
@@ -188,7 +188,7 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
       }
       if (distributed.kind === 'timeout') {
         if (candidate) return scope.graced(options.key, candidate, from, trace)
-        throw new LockTimeoutError(options.key, o.lockTimeout)
+        throw new LockTimeoutError(scope.stack.showKey(options.key), o.lockTimeout)
       }
     }
     // One outcome per call: a miss is counted once it is known the stale value will not be the answer.
@@ -200,7 +200,7 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
     const outcome = await race(result, candidate ? o.timeout : Infinity, o.hardTimeout, run)
     if (outcome === SOFT) {
       stack.counters.softTimeouts++
-      const err = new FactorySoftTimeoutError(options.key, o.timeout)
+      const err = new FactorySoftTimeoutError(stack.showKey(options.key), o.timeout)
       scope.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
       return scope.graced(options.key, candidate!, from, trace)
     }
@@ -209,7 +209,7 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
       scope.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
       if (candidate) return scope.graced(options.key, candidate, from, trace)
       scope.miss(options.key, trace)
-      throw new FactoryHardTimeoutError(options.key, o.hardTimeout)
+      throw new FactoryHardTimeoutError(stack.showKey(options.key), o.hardTimeout)
     }
     if (outcome.ok) {
       scope.miss(options.key, trace)
@@ -297,6 +297,7 @@ async function produce<T>(
   run: Run,
 ): Promise<Outcome<T>> {
   const started = Date.now()
+  const shownKey = scope.stack.showKey(userKey)
   const write: WriteOptions = { ttl: jittered(o.ttl, o), grace: o.grace, tags }
   let skipL2 = false
   let skipBus = false
@@ -316,10 +317,10 @@ async function produce<T>(
       return SKIP as never
     },
     fail: (message) => {
-      throw (failed = new FactoryError(userKey, message, undefined, run.background))
+      throw (failed = new FactoryError(shownKey, message, undefined, run.background))
     },
     setOptions: (given) => {
-      if (typeof given !== 'object' || given === null) throw new FactoryError(userKey, 'ctx.setOptions needs an object')
+      if (typeof given !== 'object' || given === null) throw new FactoryError(shownKey, 'ctx.setOptions needs an object')
       if (given.ttl !== undefined) write.ttl = jittered(toMs(given.ttl, 'ttl'), o)
       if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
       if (given.tags !== undefined) write.tags = scope.tagsFor(given.tags)
@@ -340,10 +341,10 @@ async function produce<T>(
     const failure =
       error instanceof RustoCacheError
         ? error
-        : new FactoryError(userKey, `factory for key "${userKey}" failed: ${shown(error)}`, error, run.background)
+        : new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${shown(error)}`, error, run.background)
     // onFactoryError always hears a FactoryError of this key: a RustoCacheError the factory let through (say,
     // another key's, from a nested cache call) is its cause, never handed on as this key's failure.
-    const report = failure === error && failure !== failed ? new FactoryError(userKey, `factory for key "${userKey}" failed: ${failure.message}`, failure, run.background) : (failure as FactoryError)
+    const report = failure === error && failure !== failed ? new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${failure.message}`, failure, run.background) : (failure as FactoryError)
     scope.stack.counters.factoryErrors++
     if (stale) {
       stale.backoffUntil = Date.now() + o.graceBackoff

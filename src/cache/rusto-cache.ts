@@ -1,6 +1,6 @@
 import { InvalidKeyError, InvalidOptionError, shown } from '../errors.js'
 import type { CacheEventName, CacheEvents } from '../events.js'
-import { silentLogger, type Logger } from '../logger.js'
+import { redactingLogger, silentLogger, type Logger } from '../logger.js'
 import type { CacheStats } from '../stats.js'
 import { toMs, type Duration } from '../ttl.js'
 import { STALE } from '../core/types.js'
@@ -10,7 +10,7 @@ import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
 import { clockPast, Scope, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
-import { CacheStack, isFresh, type Entry, type WriteOptions } from './stack.js'
+import { CacheStack, isFresh, keyShower, type Entry, type WriteOptions } from './stack.js'
 
 export type { Factory, FactoryContext, GetOrSetOptions } from './get-or-set.js'
 
@@ -90,8 +90,10 @@ export class RustoCache {
     const prefix = config.prefix ?? 'rustocache'
     const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const
     const pinoLike = (l: unknown): l is Logger => typeof l === 'object' && l !== null && levels.every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
-    const logger = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
-    if (!pinoLike(logger)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
+    const given = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
+    if (!pinoLike(given)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
+    // Keys leave the process in log lines as they do in traces: only with traceKeys (see keyShower).
+    const logger = config.logger === undefined || config.traceKeys === true ? given : redactingLogger(given, keyShower(config.traceKeys))
     const defaults = resolveOptions(DEFAULTS, config)
     if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
     // Every option is checked before the first connection is made (the L2 driver's, in CacheStack).

@@ -1,6 +1,6 @@
 import { createCore } from '../core/create-core.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, L2CacheError, L2UnreachableError, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, UnserializableValueError } from '../errors.js'
+import { InvalidOptionError, keyText, L2CacheError, L2UnreachableError, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, UnserializableValueError } from '../errors.js'
 import type { L2Driver, L2DriverFactory, L2Entry } from '../l2/types.js'
 import { Emitter, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
@@ -98,6 +98,23 @@ function jsonSize(value: unknown): number {
 }
 
 /**
+ * The rule for a key leaving the process, from traceKeys: true shows it, a function redacts it (one that throws
+ * or returns anything but a string shows nothing), anything else shows nothing.
+ */
+export function keyShower(traceKeys: boolean | ((key: string) => string) | undefined): (key: string) => string | undefined {
+  if (traceKeys === true) return (key) => key
+  if (typeof traceKeys !== 'function') return () => undefined
+  return (key) => {
+    try {
+      const shown = traceKeys(key)
+      return typeof shown === 'string' ? shown : undefined
+    } catch {
+      return undefined
+    }
+  }
+}
+
+/**
  * The state one cache and all its namespaces share: the L1 core, tag stamps, work in flight, locks, counters,
  * events, the logger and the L2 driver. Every change to an L1 key goes through it, so work in flight learns of
  * it. It knows nothing of factories or the bus (getOrSet and Coherence drive it).
@@ -139,6 +156,8 @@ export class CacheStack {
   private downSince = 0
   /** No logger was given: an unreachable L2 is still said once, on the console. */
   loudWhenSilent = false
+  /** A key as it may leave the process (errors, logs): itself, redacted, or undefined (traceKeys). */
+  readonly showKey: (key: string) => string | undefined
 
   constructor(
     l1Given: L1Options | false,
@@ -149,6 +168,7 @@ export class CacheStack {
     if (traceKeys !== undefined && typeof traceKeys !== 'boolean' && typeof traceKeys !== 'function') {
       throw new InvalidOptionError('traceKeys must be true, false, or a function (key) => string that redacts a key')
     }
+    this.showKey = keyShower(traceKeys)
     this.probe = new Probe(l2.prefix, traceKeys === true ? (key) => key : traceKeys === false ? undefined : traceKeys, (error, where) =>
       this.logger.error({ err: error, where }, 'a cache observer threw: the call went on unwatched'),
     )
@@ -317,7 +337,7 @@ export class CacheStack {
 
   /** Checks a value before anything is written; its L2 form when it goes to L2 (an unencodable value throws here). */
   prepare(key: string, value: unknown, options: WriteOptions, stamp: number, now: number, toL2: boolean): { payload: string; ttlMs: number } | undefined {
-    if (value === undefined) throw new UndefinedValueError(key)
+    if (value === undefined) throw new UndefinedValueError(this.showKey(key))
     if (!toL2 || !this.l2) return undefined
     const { entry, ttlMs } = this.toRemote(value, options, stamp, now)
     return { payload: this.encode(key, entry), ttlMs }
@@ -328,7 +348,7 @@ export class CacheStack {
     try {
       return this.l2!.encode(entry)
     } catch (error) {
-      throw error instanceof RustoCacheError ? error : new UnserializableValueError(key, error)
+      throw error instanceof RustoCacheError ? error : new UnserializableValueError(this.showKey(key), error)
     }
   }
 
@@ -351,7 +371,7 @@ export class CacheStack {
     try {
       return structuredClone(value)
     } catch (error) {
-      throw new UncloneableValueError(key, error)
+      throw new UncloneableValueError(this.showKey(key), error)
     }
   }
 
@@ -657,11 +677,11 @@ export class CacheStack {
 
   /** The L1 size of a value about to be written, or -1 when L1 cannot keep it. Throws on undefined. */
   private sizeFor(key: string, value: unknown): number {
-    if (value === undefined) throw new UndefinedValueError(key)
+    if (value === undefined) throw new UndefinedValueError(this.showKey(key))
     if (!this.sizeOf) return 0
     const size = this.sizeOf(value, key)
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0xffffffff) {
-      throw new InvalidOptionError(`l1.sizeCalculation returned ${shown(size)} for key "${key}"; it must return whole bytes >= 0`)
+      throw new InvalidOptionError(`l1.sizeCalculation returned ${shown(size)} for ${keyText(this.showKey(key))}; it must return whole bytes >= 0`)
     }
     // Larger than the whole L1 is refused here too, so the core never refuses one of a batch.
     return size > this.maxEntrySize || size > this.core.maxBytes ? -1 : size
