@@ -251,3 +251,21 @@ describe('what PostgreSQL cannot hold, and errors that will not pass by retrying
     expect(a.stats().busDropped).toBe(1)
   })
 })
+
+describe('a statement past the command timeout', () => {
+  it('is cancelled by the server (statement_timeout), so a write the cache gave up on never lands later', async () => {
+    const p = prefix()
+    const factory = postgresDriver({ connection: url, table: 'rustocache_test', commandTimeout: 300, pruneInterval: null })
+    const driver = factory.create({ prefix: p, logger: silentLogger, rejected: () => undefined }) as PostgresDriver
+    closers.push(async () => {
+      await driver.clear('')
+      await driver.disconnect()
+    })
+    const { rows } = await driver.pool.query<{ statement_timeout: string }>('SHOW statement_timeout')
+    expect(rows[0]!.statement_timeout).toBe('300ms')
+    // A statement that would run for 2 s is cancelled by the server at 300 ms (SQLSTATE 57014, transient).
+    const error = await driver.pool.query('SELECT pg_sleep(2)').catch((e: unknown) => e)
+    expect((error as { code?: string }).code).toBe('57014')
+    expect(driver.isPermanent(error)).toBe(false)
+  })
+})

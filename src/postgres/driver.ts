@@ -20,7 +20,9 @@ export interface PostgresDriverOptions {
   table?: string
   /**
    * Longest a command may take, including waiting for a pooled connection; then it fails and the cache answers
-   * without L2.
+   * without L2. Also the server's `statement_timeout` on the connections the driver opens, so a statement that
+   * runs past it is cancelled rather than landing after the cache gave up on it (a pool you hand in keeps its
+   * own setting).
    * @default 1000
    */
   commandTimeout?: number
@@ -417,6 +419,10 @@ export function postgresDriver(options: PostgresDriverOptions): L2DriverFactory 
         : new pg.Pool({
             ...(typeof connection === 'string' ? { connectionString: connection } : connection),
             connectionTimeoutMillis: commandTimeout,
+            // The server cancels a statement still running at the command timeout, so a write the cache was told
+            // failed does not land later (after a newer change of the key). Connections of a pool handed in keep
+            // their own setting: give it statement_timeout too.
+            statement_timeout: commandTimeout,
           })
       if (!isPool) pool.on('error', (error) => context.logger.warn({ err: error, tier: 'l2' }, 'an idle PostgreSQL connection failed'))
       return new PostgresDriver(pool, !isPool, context.prefix, table, commandTimeout, options.serializer, context.rejected, tagRetentionMs, pruneMs, pruneBatch, context.logger)
