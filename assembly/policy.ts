@@ -1,8 +1,11 @@
 // W-TinyLFU (policy 'tinylfu'): after Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
 // Policy" (2017), and Caffeine's design. Three LRU lists over the same records (PREV/NEXT links):
-//   WINDOW     new entries; at most windowMax of them
+//   WINDOW     new entries; at most windowMax of weight
 //   PROBATION  entries that left the window or were demoted; the victims come from its LRU end
 //   PROTECTED  entries hit while in probation; at most 80% of the main region (probation + protected)
+// Regions are sized by weight, as Caffeine's weighted eviction: an entry weighs its byte size under a byte limit
+// (maxBytes, which then is the capacity the regions share), else 1 (maxItems is the capacity). With maxBytes
+// binding and regions sized by count, every entry sat in the window and the policy did nothing.
 // An entry pushed out of the window (the candidate) stays only if the sketch says its key is used more often
 // than probation's LRU entry (the victim); else it is dropped with reason 'rejected'. The window size is hill
 // climbed on the hit rate. No doorkeeper: the paper has one, Caffeine does not, and measured here it lost more
@@ -27,9 +30,17 @@ const LISTS = memory.data(36);
 @inline function setTl(r: u32, v: u32): void { store<u32>(LISTS + 12 + (<usize>r << 2), v); }
 @inline function len(r: u32): u32 { return load<u32>(LISTS + 24 + (<usize>r << 2)); }
 @inline function setLen(r: u32, v: u32): void { store<u32>(LISTS + 24 + (<usize>r << 2), v); }
+// The weight each list holds (f64: byte sizes add up past 2^32).
+const WEIGHTS = memory.data(24);
+@inline function wt(r: u32): f64 { return load<f64>(WEIGHTS + (<usize>r << 3)); }
+@inline function addWt(r: u32, d: f64): void { store<f64>(WEIGHTS + (<usize>r << 3), load<f64>(WEIGHTS + (<usize>r << 3)) + d); }
+/** An entry's weight: its byte size under a byte limit, else 1. */
+@inline function weightOf(s: u32): f64 { return L.trackSizes ? <f64>L.sizeOf(s) : 1; }
+/** What the regions share: maxBytes under a byte limit, else maxItems. */
+@inline function capacity(): f64 { return L.trackSizes ? L.maxBytes : <f64>L.maxItems; }
 
-let windowMax: u32 = 1;
-let protectedMax: u32 = 0;
+let windowMax: f64 = 1;
+let protectedMax: f64 = 0;
 
 // Hill climbing (Caffeine): every period requests (10 x maxItems lookups), compare the hit rate with the last
 // period's (see climbIfDue).
@@ -44,13 +55,13 @@ let additions: u32 = 0;
 @inline function setRegion(s: u32, r: u32): void { store<u8>(L.oRegion + <usize>s, <u8>r); }
 
 function firstStep(): f64 {
-  return 0.0625 * <f64>L.maxItems;
+  return 0.0625 * capacity();
 }
 
-function setWindowMax(w: u32): void {
+function setWindowMax(w: f64): void {
   windowMax = w;
-  const main = L.maxItems > w ? L.maxItems - w : 0;
-  protectedMax = <u32>((<u64>main * 4) / 5);
+  const main = capacity() > w ? capacity() - w : 0;
+  protectedMax = Math.floor((main * 4) / 5);
 }
 
 /** Forgets entries and lists; the sketch and the climber keep what they learned. */
@@ -59,12 +70,13 @@ export function resetLists(): void {
     setHd(r, L.NIL);
     setTl(r, L.NIL);
     setLen(r, 0);
+    store<f64>(WEIGHTS + (<usize>r << 3), 0);
   }
 }
 
 export function configure(): void {
   resetLists();
-  const w = (L.maxItems + 50) / 100;
+  const w = Math.floor((capacity() + 50) / 100);
   setWindowMax(w > 0 ? w : 1);
   requests = 0;
   hits = 0;
@@ -79,6 +91,7 @@ export function unlinkIn(s: u32): void {
   if (p == L.NIL) setHd(r, n); else L.setNext(p, n);
   if (n == L.NIL) setTl(r, p); else L.setPrev(n, p);
   setLen(r, len(r) - 1);
+  addWt(r, -weightOf(s));
 }
 
 /** Makes `s` the most recent entry of list `r`. */
@@ -90,6 +103,12 @@ export function pushFrontIn(r: u32, s: u32): void {
   setHd(r, s);
   setRegion(s, r);
   setLen(r, len(r) + 1);
+  addWt(r, weightOf(s));
+}
+
+/** An entry's size changes in place (an update): its list's weight follows (call before the size is stored). */
+export function reweigh(s: u32, delta: f64): void {
+  addWt(regionOf(s), delta);
 }
 
 /** Makes `s` the least recent entry of list `r` (only undo needs it). */
@@ -101,6 +120,7 @@ function pushBackIn(r: u32, s: u32): void {
   setTl(r, s);
   setRegion(s, r);
   setLen(r, len(r) + 1);
+  addWt(r, weightOf(s));
 }
 
 /** Moves list `from`'s least recent entry to the front of list `to`; returns it (`from` must not be empty). */
@@ -271,7 +291,7 @@ export function access(s: u32): void {
   if (r == PROBATION) {
     unlinkIn(s);
     pushFrontIn(PROTECTED, s);
-    if (len(PROTECTED) > protectedMax) undoDemoted = moveTail(PROTECTED, PROBATION);
+    if (wt(PROTECTED) > protectedMax) undoDemoted = moveTail(PROTECTED, PROBATION);
   } else if (hd(r) != s) {
     unlinkIn(s);
     pushFrontIn(r, s);
@@ -316,31 +336,33 @@ export function undo(): void {
   if (undoNext == L.NIL) setTl(r, s); else L.setPrev(undoNext, s);
   setRegion(s, r);
   setLen(r, len(r) + 1);
+  addWt(r, weightOf(s));
   undoIncrement();
   requests--;
   hits--;
 }
 
 /** After the window grew or shrank: entries move between window and main, nothing is evicted. */
-function resizeWindow(target: u32): void {
+function resizeWindow(target: f64): void {
   if (target > windowMax) {
     let quota = target - windowMax;
     setWindowMax(target);
-    while (quota > 0 && len(WINDOW) < windowMax) {
-      if (len(PROBATION) > 0) moveTail(PROBATION, WINDOW);
-      else if (len(PROTECTED) > 0) moveTail(PROTECTED, WINDOW);
+    while (quota > 0 && wt(WINDOW) < windowMax) {
+      let moved: u32 = L.NIL;
+      if (len(PROBATION) > 0) moved = moveTail(PROBATION, WINDOW);
+      else if (len(PROTECTED) > 0) moved = moveTail(PROTECTED, WINDOW);
       else break;
-      quota--;
+      quota -= weightOf(moved);
     }
   } else {
     setWindowMax(target);
-    while (len(WINDOW) > windowMax) moveTail(WINDOW, PROBATION);
+    while (wt(WINDOW) > windowMax && len(WINDOW) > 0) moveTail(WINDOW, PROBATION);
   }
   demoteProtected();
 }
 
 function demoteProtected(): void {
-  while (len(PROTECTED) > protectedMax) moveTail(PROTECTED, PROBATION);
+  while (wt(PROTECTED) > protectedMax && len(PROTECTED) > 0) moveTail(PROTECTED, PROBATION);
 }
 
 /**
@@ -357,11 +379,11 @@ export function climbIfDue(): void {
   const amount = change >= 0 ? step : -step;
   step = Math.abs(change) >= 0.05 ? firstStep() * (amount >= 0 ? 1 : -1) : 0.98 * amount;
   previousRate = rate;
-  const most: f64 = L.maxItems > 1 ? <f64>(L.maxItems - 1) : 1;
-  let target = <f64>windowMax + trunc(amount);
+  const most: f64 = capacity() > 1 ? Math.floor(capacity()) - 1 : 1;
+  let target = windowMax + trunc(amount);
   if (target < 1) target = 1;
   if (target > most) target = most;
-  if (<u32>target != windowMax) resizeWindow(<u32>target);
+  if (target != windowMax) resizeWindow(target);
   requests = 0;
   hits = 0;
 }
@@ -378,9 +400,12 @@ export function victim(keep: u32): u32 {
   return tl(WINDOW);
 }
 
-/** Before an insert: the window's LRU entry moves to probation, as the candidate, when the window is full. */
-export function makeWindowRoom(): u32 {
+/**
+ * Before an insert of `weight`: the window's LRU entries move to probation until it fits (the last one moved is
+ * the candidate).
+ */
+export function makeWindowRoom(weight: f64): u32 {
   let candidate = L.NIL;
-  while (len(WINDOW) >= windowMax && len(WINDOW) > 0) candidate = moveTail(WINDOW, PROBATION);
+  while (wt(WINDOW) + weight > windowMax && len(WINDOW) > 0) candidate = moveTail(WINDOW, PROBATION);
   return candidate;
 }

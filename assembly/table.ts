@@ -223,7 +223,7 @@ function evictOne(candidate: u32, keep: u32, t: u32, quiet: bool): u32 {
 /** makeRoom under W-TinyLFU, before an insert. */
 function admit(size: u32, t: u32): void {
   P.climbIfDue();
-  let candidate = P.makeWindowRoom();
+  let candidate = P.makeWindowRoom(L.trackSizes ? <f64>size : 1);
   // As in makeRoom: without a listener or a byte limit exactly one entry goes, and its slot is the new one's.
   const quiet = !notifyEvictions && !L.trackSizes;
   while (L.count + 1 > L.maxItems || (L.trackSizes && L.totalBytes + <f64>size > L.maxBytes)) {
@@ -240,16 +240,17 @@ export function insert(h: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
   const s = allocate();
   L.setHash(s, h);
   indexInsert(s, h);
+  // Sized before it joins a list: the policy weighs it there.
+  if (L.trackSizes) {
+    L.setSize(s, size);
+    L.addBytes(<f64>size);
+  }
   if (tiny) {
     P.ageIfDue();
     P.increment(h);
     P.pushFrontIn(P.WINDOW, s);
   } else pushFront(s);
   writeDeadlines(s, rel, ttl, grace);
-  if (L.trackSizes) {
-    L.setSize(s, size);
-    L.addBytes(<f64>size);
-  }
   L.setCount(L.count + 1);
   return <i32>s;
 }
@@ -262,6 +263,7 @@ export function update(s: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
       return -1;
     }
     L.addBytes(<f64>size - <f64>L.sizeOf(s));
+    if (L.policy != 0) P.reweigh(s, <f64>size - <f64>L.sizeOf(s));
     L.setSize(s, size);
   }
   if (L.policy != 0) {

@@ -35,6 +35,11 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   private exp: Uint32Array = new Uint32Array(0)
   private phys: Uint32Array | undefined
   private sizes: Uint32Array | undefined
+
+  /** Entry sizes, under a byte limit: W-TinyLFU weighs its regions with them. */
+  get entrySizes(): Uint32Array | undefined {
+    return this.sizes
+  }
   private head = NIL
   private tail = NIL
   private freeHead = NIL
@@ -52,7 +57,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   constructor(options: CoreOptions<V> = {}) {
     super(options)
     this.trackSizes = this.maxBytes < Infinity
-    this.lfu = this.policy === 'tinylfu' ? new TinyLfu(this, this.maxItems) : undefined
+    this.lfu = this.policy === 'tinylfu' ? new TinyLfu(this, this.maxItems, this.maxBytes) : undefined
     this.resize(this.initialCapacity, false)
   }
 
@@ -211,6 +216,9 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     else this.makeRoom(size, 1)
     const s = this.allocate()
     this.index.set(key, s)
+    // Sized before it joins a list: the policy weighs it there.
+    if (this.sizes) this.sizes[s] = size
+    if (this.trackSizes) this.totalBytes += size
     if (lfu) {
       this.hashes![s] = hash
       lfu.ageIfDue()
@@ -218,8 +226,6 @@ export class JsCore<V = unknown> extends BaseCore<V> {
       lfu.pushFrontIn(WINDOW, s)
     } else this.pushFront(s)
     this.writeDeadlines(s, rel, ttl, grace)
-    if (this.sizes) this.sizes[s] = size
-    if (this.trackSizes) this.totalBytes += size
     return s
   }
 
@@ -230,6 +236,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
         return MISS
       }
       this.totalBytes += size - this.sizes[s]!
+      this.lfu?.reweigh(s, size - this.sizes[s]!)
       this.sizes[s] = size
     }
     const lfu = this.lfu
@@ -298,7 +305,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   private admit(lfu: TinyLfu, size: number, t: number): void {
     lfu.climbIfDue()
-    let candidate = lfu.makeWindowRoom()
+    let candidate = lfu.makeWindowRoom(this.trackSizes ? size : 1)
     while (this.index.size + 1 > this.maxItems || (this.trackSizes && this.totalBytes + size > this.maxBytes)) {
       candidate = this.evictOne(lfu, candidate, NIL, t)
     }

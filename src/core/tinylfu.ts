@@ -11,10 +11,11 @@ const SKETCH_COUNTERS = 16
 const ORDER: readonly number[] = [WINDOW, PROTECTED, PROBATION]
 const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
 
-/** The links the lists are made of: JsCore's arrays, which it replaces when it grows. */
+/** The links the lists are made of: JsCore's arrays, which it replaces when it grows; sizes under a byte limit. */
 export interface Links {
   prev: Int32Array
   next: Int32Array
+  readonly entrySizes: Uint32Array | undefined
 }
 
 function mixed(h: number): number {
@@ -26,12 +27,14 @@ function mixed(h: number): number {
   return (x ^ (x >>> 16)) >>> 0
 }
 
-const firstStep = (maxItems: number): number => 0.0625 * maxItems
+const firstStep = (capacity: number): number => 0.0625 * capacity
 
 export class TinyLfu {
   readonly heads = new Int32Array([NIL, NIL, NIL])
   readonly tails = new Int32Array([NIL, NIL, NIL])
   readonly sizes = new Int32Array(3)
+  /** The weight each list holds (assembly/policy.ts WEIGHTS). */
+  private readonly weights = new Float64Array(3)
   region = new Uint8Array(0)
   windowMax = 1
   private protectedMax = 0
@@ -44,12 +47,29 @@ export class TinyLfu {
   private additions = 0
   private cap = 0
 
+  /** What the regions share, in weight: maxBytes under a byte limit, else maxItems (assembly/policy.ts capacity). */
+  private readonly capacity: number
+
   constructor(
     private readonly links: Links,
     private readonly maxItems: number,
+    maxBytes = Infinity,
   ) {
-    this.setWindowMax(Math.max(1, Math.floor((maxItems + 50) / 100)))
-    this.step = -firstStep(maxItems)
+    this.capacity = maxBytes < Infinity ? maxBytes : maxItems
+    this.setWindowMax(Math.max(1, Math.floor((this.capacity + 50) / 100)))
+    this.step = -firstStep(this.capacity)
+  }
+
+  /** An entry's weight: its byte size under a byte limit, else 1. */
+  private weightOf(s: number): number {
+    const sizes = this.links.entrySizes
+    return sizes ? sizes[s]! : 1
+  }
+
+  /** An entry's size changes in place: its list's weight follows (call before the size is stored). */
+  reweigh(s: number, delta: number): void {
+    const r = this.region[s]!
+    this.weights[r] = this.weights[r]! + delta
   }
 
   /** Follows JsCore's growth; the sketch grows as assembly/layout.ts spreadSketch does, losing no count. */
@@ -87,11 +107,12 @@ export class TinyLfu {
     this.heads.fill(NIL)
     this.tails.fill(NIL)
     this.sizes.fill(0)
+    this.weights.fill(0)
   }
 
   private setWindowMax(w: number): void {
     this.windowMax = w
-    const main = this.maxItems > w ? this.maxItems - w : 0
+    const main = this.capacity > w ? this.capacity - w : 0
     this.protectedMax = Math.floor((main * 4) / 5)
   }
 
@@ -105,6 +126,7 @@ export class TinyLfu {
     if (n === NIL) this.tails[r] = p
     else prev[n] = p
     this.sizes[r] = this.sizes[r]! - 1
+    this.weights[r] = this.weights[r]! - this.weightOf(s)
   }
 
   pushFrontIn(r: number, s: number): void {
@@ -117,6 +139,7 @@ export class TinyLfu {
     this.heads[r] = s
     this.region[s] = r
     this.sizes[r] = this.sizes[r]! + 1
+    this.weights[r] = this.weights[r]! + this.weightOf(s)
   }
 
   /** Moves list `from`'s least recent entry to the front of list `to`; returns it (`from` must not be empty). */
@@ -186,7 +209,7 @@ export class TinyLfu {
     if (r === PROBATION) {
       this.unlinkIn(s)
       this.pushFrontIn(PROTECTED, s)
-      if (this.sizes[PROTECTED]! > this.protectedMax) this.moveTail(PROTECTED, PROBATION)
+      if (this.weights[PROTECTED]! > this.protectedMax) this.moveTail(PROTECTED, PROBATION)
     } else if (this.heads[r] !== s) {
       this.unlinkIn(s)
       this.pushFrontIn(r, s)
@@ -208,17 +231,18 @@ export class TinyLfu {
     if (target > this.windowMax) {
       let quota = target - this.windowMax
       this.setWindowMax(target)
-      while (quota > 0 && this.sizes[WINDOW]! < this.windowMax) {
-        if (this.sizes[PROBATION]! > 0) this.moveTail(PROBATION, WINDOW)
-        else if (this.sizes[PROTECTED]! > 0) this.moveTail(PROTECTED, WINDOW)
+      while (quota > 0 && this.weights[WINDOW]! < this.windowMax) {
+        let moved: number
+        if (this.sizes[PROBATION]! > 0) moved = this.moveTail(PROBATION, WINDOW)
+        else if (this.sizes[PROTECTED]! > 0) moved = this.moveTail(PROTECTED, WINDOW)
         else break
-        quota--
+        quota -= this.weightOf(moved)
       }
     } else {
       this.setWindowMax(target)
-      while (this.sizes[WINDOW]! > this.windowMax) this.moveTail(WINDOW, PROBATION)
+      while (this.weights[WINDOW]! > this.windowMax && this.sizes[WINDOW]! > 0) this.moveTail(WINDOW, PROBATION)
     }
-    while (this.sizes[PROTECTED]! > this.protectedMax) this.moveTail(PROTECTED, PROBATION)
+    while (this.weights[PROTECTED]! > this.protectedMax && this.sizes[PROTECTED]! > 0) this.moveTail(PROTECTED, PROBATION)
   }
 
   climbIfDue(): void {
@@ -226,9 +250,9 @@ export class TinyLfu {
     const rate = this.hits / this.requests
     const change = rate - this.previousRate
     const amount = change >= 0 ? this.step : -this.step
-    this.step = Math.abs(change) >= 0.05 ? firstStep(this.maxItems) * (amount >= 0 ? 1 : -1) : 0.98 * amount
+    this.step = Math.abs(change) >= 0.05 ? firstStep(this.capacity) * (amount >= 0 ? 1 : -1) : 0.98 * amount
     this.previousRate = rate
-    const most = this.maxItems > 1 ? this.maxItems - 1 : 1
+    const most = this.capacity > 1 ? Math.floor(this.capacity) - 1 : 1
     const target = Math.min(most, Math.max(1, this.windowMax + Math.trunc(amount)))
     if (target !== this.windowMax) this.resizeWindow(target)
     this.requests = 0
@@ -243,9 +267,10 @@ export class TinyLfu {
     return this.tails[WINDOW]!
   }
 
-  makeWindowRoom(): number {
+  /** Before an insert of `weight`: window LRU entries move to probation until it fits (the last is the candidate). */
+  makeWindowRoom(weight: number): number {
     let candidate = NIL
-    while (this.sizes[WINDOW]! >= this.windowMax && this.sizes[WINDOW]! > 0) candidate = this.moveTail(WINDOW, PROBATION)
+    while (this.weights[WINDOW]! + weight > this.windowMax && this.sizes[WINDOW]! > 0) candidate = this.moveTail(WINDOW, PROBATION)
     return candidate
   }
 }
