@@ -77,7 +77,8 @@ export class Signer {
       at = bar + 1
     }
     const [version, sentText, nonce, signatureText] = parts as [string, string, string, string]
-    if (version !== VERSION && version !== LEGACY) return { refused: 'unsigned', authentic: false }
+    // A newer signature format than this version knows: refused (counted), never misread.
+    if (version !== VERSION && version !== LEGACY) return { refused: /^s\d+$/.test(version) ? `unknown signature format ${version}` : 'unsigned', authentic: false }
     const sent = Number(sentText)
     const signature = fromBase64(signatureText)
     if (!Number.isFinite(sent) || !/^[0-9a-f]{16}$/.test(nonce) || !signature) return { refused: 'malformed signature', authentic: false }

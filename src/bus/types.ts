@@ -89,9 +89,11 @@ export function decodeMessage(payload: unknown): BusMessage | string {
   } catch {
     return 'not JSON'
   }
+  if (!Array.isArray(a)) return 'not a message'
+  // The version first: a later format may have other fields (refused and counted, never misread).
+  if (a[0] !== 1) return `unknown version ${JSON.stringify(a[0])?.slice(0, 16)}`
   // Seven fields: a sender from before sequence numbers.
-  if (!Array.isArray(a) || (a.length !== 7 && a.length !== 8)) return 'not a message'
-  if (a[0] !== 1) return `unknown version ${JSON.stringify(a[0])}`
+  if (a.length !== 7 && a.length !== 8) return 'not a message'
   const [, from, typeIndex, keys, path, tags, stamp, seq] = a as unknown[]
   if (typeof from !== 'string' || from.length === 0 || from.length > BUS_LIMITS.from) return 'bad sender'
   const type = Number.isInteger(typeIndex) ? TYPES[typeIndex as number] : undefined
