@@ -1,7 +1,7 @@
 // `npm run bench`: runs every suite in one process and writes bench/results/<suite>.json.
 // BENCH_ROUNDS (default 7) and BENCH_TIME (ms per task per round, default 100) trade time for steadiness;
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
-// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU, BENCH_ONLY=observe what tracing, observers and l1.clone cost. BENCH_BASE_DIST=<dir> adds an
+// BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU, BENCH_ONLY=observe what tracing, observers and l1.clone cost, BENCH_ONLY=service an HTTP service in front of a slow database (requests/s and database reads). BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -19,6 +19,7 @@ import * as cache from './suites/cache.mjs'
 import * as observeSuite from './suites/observe.mjs'
 import * as l2 from './suites/l2.mjs'
 import * as simd from './suites/simd.mjs'
+import * as service from './suites/service.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 7))
@@ -44,11 +45,12 @@ const planned =
   (runs('cache') ? cache.scenarios().length : 0) +
   (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
   (runs('observe') ? observeSuite.scenarios().length : 0) +
-  (runs('l2') ? 5 : 0)
+  (runs('l2') ? 5 : 0) +
+  (runs('service') ? 4 : 0)
 let rowsDone = 0
 const log = (s) => {
   const elapsed = (Date.now() - startedAt) / 1000
-  const row = /^\s*\[(\d+\/\d+|hit ratio)\]/.test(s) || s.includes('memory WasmCore:')
+  const row = /^\s*\[(\d+\/\d+|hit ratio|service)\]/.test(s) || s.includes('memory WasmCore:')
   if (row) rowsDone++
   const left = rowsDone > 0 ? ` of ~${((elapsed / rowsDone) * planned).toFixed(0)} s (row ${rowsDone}/${planned})` : ''
   console.error(`${s} (${elapsed.toFixed(0)} s elapsed${left})`)
@@ -146,6 +148,17 @@ if (!only || only === 'l2') {
   }
 }
 
+let services = []
+if (runs('service')) {
+  const redisUrl = await l2.reachable()
+  const seconds = Number(process.env.BENCH_SERVICE_SECONDS ?? (quick ? 1 : 6))
+  services = await service.run({ redisUrl, seconds, log })
+  printTable(
+    service.table(services),
+    `HTTP service, ${seconds} s per row: 64 connections, zipf over 10,000 items, ttl 500 ms and grace 1 h, a 2 ms database read behind getOrSet${redisUrl ? '' : ' (no Redis answered: L1 rows only)'}`,
+  )
+}
+
 // One summary of everything that ran: RustoCache on each core against every peer that applies.
 const summary = summarize([
   { suite: 'core', results, ours: { wasm: 'WasmCore', js: 'JsCore' }, peers: ['lru-cache', 'lru-cache (no ttl)', 'mnemonist'] },
@@ -176,6 +189,7 @@ if (Object.keys(api).length > 0 || Object.keys(bookkeeping).length > 0) save(cac
 // Against a base build (BENCH_BASE_DIST) the rows are another comparison: kept apart.
 if (Object.keys(watching).length > 0) save(process.env.BENCH_BASE_DIST ? 'observe-base' : 'observe', { baseline: observeSuite.baseline, results: watching })
 if (Object.keys(tiers).length > 0) save('l2', { baseline: l2.baseline, results: tiers })
+if (services.length > 0) save('service', { rows: services })
 // The summary and its chart only from a complete run, so they always describe one run of one code.
 if (!only && !quick && summary.length > 0) {
   save('latest', { rows: summary })
