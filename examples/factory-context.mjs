@@ -2,7 +2,8 @@
 import { RustoCache } from 'rustocache'
 
 const errors = []
-const cache = new RustoCache({ ttl: 50, grace: '1h', timeout: null, onFactoryError: (error) => errors.push(`${error.code} ${error.key} background=${error.isBackgroundFactory}`) })
+// traceKeys: true puts keys in errors (error.key) and logs; off by default, since keys often carry user ids.
+const cache = new RustoCache({ ttl: 50, grace: '1h', timeout: null, traceKeys: true, onFactoryError: (error) => errors.push(`${error.code} ${error.key} background=${error.isBackgroundFactory}`) })
 
 // skip(): nothing is cached, getOrSet resolves to undefined
 console.log('skipped:', await cache.getOrSet({ key: 'maybe', factory: (ctx) => ctx.skip() }), await cache.has({ key: 'maybe' }))

@@ -161,3 +161,27 @@ describe('an outage that overflows the retry queue', () => {
     await Promise.all([a.disconnect(), b.disconnect()])
   })
 })
+
+describe('sequence numbers', () => {
+  it('a change that arrives late is applied once (its gap counted when the later one came); a copy is refused', async () => {
+    const bus = memoryBus()
+    const cache = new RustoCache({ bus })
+    for (const key of ['k1', 'k2', 'k3']) await cache.set({ key, value: key })
+    const sender = bus.create({ channel: 'rustocache:bus', logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child() { return this } } })
+    const del = (key: string, seq: number) => sender.publish(JSON.stringify([1, 'sender', 1, [key], null, null, null, seq]))
+    await del('k1', 1)
+    await del('k3', 3)
+    await tick()
+    expect(cache.stats()).toMatchObject({ busReceived: 2, busGaps: 1 })
+    // Number 2, late (a batch published again after a partial failure): applied.
+    await del('k2', 2)
+    await tick()
+    expect(cache.stats()).toMatchObject({ busReceived: 3, busRejected: 0 })
+    // The same number again: a copy, refused.
+    await del('k2', 2)
+    await del('k3', 3)
+    await tick()
+    expect(cache.stats()).toMatchObject({ busReceived: 3, busRejected: 2 })
+    await cache.disconnect()
+  })
+})

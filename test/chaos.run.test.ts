@@ -8,7 +8,10 @@ import { startRedisServer, type RedisServer } from './helpers/redis-server.js'
 // Fault runs: three instances (two in child processes), each through its own TCP fault proxy to a
 // redis-server this run owns, under a mixed load. Phase A kills and restarts Redis twice; phase B injects faults
 // with rustocache/chaos (30% L2 errors, 0-200 ms latency, 10% dropped and 5% duplicated bus messages) and
-// stalls one instance's connections for 2 s. Then every invariant is checked and printed as one table.
+// stalls one instance's connections for 2 s. Both run with every timeout tuned, then again as most users run:
+// phase A on default options (no option tuned: no call may wait more than one commandTimeout plus 100 ms), and
+// phase C, grace and refreshes under faults (one instance refreshes, stale-while-revalidate; the others read:
+// every refresh that completed must be stored). Then every invariant is checked and printed as one table.
 // `npm run chaos` runs it for real (CHAOS_SECONDS=20 per phase); `npm test` runs a short form.
 const SECONDS = Number(process.env.CHAOS_SECONDS ?? 3)
 const FULL = SECONDS >= 20
@@ -31,6 +34,8 @@ interface Report {
   untypedCount: number
   slow: number
   slowest: number
+  slowestOp?: string
+  loopLagMaxMs?: number
   wrongKey: string[]
   wrongKeyCount: number
   returned: string[]
@@ -109,11 +114,32 @@ let redis: RedisServer
 const proxies: FaultProxy[] = []
 const instances: Remote[] = []
 
-afterAll(async () => {
+/** Closes the instances and their proxies (a later phase starts its own). */
+async function stopInstances(): Promise<void> {
   for (const i of instances) await i.call('close').catch(() => undefined)
-  for (const i of instances) await i.close()
-  for (const p of proxies) await p.close()
+  for (const i of instances.splice(0)) await i.close()
+  for (const p of proxies.splice(0)) await p.close()
+}
+
+/** Three instances (this process and two children), each through its own fault proxy, made with `config` and `extra(i)`. */
+async function startInstances(prefix: string, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<void> {
+  prefixOf = prefix
+  for (let i = 0; i < 3; i++) proxies.push(await startFaultProxy({ port: redis.port }))
+  instances.push(await local(), await child(), await child())
+  await Promise.all(instances.map((inst, i) => inst.call('create', { ...config, name: `i${i}`, url: proxies[i]!.url, prefix, seed: 1000 + i, ...extra(i) })))
+  await sleep(300) // subscriptions in place
+}
+
+afterAll(async () => {
+  await stopInstances()
   await redis?.stop()
+  if (rows.length === 0) return
+  const table = ['| invariant | value | note |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  console.log(`\nFault run: ${SECONDS} s per phase\n\n${table}\n`)
+  if (FULL) {
+    mkdirSync('bench/results', { recursive: true })
+    writeFileSync('bench/results/chaos.json', JSON.stringify({ seconds: SECONDS, config, rows, date: new Date().toISOString() }, null, 2))
+  }
 })
 
 /** Stops the load, heals, waits one retry interval + 1 s, then reads every key on every instance. */
@@ -131,9 +157,14 @@ async function disagreements(keys: string[]): Promise<number> {
   for (const key of split.slice(0, 5)) {
     const inL2 = await raw.get(`${prefixOf}:${key}`)
     console.log(`disagree on ${key}: ${seen.map((values) => JSON.stringify(values[keys.indexOf(key)] ?? null)).join(' / ')}; L2: ${inL2}`)
+    console.log(`  L1 of each: ${JSON.stringify(await Promise.all(instances.map((i) => i.call('inspect', key))))}`)
   }
   raw.disconnect()
-  if (split.length > 0) console.log(JSON.stringify((await Promise.all(instances.map((i) => i.call<Report>('report')))).map((r) => r.stats)))
+  if (split.length > 0) {
+    const reports = await Promise.all(instances.map((i) => i.call<Report & { queue?: unknown }>('report')))
+    console.log(JSON.stringify(reports.map((r) => r.stats)))
+    console.log(`retry queues: ${JSON.stringify(reports.map((r) => r.queue))}`)
+  }
   return split.length
 }
 
@@ -158,14 +189,7 @@ async function stampedes(rounds: number, tag: string): Promise<number[]> {
 describe(`fault run (${SECONDS} s per phase)`, () => {
   it('holds every invariant with Redis killed under load, and under injected faults', async () => {
     redis = await startRedisServer()
-    const prefix = `chaos${process.pid}`
-    prefixOf = prefix
-    for (let i = 0; i < 3; i++) proxies.push(await startFaultProxy({ port: redis.port }))
-    instances.push(await local(), await child(), await child())
-    await Promise.all(
-      instances.map((inst, i) => inst.call('create', { ...config, name: `i${i}`, url: proxies[i]!.url, prefix, seed: 1000 + i })),
-    )
-    await sleep(300) // subscriptions in place
+    await startInstances(`chaos${process.pid}`)
     const keys = Array.from({ length: config.keys }, (_, i) => `k${i}`).concat(Array.from({ length: config.lockKeys }, (_, i) => `lk${i}`))
     const concurrency = 16
     const lockRounds: number[] = []
@@ -230,12 +254,6 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
       ['memory after phase B vs after phase A (JS heap after gc, worst child process)', `${memoryRatio.toFixed(2)}x`, `bounded: under 1.5x`],
       ['bus messages lost and noticed (sequence gaps)', String(sum((r) => Number(r.stats.busGaps))), `L1 revalidated each time; dropped from full retry queues ${sum((r) => Number(r.stats.busDropped))}, refused ${sum((r) => Number(r.stats.busRejected))}`],
     )
-    const table = ['| invariant | value | note |', '|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
-    console.log(`\nFault run: ${SECONDS} s per phase, ${concurrency} concurrent calls per instance\n\n${table}\n`)
-    if (FULL) {
-      mkdirSync('bench/results', { recursive: true })
-      writeFileSync('bench/results/chaos.json', JSON.stringify({ seconds: SECONDS, config, rows, date: new Date().toISOString() }, null, 2))
-    }
 
     expect(crashes.flatMap((c) => [...c.unhandled, ...c.uncaught])).toEqual([])
     expect(reports.flatMap((r) => r.untyped)).toEqual([])
@@ -245,5 +263,73 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
     expect([disagreeA, disagreeB]).toEqual([0, 0])
     expect(lockRounds.every((n) => n === 1)).toBe(true)
     expect(memoryRatio).toBeLessThan(1.5)
+    await stopInstances()
   }, 60_000 + SECONDS * 2_000 * 3)
+
+  it('on default options: Redis killed twice under load, no call waits more than one commandTimeout + 100 ms', async () => {
+    redis ??= await startRedisServer()
+    await startInstances(`chaosdefaults${process.pid}`, () => ({ defaults: true, keys: 50 }))
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
+    await Promise.all(instances.map((i) => i.call('startLoad', 20)))
+    // The issue's run, scaled to the phase: killed at 4 s and 10 s, back at 7 s and 12 s of 15.
+    const unit = (SECONDS * 1_000) / 15
+    await sleep(4 * unit)
+    await redis.stop()
+    await sleep(3 * unit)
+    await redis.start()
+    await sleep(3 * unit)
+    await redis.stop()
+    await sleep(2 * unit)
+    await redis.start()
+    await sleep(3 * unit)
+    // Defaults: retryInterval 1 s, so the instances must agree within it (disagreements waits 1 s more).
+    const disagree = await disagreements(keys)
+    const reports = await collect()
+    const crashes = await Promise.all(instances.map((i) => i.crashes()))
+    const sum = (f: (r: Report) => number) => reports.reduce((a, r) => a + f(r), 0)
+    const errors: Record<string, number> = {}
+    for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n
+    rows.push(
+      ['on default options: operations (3 instances x 20 lanes, 50 keys)', String(sum((r) => r.ops)), `Redis killed 2x; ${Object.entries(errors).map(([c, n]) => `${c} ${n}`).join(', ') || 'no'} typed errors`],
+      ['on default options: calls over commandTimeout + 100 ms (600 ms) beyond their process\'s event-loop lateness', String(sum((r) => r.slow)), `slowest ${Math.max(...reports.map((r) => r.slowest))} ms (${reports.map((r) => `${r.slowestOp} ${r.slowest}`).join(', ')}; event loop late by up to ${reports.map((r) => r.loopLagMaxMs).join(' / ')} ms); must be 0`],
+      ['on default options: keys the instances disagree on, 1 s + 1 s after Redis is back', String(disagree), 'must be 0'],
+      ['on default options: L2 errors, bus messages dropped from full queues', `${sum((r) => Number(r.stats.l2Errors))}, ${sum((r) => Number(r.stats.busDropped))}`, 'fail fast: once Redis is known down, no command waits for it'],
+    )
+    expect(crashes.flatMap((c) => [...c.unhandled, ...c.uncaught])).toEqual([])
+    expect(reports.flatMap((r) => r.untyped)).toEqual([])
+    expect(reports.flatMap((r) => r.wrongKey)).toEqual([])
+    expect(sum((r) => r.slow)).toBe(0)
+    expect(disagree).toBe(0)
+    // Nothing blocks an event loop for long (an error storm, replaying the queue): the load's own lateness only.
+    expect(Math.max(...reports.map((r) => r.loopLagMaxMs ?? 0))).toBeLessThan(1_000)
+    await stopInstances()
+  }, 60_000 + SECONDS * 2_000)
+
+  it('grace and refreshes under faults: every refresh that completed is stored', async () => {
+    redis ??= await startRedisServer()
+    await startInstances(`chaosrefresh${process.pid}`, (i) => ({ refresh: i === 0 ? 'refresher' : 'reader', keys: 50 }))
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
+    await Promise.all(
+      instances.map((i) => i.call('setFaults', { l2: { errorRate: 0.3, jitter: 200 }, bus: { dropRate: 0.1, duplicateRate: 0.05 } })),
+    )
+    await Promise.all(instances.map((i) => i.call('startLoad', 20)))
+    await sleep(SECONDS * 1_000)
+    const disagree = await disagreements(keys)
+    const reports = await collect()
+    const crashes = await Promise.all(instances.map((i) => i.crashes()))
+    const refresher = reports[0]!.stats
+    rows.push(
+      ['grace + refreshes under faults: factory calls (refreshes) on the refreshing instance', String(refresher.factoryCalls), `graced answers ${refresher.gracedHits}; 30% L2 errors, 0-200 ms latency, 10% bus drops`],
+      ['grace + refreshes under faults: refreshes that completed but were not stored', String(refresher.discarded), 'must be 0: nothing but refreshes changed a key'],
+      ['grace + refreshes under faults: calls over commandTimeout + 100 ms (600 ms)', String(reports.reduce((a, r) => a + r.slow, 0)), 'must be 0'],
+      ['grace + refreshes under faults: keys the instances disagree on after healing', String(disagree), 'must be 0'],
+    )
+    expect(crashes.flatMap((c) => [...c.unhandled, ...c.uncaught])).toEqual([])
+    expect(reports.flatMap((r) => [...r.untyped, ...r.wrongKey])).toEqual([])
+    expect(Number(refresher.factoryCalls)).toBeGreaterThan(0)
+    expect(refresher.discarded).toBe(0)
+    expect(reports.reduce((a, r) => a + r.slow, 0)).toBe(0)
+    expect(disagree).toBe(0)
+    await stopInstances()
+  }, 60_000 + SECONDS * 2_000)
 })

@@ -12,6 +12,11 @@ type Change = Omit<BusMessage, 'from'>
 
 /** Most senders whose sequence numbers an instance keeps. */
 const MAX_SENDERS = 4096
+/**
+ * Per sender, which of the last REPLAY_WINDOW numbers were heard: a late one is applied once, a copy refused. Wider
+ * than a flush's batch (64): a batch published again after a partial failure arrives behind its own later part.
+ */
+const REPLAY_WINDOW = 1024
 
 /**
  * A change that fails for its own reasons and will again: its value cannot be encoded, or the driver classes
@@ -78,7 +83,7 @@ export class Coherence {
   private beatSeq = 0
   private readonly heartbeat: ReturnType<typeof setInterval> | undefined
   /** Per sender: the highest sequence number heard, and when (senders gone for an hour are forgotten). */
-  private readonly heard = new Map<string, { seq: number; at: number }>()
+  private readonly heard = new Map<string, { seq: number; at: number; window: Set<number> }>()
 
   /**
    * Checks a bus factory and its options, creating nothing: the cache calls it before it opens anything (an L2
@@ -105,6 +110,10 @@ export class Coherence {
     this.maxSize = checked.maxSize
     this.retryMs = checked.retryMs
     this.signer = checked.signer
+    // L2 answers again: what waits in the queue goes now, whatever the backoff had planned.
+    stack.onReachable = () => {
+      if (this.queue.length > 0) this.flushOnReconnect()
+    }
     this.transport = factory?.create({ channel, logger: stack.logger })
     if (this.transport) {
       this.transport.onReconnect(() => this.flushOnReconnect())
@@ -287,9 +296,14 @@ export class Coherence {
    */
   private sequence(from: string, seq: number, sync: boolean): boolean {
     const last = this.heard.get(from)
-    // A change whose number was heard already: a copy played again (it would be idempotent, but a replayed
-    // clear must not empty L1 twice). A heartbeat repeats the last number by design.
-    if (last !== undefined && !sync && seq <= last.seq) return false
+    if (last !== undefined && !sync && seq <= last.seq) {
+      // Not above the highest number heard: a change that arrived late (part of a batch published again after a
+      // partial failure: its gap was counted when a later one came) is applied once; one heard already is a
+      // copy played again, refused. Numbers older than the window are refused too (their gap was counted).
+      if (seq <= last.seq - REPLAY_WINDOW || last.window.has(seq)) return false
+      last.window.add(seq)
+      return true
+    }
     // A change carries its own number; a heartbeat, the number of the sender's last change.
     const missed = last === undefined ? 0 : seq - last.seq - (sync ? 0 : 1)
     if (missed > 0) {
@@ -298,10 +312,14 @@ export class Coherence {
       this.stack.distrustL1()
     }
     if (last === undefined || seq > last.seq) {
+      const window = last?.window ?? new Set<number>()
+      // A heartbeat's number is the sender's last change: heard already, or part of the gap just counted.
+      if (!sync) window.add(seq)
+      if (window.size > 2 * REPLAY_WINDOW) for (const n of window) if (n <= seq - REPLAY_WINDOW) window.delete(n)
       // Re-inserted, so the Map's order is by last heard: past MAX_SENDERS the longest silent goes (forged
       // senders on an unsigned bus must not grow it without bound). A forgotten sender's next gap goes unseen.
       this.heard.delete(from)
-      this.heard.set(from, { seq, at: Date.now() })
+      this.heard.set(from, { seq, at: Date.now(), window })
       if (this.heard.size > MAX_SENDERS) this.heard.delete(this.heard.keys().next().value!)
     }
     return true
@@ -412,7 +430,10 @@ export class Coherence {
     ;(this.timer as { unref?: () => void }).unref?.()
   }
 
-  /** Publishing works again: flush within a short random delay (a fleet reconnects together), at most retryInterval / 4. */
+  /**
+   * Publishing works again (the bus reconnected, or L2 answers again): flush within a short random delay (a fleet
+   * reconnects together), at most retryInterval / 4.
+   */
   private flushOnReconnect(): void {
     if (this.timer) clearTimeout(this.timer)
     this.failures = 0

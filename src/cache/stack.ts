@@ -156,6 +156,8 @@ export class CacheStack {
   private downSince = 0
   /** No logger was given: an unreachable L2 is still said once, on the console. */
   loudWhenSilent = false
+  /** Called when L2 answers again after an outage (the retry queue flushes then, not at its next backoff). */
+  onReachable: (() => void) | undefined
   /** A key as it may leave the process (errors, logs): itself, redacted, or undefined (traceKeys). */
   readonly showKey: (key: string) => string | undefined
 
@@ -214,6 +216,10 @@ export class CacheStack {
       },
     })
     this.emitter = new Emitter((error, event) => this.logger.error({ err: error, event }, 'a cache event listener threw'))
+    this.l2?.onRecover?.(() => {
+      if (this.downSince !== 0) this.reachable()
+      else this.onReachable?.()
+    })
   }
 
   /** A stamp for a write or an invalidation happening now: ms, but never equal to or below the last one. */
@@ -479,6 +485,9 @@ export class CacheStack {
    * L2 and the copy stays a fallback; without one, L1 is emptied.
    */
   distrustL1(): void {
+    // What is in flight may have read what the missed messages changed: none of it is kept (an L2 read that
+    // began before a delete we never heard of would otherwise bring the deleted value back, fresh).
+    this.changed('', true)
     if (this.l2) this.staleBefore = this.stamp(Date.now())
     else this.clear('')
     this.logger.warn({ tier: 'bus' }, 'bus subscription restored: L1 entries are revalidated against L2')
@@ -582,6 +591,7 @@ export class CacheStack {
   private reachable(): void {
     this.logger.warn({ tier: 'l2', downMs: Date.now() - this.downSince }, `${this.l2?.target ?? 'L2'} answers again`)
     this.downSince = 0
+    this.onReachable?.()
   }
 
   /**

@@ -158,6 +158,12 @@ export function chaosDriver(inner: L2DriverFactory, options: ChaosFaults & { see
         invalidateTags: (tags, how, stamp) => chaos.call('invalidateTags', () => d.invalidateTags(tags, how, stamp)),
         tagStamps: (tags) => chaos.call('tagStamps', () => d.tagStamps(tags)),
         tagRetentionMs: d.tagRetentionMs,
+        // What the driver says of itself passes through: its limits, its error classes, where it connects, and
+        // its recoveries (the retry queue flushes on them). An injected fault is transient.
+        maxKeyBytes: d.maxKeyBytes,
+        target: d.target,
+        isPermanent: d.isPermanent && ((error) => !(error instanceof ChaosError) && d.isPermanent!(error)),
+        onRecover: d.onRecover && ((listener) => d.onRecover!(listener)),
         // Never faulted: the cache must be able to let go of its connections.
         disconnect: () => d.disconnect(),
         locks: locks && {

@@ -54,6 +54,11 @@ export interface L2Driver {
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
   disconnect(): Promise<void>
+  /**
+   * Registers a listener for the driver reaching its server again after an outage it noticed (a reconnection,
+   * a probe that answered): the retry queue flushes then instead of at its next backoff.
+   */
+  onRecover?(listener: () => void): void
   /** Where the driver connects, for messages ('Redis at 127.0.0.1:6379'); never a password. */
   readonly target?: string
   /**

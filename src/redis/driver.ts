@@ -135,7 +135,24 @@ export class RedisDriver implements L2Driver {
   }
   private readonly serializer: Serializer
   private readonly tagKeys: { delete: string; expire: string }
-  private readonly watchdog: Watchdog
+  private readonly watchdog: Pick<Watchdog, 'guard' | 'stop'>
+  /**
+   * A command timed out on a connection that says it is ready (a server that died behind an open socket, or a
+   * proxy): commands fail at once until a background PING answers, so no call waits a second command timeout
+   * for the same outage (with a default getOrSet: its read, then its write).
+   */
+  private silent = false
+  private probe: ReturnType<typeof setTimeout> | undefined
+  private closed = false
+  private readonly recovered: Array<() => void> = []
+
+  onRecover(listener: () => void): void {
+    this.recovered.push(listener)
+  }
+
+  private recover(): void {
+    for (const listener of this.recovered) listener()
+  }
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -147,7 +164,21 @@ export class RedisDriver implements L2Driver {
     readonly tagRetentionMs: number,
   ) {
     this.serializer = serializer ?? jsonSerializer
-    this.watchdog = new Watchdog(commandTimeout)
+    // Every 'ready' after the first is a reconnection.
+    let connected = redis.status === 'ready'
+    redis.on('ready', () => {
+      if (connected) this.recover()
+      connected = true
+    })
+    const dog = new Watchdog(commandTimeout)
+    this.watchdog = {
+      guard: <T>(call: Promise<T>, deadline?: number): Promise<T> =>
+        dog.guard(call, deadline).catch((error: unknown) => {
+          if (error instanceof Error && error.message.includes('did not answer in time')) this.goSilent()
+          throw error
+        }),
+      stop: () => dog.stop(),
+    }
     // User keys are `<prefix>:<key>`; the driver's own records are `<prefix>#...`, which no user key can name and
     // no namespace clear (a SCAN of `<prefix>:<path>*`) can reach.
     this.tagKeys = { delete: `${prefix}#tags:deleted`, expire: `${prefix}#tags:expired` }
@@ -159,7 +190,34 @@ export class RedisDriver implements L2Driver {
 
   /** Resolves at once on a ready connection (no extra await on the hot path). */
   private ready(): Promise<void> | undefined {
+    if (this.silent) return Promise.reject(new Error(`${this.target} is not answering (a command timed out): failing fast until a PING answers`))
     return this.redis.status === 'ready' ? undefined : whenReady(this.redis, this.commandTimeout)
+  }
+
+  /** See `silent`: PING in the background, every commandTimeout, until Redis answers or the driver closes. */
+  private goSilent(): void {
+    if (this.silent || this.closed) return
+    this.silent = true
+    const ping = () => {
+      this.probe = undefined
+      if (this.closed) return
+      this.watchdogPing().then(
+        () => {
+          this.silent = false
+          this.recover()
+        },
+        () => {
+          if (!this.closed) this.probe = setTimeout(ping, this.commandTimeout)
+          ;(this.probe as { unref?: () => void } | undefined)?.unref?.()
+        },
+      )
+    }
+    ping()
+  }
+
+  private watchdogPing(): Promise<unknown> {
+    const ready = this.redis.status === 'ready' ? undefined : whenReady(this.redis, this.commandTimeout)
+    return (ready ?? Promise.resolve()).then(() => this.watchdog.guard(this.redis.ping()))
   }
 
   /** A stored entry, or undefined for none; one that cannot be read is reported and read as a miss. */
@@ -343,6 +401,8 @@ export class RedisDriver implements L2Driver {
   }
 
   async disconnect(): Promise<void> {
+    this.closed = true
+    if (this.probe) clearTimeout(this.probe)
     this.watchdog.stop()
     if (!this.owned) return
     try {
