@@ -285,13 +285,14 @@ describe(`fault run (${SECONDS} s per phase)`, () => {
     // Defaults: retryInterval 1 s, so the instances must agree within it (disagreements waits 1 s more).
     const disagree = await disagreements(keys)
     const reports = await collect()
+    if (process.env.CHAOS_TRACE) console.log(`slow calls: ${JSON.stringify(reports.map((r) => (r as Report & { traces?: unknown }).traces))}`)
     const crashes = await Promise.all(instances.map((i) => i.crashes()))
     const sum = (f: (r: Report) => number) => reports.reduce((a, r) => a + f(r), 0)
     const errors: Record<string, number> = {}
     for (const r of reports) for (const [code, n] of Object.entries(r.errors)) errors[code] = (errors[code] ?? 0) + n
     rows.push(
       ['on default options: operations (3 instances x 20 lanes, 50 keys)', String(sum((r) => r.ops)), `Redis killed 2x; ${Object.entries(errors).map(([c, n]) => `${c} ${n}`).join(', ') || 'no'} typed errors`],
-      ['on default options: calls over commandTimeout + 100 ms (600 ms) beyond their process\'s event-loop lateness', String(sum((r) => r.slow)), `slowest ${Math.max(...reports.map((r) => r.slowest))} ms (${reports.map((r) => `${r.slowestOp} ${r.slowest}`).join(', ')}; event loop late by up to ${reports.map((r) => r.loopLagMaxMs).join(' / ')} ms); must be 0`],
+      ['on default options: calls that waited over commandTimeout + 100 ms (600 ms; a call\'s time less its factory\'s and its process\'s event-loop lateness)', String(sum((r) => r.slow)), `slowest ${Math.max(...reports.map((r) => r.slowest))} ms (${reports.map((r) => `${r.slowestOp} ${r.slowest}`).join(', ')}; event loop late by up to ${reports.map((r) => r.loopLagMaxMs).join(' / ')} ms); must be 0`],
       ['on default options: keys the instances disagree on, 1 s + 1 s after Redis is back', String(disagree), 'must be 0'],
       ['on default options: L2 errors, bus messages dropped from full queues', `${sum((r) => Number(r.stats.l2Errors))}, ${sum((r) => Number(r.stats.busDropped))}`, 'fail fast: once Redis is known down, no command waits for it'],
     )
