@@ -275,6 +275,30 @@ export function l2DriverSuite(options: L2DriverSuiteOptions): void {
       check(threw, 'encode of a cyclic value must throw (the cache then refuses the write with E_UNSERIALIZABLE_VALUE)')
     }))
 
+    it('classes its errors, if it says how: a lost connection or a timeout is transient, never permanent', withDriver(async (driver) => {
+      if (driver.isPermanent === undefined) return
+      const transient = [new Error('connection lost'), Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), new Error('did not answer in time (timeout 500 ms)')]
+      for (const error of transient) {
+        let permanent: unknown
+        try {
+          permanent = driver.isPermanent(error)
+        } catch (thrown) {
+          throw new ConformanceError(`isPermanent threw for ${show(error.message)}: ${show((thrown as Error).message)}; it must answer true or false`)
+        }
+        expectSame(permanent, false, `isPermanent(${show(error.message)})`)
+      }
+      expectSame(driver.isPermanent(undefined), false, 'isPermanent(undefined)')
+    }))
+
+    it('holds keys as long as it says it does (maxKeyBytes), and each distinct', withDriver(async (driver) => {
+      if (driver.maxKeyBytes === undefined) return
+      check(Number.isInteger(driver.maxKeyBytes) && driver.maxKeyBytes > 0, `maxKeyBytes must be a whole number > 0, got ${show(driver.maxKeyBytes)}`)
+      const longest = 'k'.repeat(driver.maxKeyBytes - 1)
+      await put(driver, `${longest}a`, entry('a'))
+      await put(driver, `${longest}b`, entry('b'))
+      expectSame((await driver.getMany([`${longest}a`, `${longest}b`])).map((e) => e?.value), ['a', 'b'], 'two keys of maxKeyBytes bytes')
+    }))
+
     it('round-trips large and unicode values and keys', withDriver(async (driver) => {
       const big = 'x'.repeat(1 << 20)
       const key = 'ключ:😀:\u0000?*%_'
