@@ -59,6 +59,14 @@ export interface L2Driver {
    * a probe that answered): the retry queue flushes then instead of at its next backoff.
    */
   onRecover?(listener: () => void): void
+  /**
+   * What becomes of a write the cache gave up on (its command timed out): 'cancelled', the server drops it (a
+   * statement timeout), so it never lands after a later change; 'may-land', it may still reach the store later,
+   * after a newer change of the key, and stays there until this instance's retry queue re-applies the key from
+   * its L1 (within a retry interval once the store answers). Undefined counts as 'may-land'. Stores that cannot
+   * write conditionally (Workers KV, most Keyv stores) are 'may-land'.
+   */
+  readonly lateWrites?: 'cancelled' | 'may-land'
   /** Where the driver connects, for messages ('Redis at 127.0.0.1:6379'); never a password. */
   readonly target?: string
   /**

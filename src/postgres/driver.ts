@@ -78,6 +78,8 @@ function utf8Bytes(text: string): number {
 
 export class PostgresDriver implements L2Driver {
   readonly maxKeyBytes: number
+  /** statement_timeout on its own connections; a pool handed in keeps its own settings ('may-land' unless it has one). */
+  readonly lateWrites: 'cancelled' | 'may-land'
 
   /** Where it connects, for messages ('PostgreSQL at 127.0.0.1:5432/app'); never a password. */
   get target(): string {
@@ -121,6 +123,7 @@ export class PostgresDriver implements L2Driver {
   ) {
     this.serializer = serializer ?? jsonSerializer
     this.maxKeyBytes = INDEX_ROW_BYTES - utf8Bytes(escapeText(ns))
+    this.lateWrites = owned ? 'cancelled' : 'may-land'
     this.watchdog = new Watchdog(commandTimeout, 'PostgreSQL')
     const quote = (name: string) =>
       name

@@ -129,6 +129,8 @@ const readyWaits = new WeakMap<Redis | Cluster, Promise<void>>()
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/
 
 export class RedisDriver implements L2Driver {
+  /** A command sent is run, whenever it arrives: last writer wins (see L2Driver.lateWrites). */
+  readonly lateWrites = 'may-land'
   /** Where it connects, for messages ('Redis at 127.0.0.1:6379'). */
   get target(): string {
     return describeTarget(this.redis)

@@ -290,6 +290,10 @@ export function l2DriverSuite(options: L2DriverSuiteOptions): void {
       expectSame(driver.isPermanent(undefined), false, 'isPermanent(undefined)')
     }))
 
+    it('says what becomes of a write the cache gave up on (lateWrites), if it says', withDriver(async (driver) => {
+      check(driver.lateWrites === undefined || driver.lateWrites === 'cancelled' || driver.lateWrites === 'may-land', `lateWrites must be 'cancelled', 'may-land' or absent, got ${show(driver.lateWrites)}`)
+    }))
+
     it('holds keys as long as it says it does (maxKeyBytes), and each distinct', withDriver(async (driver) => {
       if (driver.maxKeyBytes === undefined) return
       check(Number.isInteger(driver.maxKeyBytes) && driver.maxKeyBytes > 0, `maxKeyBytes must be a whole number > 0, got ${show(driver.maxKeyBytes)}`)
