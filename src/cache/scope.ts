@@ -43,7 +43,12 @@ export class Scope {
     readonly path: string,
     readonly namespaceName: string | undefined,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.maxKeyBytes = stack.l2?.maxKeyBytes ?? Infinity
+  }
+
+  /** The longest key (and tag) the L2 driver holds, in UTF-8 bytes (Infinity: no limit below MAX_KEY_LENGTH). */
+  private readonly maxKeyBytes: number
 
   child(name: string): Scope {
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('a namespace name must be a non-empty string')
@@ -63,8 +68,8 @@ export class Scope {
     if (!wellFormed(key)) throw new InvalidKeyError('cache keys must be well-formed UTF-16: this one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
     const full = this.path === '' ? key : this.path + key
     // Up to a third of the driver's limit in code units cannot exceed it: only longer keys are measured.
-    const maxBytes = this.stack.l2?.maxKeyBytes
-    if (maxBytes !== undefined && full.length * 3 > maxBytes && utf8Length(full) > maxBytes) {
+    const maxBytes = this.maxKeyBytes
+    if (full.length * 3 > maxBytes && utf8Length(full) > maxBytes) {
       throw new InvalidKeyError(`cache key is ${utf8Length(full)} bytes in UTF-8 with the namespace path; the L2 driver holds keys of at most ${maxBytes}`)
     }
     return full
@@ -83,9 +88,8 @@ export class Scope {
         )
       }
       if (!wellFormed(t)) throw new InvalidOptionError('each tag must be well-formed UTF-16: one has a lone surrogate, which L2 (UTF-8) cannot tell apart from another')
-      const maxBytes = this.stack.l2?.maxKeyBytes
-      if (maxBytes !== undefined && utf8Length(this.path + t) > maxBytes) {
-        throw new InvalidOptionError(`a tag is ${utf8Length(this.path + t)} bytes in UTF-8 with the namespace path; the L2 driver holds tags of at most ${maxBytes}`)
+      if (this.maxKeyBytes < Infinity && utf8Length(this.path + t) > this.maxKeyBytes) {
+        throw new InvalidOptionError(`a tag is ${utf8Length(this.path + t)} bytes in UTF-8 with the namespace path; the L2 driver holds tags of at most ${this.maxKeyBytes}`)
       }
     }
     return tags.length === 0 ? undefined : this.path === '' ? [...(tags as string[])] : (tags as string[]).map((t) => this.path + t)
