@@ -44,7 +44,7 @@ describe('the suite under node:test', () => {
     const { promisify } = await import('node:util')
     const env = { ...process.env, REDIS_URL: redisUrl, DATABASE_URL: databaseUrl }
     const { stdout } = await promisify(execFile)(process.execPath, ['--test', '--test-reporter=tap', 'test/fixtures/conformance.node.mjs'], { env, timeout: 120_000 })
-    expect(stdout).toMatch(/# pass 31\n/)
+    expect(stdout).toMatch(/# pass 37\n/)
     expect(stdout).toMatch(/# fail 0\n/)
   })
 })

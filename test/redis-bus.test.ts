@@ -60,6 +60,8 @@ describe('Redis bus', () => {
       await a.set({ key: 'replaced', value: 'old' })
       await a.set({ key: 'deleted', value: 'old' })
       expect(await b.getMany({ keys: ['replaced', 'deleted'] })).toEqual(['old', 'old'])
+      // a's messages of those sets are out before Redis goes.
+      await within(500, async () => a.stats().busQueued === 0)
       await server.stop()
       await a.set({ key: 'replaced', value: 'new' }) // L2 write fails: queued
       await a.delete({ key: 'deleted' })

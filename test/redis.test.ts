@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis'
 import superjson from 'superjson'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ErrorCodes, RustoCache, type RustoCacheOptions } from '../src/index.js'
-import { redisDriver, type RedisConnection } from '../src/redis/index.js'
+import { redisDriver, type RedisConnection, type RedisDriver } from '../src/redis/index.js'
 import { startRedisCluster, startRedisServer, waitUntil, type RedisClusterServers, type RedisServer } from './helpers/redis-server.js'
 
 const url = inject('redisUrl')
@@ -279,23 +279,23 @@ describe('Redis L2 batches', () => {
     return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
   }
 
-  it('reads getMany misses with one MGET, writes setMany as one pipeline, deletes deleteMany with one UNLINK', async () => {
+  it('reads getMany misses with one MGET, writes setMany as one script call, deletes deleteMany with one script call', async () => {
     const g = group()
     const a = make(g, {}, server.url)
     const b = make(g, {}, server.url)
     const hundred = Array.from({ length: 100 }, (_, i) => `h${i}`)
-    const sets = await calls('set')
+    const evals = await calls('eval')
     await a.setMany({ items: [...hundred.map((key, i) => ({ key, value: i })), { key: 'a', value: 1 }, { key: 'b', value: 2 }, { key: 'c', value: 3 }] })
-    expect(await calls('set')).toBe(sets + 103)
+    expect(await calls('eval')).toBe(evals + 1)
     const mget = await calls('mget')
     const get = await calls('get')
     expect(await b.getMany({ keys: hundred })).toEqual(hundred.map((_, i) => i))
     expect(await b.getMany({ keys: ['c', 'zz', 'a', 'b'] })).toEqual([3, undefined, 1, 2])
     expect(await calls('mget')).toBe(mget + 2)
     expect(await calls('get')).toBe(get)
-    const unlink = await calls('unlink')
+    const deletes = await calls('eval')
     expect(await b.deleteMany({ keys: ['a', 'b', 'zz'] })).toBe(2)
-    expect(await calls('unlink')).toBe(unlink + 1)
+    expect(await calls('eval')).toBe(deletes + 1)
     expect(await make(g, {}, server.url).getMany({ keys: ['a', 'b', 'c'] })).toEqual([undefined, undefined, 3])
   })
 })
@@ -441,5 +441,31 @@ describe('Redis killed, on default options', () => {
     } finally {
       await server.stop()
     }
+  })
+})
+
+describe('conditional writes (lateWrites: refused)', () => {
+  it('a write the cache gave up on, arriving after a later delete, does not bring the value back', async () => {
+    const g = group()
+    const a = make(g)
+    const b = make(g)
+    await a.set({ key: 'price', value: 100 })
+    const l2 = (a as unknown as { scope: { stack: { l2: RedisDriver } } }).scope.stack.l2
+    // What a's timed-out SET carried: made before b's delete.
+    const late = l2.encode({ value: 100, expiresAt: Date.now() + 60_000, createdAt: Date.now() - 10, tags: undefined })
+    await b.delete({ key: 'price' })
+    expect(await l2.set('price', late, 60_000)).toBe(false)
+    expect(await make(g).get({ key: 'price' })).toBeUndefined()
+  })
+
+  it('a write L2 refuses (it holds a newer one) leaves the writer reading the newer one', async () => {
+    const g = group()
+    const a = make(g)
+    const l2 = (a as unknown as { scope: { stack: { l2: RedisDriver } } }).scope.stack.l2
+    // Another instance's entry, made 10 s ahead of a's clock.
+    await l2.set('k', l2.encode({ value: 'newer', expiresAt: Date.now() + 60_000, createdAt: Date.now() + 10_000, tags: undefined }), 60_000)
+    await a.set({ key: 'k', value: 'older' })
+    expect(await a.get({ key: 'k' })).toBe('newer')
+    expect(await make(g).get({ key: 'k' })).toBe('newer')
   })
 })

@@ -488,7 +488,7 @@ export class Coherence {
         for (const key of message.keys) {
           const code = this.stack.core.peek(key, now)
           if (code === MISS) {
-            await this.stack.guardL2('delete', key, () => l2.delete(key))
+            await this.stack.guardL2('delete', key, () => l2.delete(key, this.stack.stamp(now)))
             continue
           }
           const entry = this.stack.core.valueAt(code & SLOT_MASK)
@@ -497,7 +497,8 @@ export class Coherence {
         }
         return
       case 'delete':
-        await this.stack.guardL2('deleteMany', undefined, () => l2.deleteMany(message.keys))
+        // The delete's own stamp: a write made after it (elsewhere) is not undone by this late re-apply.
+        await this.stack.guardL2('deleteMany', undefined, () => l2.deleteMany(message.keys, message.stamp ?? this.stack.stamp(now)))
         return
       case 'expire':
         for (const key of message.keys) await this.stack.guardL2('expire', key, () => l2.expire(key, now))

@@ -352,7 +352,10 @@ export class RustoCache {
       const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
       for (const key of keys) stack.beginWrite(key)
       try {
-        inL2 = (await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then(() => true))) === true
+        const answer = await stack.l2Call('setMany', undefined, (l2) => l2.setMany(batch).then((done) => done ?? true))
+        inL2 = answer !== undefined
+        // Keys L2 kept a newer version of (a conditional driver): this L1's copies must not outlive it.
+        if (Array.isArray(answer)) answer.forEach((done, i) => done || stack.outdate(keys[i]!))
       } finally {
         for (const key of keys) stack.endWrite(key)
       }
@@ -423,8 +426,10 @@ export class RustoCache {
     const { stack } = scope
     const key = scope.keyFor(options(given, 'delete').key)
     const inL1 = stack.remove(key)
-    const l2Result = await stack.l2Call('delete', key, (l2) => l2.delete(key))
-    scope.coherence.announce({ type: 'delete', keys: [key] }, l2Result !== undefined || !stack.l2)
+    // Stamped: a conditional driver keeps it as a tombstone that refuses writes made before it.
+    const stamp = stack.stamp(Date.now())
+    const l2Result = await stack.l2Call('delete', key, (l2) => l2.delete(key, stamp))
+    scope.coherence.announce({ type: 'delete', keys: [key], stamp }, l2Result !== undefined || !stack.l2)
     const deleted = inL1 || l2Result === true
     if (deleted) {
       stack.counters.deletes++
@@ -444,8 +449,9 @@ export class RustoCache {
     const keys = userKeys.map((k) => scope.keyFor(k))
     const deleted = keys.map((key) => stack.remove(key))
     // One UNLINK for the batch; its count covers keys that were only in L2.
-    const inL2 = await stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys))
-    scope.coherence.announce({ type: 'delete', keys }, inL2 !== undefined || !stack.l2)
+    const stamp = stack.stamp(Date.now())
+    const inL2 = await stack.l2Call('deleteMany', undefined, (l2) => l2.deleteMany(keys, stamp))
+    scope.coherence.announce({ type: 'delete', keys, stamp }, inL2 !== undefined || !stack.l2)
     let n = 0
     deleted.forEach((yes, i) => {
       if (!yes) return

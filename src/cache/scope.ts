@@ -129,15 +129,21 @@ export class Scope {
     const inL1 = stack.write(key, kept, write, now, stamp)
     // An L1-only cache skips the await: it would cost a promise hop on every miss.
     let inL2 = false
+    let refused = false
     if (remote !== undefined) {
       stack.beginWrite(key)
       try {
-        inL2 = (await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then(() => true), ticket?.deadline)) === true
+        const answer = await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then((written) => written !== false), ticket?.deadline)
+        inL2 = answer === true
+        refused = answer === false
       } finally {
         stack.endWrite(key)
       }
     }
-    const l2Done = inL2 || !l2
+    // L2 holds something newer than this write (a conditional driver refused it): this L1 copy must not outlive
+    // it. Outdated, the next read fetches L2's.
+    if (refused) stack.outdate(key)
+    const l2Done = inL2 || refused || !l2
     if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
     if (inL1 || inL2) this.emit('cache:written', userKey)
     return inL1 || inL2

@@ -35,11 +35,21 @@ export interface L2Driver {
    * encode (a BigInt or a cycle with JSON) is the caller's error, not an L2 failure: it must throw then.
    */
   encode(entry: L2Entry): string
-  /** Stores what encode() made. `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. */
-  set(key: string, payload: string, ttlMs: number): Promise<void>
-  setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void>
-  delete(key: string): Promise<boolean>
-  deleteMany(keys: readonly string[]): Promise<number>
+  /**
+   * Stores what encode() made. `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. A driver that
+   * writes conditionally (lateWrites 'refused') resolves false when it kept what it holds because that is newer
+   * (a write or a delete made after this entry, by more than REMOTE_TIE_MS); others resolve nothing.
+   */
+  set(key: string, payload: string, ttlMs: number): Promise<void | boolean>
+  /** set() for many; a conditional driver resolves, per item, whether it was written. */
+  setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void | boolean[]>
+  /**
+   * Deletes a key; true when it held a live entry. `stamp`: when the cache made the delete (its stamps, ms), for a
+   * conditional driver, which keeps a tombstone so that a write made before the delete and arriving after it is
+   * refused.
+   */
+  delete(key: string, stamp?: number): Promise<boolean>
+  deleteMany(keys: readonly string[], stamp?: number): Promise<number>
   /** Makes the entry stale now, keeping it until its physical expiry. */
   expire(key: string, now: number): Promise<boolean>
   /** Deletes every key starting with `path` ('' for all of this cache's keys). */
@@ -61,12 +71,14 @@ export interface L2Driver {
   onRecover?(listener: () => void): void
   /**
    * What becomes of a write the cache gave up on (its command timed out): 'cancelled', the server drops it (a
-   * statement timeout), so it never lands after a later change; 'may-land', it may still reach the store later,
+   * statement timeout), so it never lands after a later change; 'refused', the store writes conditionally on the
+   * entry's createdAt and keeps tombstones of deletes, so a write arriving after a newer change is refused (see
+   * set); 'may-land', it may still reach the store later,
    * after a newer change of the key, and stays there until this instance's retry queue re-applies the key from
    * its L1 (within a retry interval once the store answers). Undefined counts as 'may-land'. Stores that cannot
    * write conditionally (Workers KV, most Keyv stores) are 'may-land'.
    */
-  readonly lateWrites?: 'cancelled' | 'may-land'
+  readonly lateWrites?: 'cancelled' | 'refused' | 'may-land'
   /** Where the driver connects, for messages ('Redis at 127.0.0.1:6379'); never a password. */
   readonly target?: string
   /**

@@ -1,6 +1,7 @@
 import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { CoalescedReads } from '../l2/coalesce.js'
+import { REMOTE_TIE_MS } from '../cache/tags.js'
 import { decodeEntry, encodeEntry } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
@@ -56,6 +57,55 @@ if current ~= 'inf' and tonumber(current) <= tonumber(ARGV[1]) then return 1 end
 redis.call('SET', KEYS[1], string.sub(v, 1, a) .. ARGV[1] .. string.sub(v, b), 'KEEPTTL')
 return 1
 `
+
+// Conditional writes (lateWrites 'refused'): an entry's text starts r1|<expiresAt>|<createdAt>|, a delete leaves a
+// tombstone d1|<stamp> for TOMBSTONE_MS. A write is refused when the key holds an entry or tombstone made later
+// than it by at least ARGV[#ARGV] ms (REMOTE_TIE_MS: within it, two instances' stamps do not order their calls,
+// and the last writer wins as before). KEYS: the keys; ARGV: payload, ttl ms ('' for none) per key, then the tie.
+// Returns, per key, 1 written or 0 refused.
+const SET_SCRIPT = `
+local tie = tonumber(ARGV[#ARGV])
+local out = {}
+for i = 1, #KEYS do
+  local payload = ARGV[2 * i - 1]
+  local ttl = ARGV[2 * i]
+  local ok = 1
+  local made = tonumber(string.match(payload, '^r1|[^|]*|([^|]*)|'))
+  if made then
+    local cur = redis.call('GET', KEYS[i])
+    if cur then
+      local newer = tonumber(string.match(cur, '^r1|[^|]*|([^|]*)|')) or tonumber(string.match(cur, '^d1|(.*)$'))
+      if newer and newer >= made + tie then ok = 0 end
+    end
+  end
+  if ok == 1 then
+    if ttl == '' then redis.call('SET', KEYS[i], payload) else redis.call('SET', KEYS[i], payload, 'PX', ttl) end
+  end
+  out[i] = ok
+end
+return out
+`
+
+// Deletes as tombstones: KEYS the keys; ARGV[1] the delete's stamp, ARGV[2] how long the tombstone stays (ms),
+// ARGV[3] the tie. An entry made later than the delete (by the tie or more) stays. Returns how many live
+// entries went.
+const DELETE_SCRIPT = `
+local stamp = tonumber(ARGV[1])
+local tie = tonumber(ARGV[3])
+local live = 0
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  local made = cur and tonumber(string.match(cur, '^r1|[^|]*|([^|]*)|'))
+  if not (made and made >= stamp + tie) then
+    if cur and string.sub(cur, 1, 3) == 'r1|' then live = live + 1 end
+    redis.call('SET', KEYS[i], 'd1|' .. ARGV[1], 'PX', ARGV[2])
+  end
+end
+return live
+`
+
+/** How long a delete's tombstone refuses writes made before it: far longer than any command's wait. */
+const TOMBSTONE_MS = 60_000
 
 // Releases a lock only for its owner: KEYS[1] lock key, ARGV[1] owner token.
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
@@ -129,8 +179,8 @@ const readyWaits = new WeakMap<Redis | Cluster, Promise<void>>()
 const TRANSIENT_REPLY = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|NOREPLICAS|OOM|MOVED|ASK)\b/
 
 export class RedisDriver implements L2Driver {
-  /** A command sent is run, whenever it arrives: last writer wins (see L2Driver.lateWrites). */
-  readonly lateWrites = 'may-land'
+  /** Writes are conditional on createdAt and deletes leave tombstones: a late write is refused (L2Driver.lateWrites). */
+  readonly lateWrites = 'refused'
   /** Where it connects, for messages ('Redis at 127.0.0.1:6379'). */
   get target(): string {
     return describeTarget(this.redis)
@@ -224,7 +274,8 @@ export class RedisDriver implements L2Driver {
 
   /** A stored entry, or undefined for none; one that cannot be read is reported and read as a miss. */
   private decode(key: string, text: string | null): L2Entry | undefined {
-    if (text === null) return undefined
+    // A tombstone: the key was deleted (see DELETE_SCRIPT).
+    if (text === null || text.startsWith('d1|')) return undefined
     const entry = decodeEntry(text, this.serializer)
     if (typeof entry !== 'string') return entry
     this.rejected(key, entry)
@@ -288,39 +339,48 @@ export class RedisDriver implements L2Driver {
     return out
   }
 
-  /** The SET of one entry, on the connection or in a pipeline: PX for a finite ttl, none for forever. */
-  private setCommand(target: Redis | Cluster | ReturnType<Redis['pipeline']>, key: string, text: string, ttlMs: number) {
-    return ttlMs === Infinity ? target.set(this.key(key), text) : target.set(this.key(key), text, 'PX', Math.max(1, Math.ceil(ttlMs)))
+  /** The conditional SET of a slot group of entries (SET_SCRIPT): per item, true when written. */
+  private async setGroup(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<boolean[]> {
+    const args: string[] = []
+    for (const item of items) args.push(item.payload, item.ttlMs === Infinity ? '' : String(Math.max(1, Math.ceil(item.ttlMs))))
+    args.push(String(REMOTE_TIE_MS))
+    const done = (await this.watchdog.guard(this.redis.eval(SET_SCRIPT, items.length, ...items.map((i) => this.key(i.key)), ...args))) as number[]
+    return done.map((n) => n === 1)
   }
 
-  async set(key: string, payload: string, ttlMs: number): Promise<void> {
+  async set(key: string, payload: string, ttlMs: number): Promise<boolean> {
     await this.ready()
-    await this.watchdog.guard(this.setCommand(this.redis, key, payload, ttlMs) as Promise<unknown>)
+    return (await this.setGroup([{ key, payload, ttlMs }]))[0]!
   }
 
-  async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void> {
-    if (items.length === 0) return
+  async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<boolean[]> {
+    if (items.length === 0) return []
     await this.ready()
+    const out = new Array<boolean>(items.length).fill(false)
     await Promise.all(
       this.bySlot(items.map((item) => item.key)).map(async (group) => {
-        const pipeline = this.redis.pipeline()
-        for (const i of group) this.setCommand(pipeline, items[i]!.key, items[i]!.payload, items[i]!.ttlMs)
-        const failed = ((await this.watchdog.guard(pipeline.exec())) ?? []).find(([error]) => error)
-        if (failed) throw failed[0]
+        // A key given twice keeps its last item (the script writes them in order).
+        const written = await this.setGroup(group.map((i) => items[i]!))
+        group.forEach((i, j) => (out[i] = written[j]!))
       }),
     )
+    return out
   }
 
-  async delete(key: string): Promise<boolean> {
-    await this.ready()
-    return (await this.watchdog.guard(this.redis.unlink(this.key(key)))) > 0
+  async delete(key: string, stamp = Date.now()): Promise<boolean> {
+    return (await this.deleteMany([key], stamp)) > 0
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  async deleteMany(keys: readonly string[], stamp = Date.now()): Promise<number> {
     if (keys.length === 0) return 0
     await this.ready()
-    const counts = await Promise.all(this.bySlot(keys).map((group) => this.watchdog.guard(this.redis.unlink(...group.map((i) => this.key(keys[i]!))))))
-    return counts.reduce((a, b) => a + b, 0)
+    const unique = [...new Set(keys)]
+    const counts = await Promise.all(
+      this.bySlot(unique).map((group) =>
+        this.watchdog.guard(this.redis.eval(DELETE_SCRIPT, group.length, ...group.map((i) => this.key(unique[i]!)), String(stamp), String(TOMBSTONE_MS), String(REMOTE_TIE_MS))),
+      ),
+    )
+    return (counts as number[]).reduce((a, b) => a + b, 0)
   }
 
   async expire(key: string, now: number): Promise<boolean> {

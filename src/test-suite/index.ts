@@ -290,8 +290,28 @@ export function l2DriverSuite(options: L2DriverSuiteOptions): void {
       expectSame(driver.isPermanent(undefined), false, 'isPermanent(undefined)')
     }))
 
-    it('says what becomes of a write the cache gave up on (lateWrites), if it says', withDriver(async (driver) => {
-      check(driver.lateWrites === undefined || driver.lateWrites === 'cancelled' || driver.lateWrites === 'may-land', `lateWrites must be 'cancelled', 'may-land' or absent, got ${show(driver.lateWrites)}`)
+    it('says what becomes of a write the cache gave up on (lateWrites); a conditional one refuses a late write', withDriver(async (driver) => {
+      const kinds = [undefined, 'cancelled', 'refused', 'may-land']
+      check(kinds.includes(driver.lateWrites), `lateWrites must be 'cancelled', 'refused', 'may-land' or absent, got ${show(driver.lateWrites)}`)
+      if (driver.lateWrites !== 'refused') return
+      const now = Date.now()
+      // A write made before what the key holds arrives late: refused, and what is there stays.
+      expectSame(await driver.set('k', driver.encode(entry('newer', { createdAt: now })), 60_000), true, 'set of a new entry')
+      expectSame(await driver.set('k', driver.encode(entry('older', { createdAt: now - 5_000 })), 60_000), false, 'set of an entry made 5 s before the one held')
+      expectSame((await driver.get('k'))?.value, 'newer', 'get after a refused late write')
+      // A delete leaves what refuses writes made before it; a write made after it goes in.
+      expectSame(await driver.delete('k', now + 1_000), true, 'delete stamped 1 s later')
+      expectSame(await driver.set('k', driver.encode(entry('before the delete', { createdAt: now + 500 })), 60_000), false, 'set made before the delete, arriving after it')
+      expectSame(await driver.get('k'), undefined, 'get after the late write was refused')
+      expectSame(await driver.set('k', driver.encode(entry('after', { createdAt: now + 2_000 })), 60_000), true, 'set made after the delete')
+      expectSame((await driver.get('k'))?.value, 'after', 'get after a write made after the delete')
+      const batch = await driver.setMany([
+        { key: 'k', payload: driver.encode(entry('late', { createdAt: now })), ttlMs: 60_000 },
+        { key: 'fresh', payload: driver.encode(entry('new', { createdAt: now })), ttlMs: 60_000 },
+      ])
+      expectSame(batch, [false, true], 'setMany: per item, whether it was written')
+      expectSame(await driver.delete('k', now + 3_000), true, 'delete of a held key')
+      expectSame(await driver.delete('k', now + 4_000), false, 'delete of a deleted key (a tombstone is not an entry)')
     }))
 
     it('holds keys as long as it says it does (maxKeyBytes), and each distinct', withDriver(async (driver) => {
