@@ -25,6 +25,13 @@ async function until(check: () => Promise<boolean> | boolean, what: string, ms =
   }
 }
 
+/** A factory that answers `value` once `release()` is called: a refresh held on the wire while the test acts. */
+function held<T>(value: T): { factory: () => Promise<T>; release: () => void } {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  return { factory: async () => (await gate, value), release }
+}
+
 const tiers: Record<string, () => L2DriverFactory> = {
   'a memory L2': () => memoryL2(),
   Redis: () => redisDriver({ connection: url }),
@@ -61,9 +68,8 @@ describe.each(['wasm', 'js'] as const)('a refresh lands (%s core)', (core) => {
       const cache = make(shared)
       await cache.set({ key: 'k', value: 'old', ttl: 30 })
       await sleep(50)
-      let release!: () => void
-      const gate = new Promise<void>((resolve) => (release = resolve))
-      const answered = await cache.getOrSet({ key: 'k', timeout: 0, factory: async () => (await gate, 'new') })
+      const { factory, release } = held('new')
+      const answered = await cache.getOrSet({ key: 'k', timeout: 0, factory })
       expect(answered).toBe('old')
       // The L1 copy is stale: this get reads L2 and copies its (stale) entry into L1.
       expect(await cache.get({ key: 'k' })).toBe('old')
@@ -81,9 +87,8 @@ describe.each(['wasm', 'js'] as const)('a refresh lands (%s core)', (core) => {
       await a.set({ key: 'k', value: 'old' })
       // a's set reaches b first: a change b hears of after the factory began would rightly overtake it.
       await until(() => b.stats().busReceived === 1, 'the bus message of the set')
-      let release!: () => void
-      const gate = new Promise<void>((resolve) => (release = resolve))
-      const forced = b.getOrSet({ key: 'k', forceFresh: true, factory: async () => (await gate, 'new') })
+      const { factory, release } = held('new')
+      const forced = b.getOrSet({ key: 'k', forceFresh: true, factory })
       expect(await b.get({ key: 'k' })).toBe('old')
       release()
       expect(await forced).toBe('new')
@@ -107,9 +112,8 @@ describe.each(['wasm', 'js'] as const)('a refresh lands (%s core)', (core) => {
       const cache = make(shared)
       await cache.set({ key: 'k', value: 'old', ttl: 30 })
       await sleep(50)
-      let release!: () => void
-      const gate = new Promise<void>((resolve) => (release = resolve))
-      await cache.getOrSet({ key: 'k', timeout: 0, factory: async () => (await gate, 'refresh') })
+      const { factory, release } = held('refresh')
+      await cache.getOrSet({ key: 'k', timeout: 0, factory })
       await cache.set({ key: 'k', value: 'written' })
       release()
       await until(() => cache.stats().discarded === 1, 'the overtaken refresh to be discarded')

@@ -68,6 +68,35 @@ async function settleWithin<T>(promise: Promise<T>, ms: number, what: string): P
   }
 }
 
+/**
+ * Starts every call at a moment the scheduler picks (factories resolve when it says so) and drives it until all
+ * settle: hung factories settle by their hard timeout and their waiters by the lock timeout (real timers), and a
+ * waiter that wakes may run a factory of its own, which the scheduler must then release.
+ */
+async function drive(s: fc.Scheduler, starters: Array<() => void>, calls: Array<{ promise: Promise<void>; what: string }>): Promise<void> {
+  const starts = starters.map((go) => s.schedule(Promise.resolve()).then(go))
+  for (let round = 0; round < 200; round++) {
+    await s.waitAll()
+    const pending = await Promise.race([
+      Promise.all(calls.map((c) => c.promise)).then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 10)),
+    ])
+    if (!pending && s.count() === 0) break
+  }
+  await Promise.all(starts)
+  for (const call of calls) await settleWithin(call.promise, 2_000, call.what)
+}
+
+/** Up to `budget` hits start re-entrant calls from inside the event: a write of the next key and a batch read. */
+function reenter(cache: RustoCache, budget: { left: number }, start: (o: { t: 'set'; key: string; tags: string[] } | { t: 'getMany'; keys: string[] }) => void): void {
+  cache.on('cache:hit', ({ key: k }) => {
+    if (budget.left <= 0) return
+    budget.left--
+    start({ t: 'set', key: KEYS[(KEYS.indexOf(k) + 1) % KEYS.length]!, tags: [] })
+    start({ t: 'getMany', keys: KEYS })
+  })
+}
+
 async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops: Array<{ on: number; op: Op }>, callbacks: number, l2Only = false): Promise<void> {
   let clock = 0
   const now = () => ++clock
@@ -114,7 +143,7 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
     }
   }
 
-  let budget = callbacks
+  const budget = { left: callbacks }
   caches.forEach((cache, i) => {
     // Another instance's change lands here when its message arrives.
     cache.on('bus:message:received', (m: BusEvent) => {
@@ -123,13 +152,7 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
         m.type === 'clear' ? (w: Write) => w.key.startsWith(m.path ?? '') : m.tags && m.tags.length > 0 ? (w: Write) => m.tags!.some((t) => w.tags.includes(t)) : (w: Write) => m.keys.includes(w.key)
       invalidations.push({ instance: i, begin: at, complete: at, covers })
     })
-    cache.on('cache:hit', ({ key: k }) => {
-      if (budget <= 0) return
-      budget--
-      // Re-entrant calls: a write and a batch read from inside the event.
-      start(i, { t: 'set', key: KEYS[(KEYS.indexOf(k) + 1) % KEYS.length]!, tags: [] }, 'listener')
-      start(i, { t: 'getMany', keys: KEYS }, 'listener')
-    })
+    reenter(cache, budget, (o) => start(i, o, 'listener'))
   })
 
   function start(i: number, o: Op, origin: string): void {
@@ -199,20 +222,7 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
     })
   }
 
-  // Every call starts at a moment the scheduler picks; factories resolve when it says so.
-  const starts = ops.map(({ on, op: o }) => s.schedule(Promise.resolve()).then(() => start(on % instances, o, 'call')))
-  // Hung factories settle by their hard timeout and their waiters by the lock timeout (real timers); a waiter
-  // that wakes may run a factory of its own, which the scheduler must then release: drive it until all settle.
-  for (let round = 0; round < 200; round++) {
-    await s.waitAll()
-    const pending = await Promise.race([
-      Promise.all(calls.map((c) => c.promise)).then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 10)),
-    ])
-    if (!pending && s.count() === 0) break
-  }
-  await Promise.all(starts)
-  for (const call of calls) await settleWithin(call.promise, 2_000, call.what)
+  await drive(s, ops.map(({ on, op: o }) => () => start(on % instances, o, 'call')), calls)
   await Promise.all(caches.map((c) => c.disconnect()))
 }
 
@@ -339,7 +349,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
     }
   }
 
-  let budget = callbacks
+  const budget = { left: callbacks }
   caches.forEach((cache, i) => {
     cache.on('bus:message:received', (m: BusEvent) => {
       const at = now()
@@ -357,12 +367,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
       heard.push({ instance: i, at, covers, hard, origin })
       note(`${i} heard ${JSON.stringify(m)}`)
     })
-    cache.on('cache:hit', ({ key: k }) => {
-      if (budget <= 0) return
-      budget--
-      start(i, { t: 'set', key: KEYS[(KEYS.indexOf(k) + 1) % KEYS.length]!, tags: [] }, 'listener')
-      start(i, { t: 'getMany', keys: KEYS }, 'listener')
-    })
+    reenter(cache, budget, (o) => start(i, o, 'listener'))
   })
 
   function start(i: number, o: TieredOp, origin: string): void {
@@ -448,17 +453,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
     calls.push({ what, promise: settled })
   }
 
-  const starts = ops.map(({ on, op: o }) => s.schedule(Promise.resolve()).then(() => start(on % instances, o, 'call')))
-  for (let round = 0; round < 200; round++) {
-    await s.waitAll()
-    const pending = await Promise.race([
-      Promise.all(calls.map((c) => c.promise)).then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 10)),
-    ])
-    if (!pending && s.count() === 0) break
-  }
-  await Promise.all(starts)
-  for (const call of calls) await settleWithin(call.promise, 2_000, call.what)
+  await drive(s, ops.map(({ on, op: o }) => () => start(on % instances, o, 'call')), calls)
   // The work behind the calls: background refreshes the scheduler releases, bus delivery, the retry queue.
   for (let round = 0; round < 20; round++) {
     await s.waitAll()
@@ -468,7 +463,7 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
   await new Promise((resolve) => setTimeout(resolve, 10))
 
   // Liveness: everyone agrees with what L2 holds, as a new instance reads it. (The reads below start no more calls.)
-  budget = 0
+  budget.left = 0
   const fresh = make()
   try {
     await liveness()
