@@ -98,6 +98,9 @@ interface Tracing {
   tracePromise<T>(fn: () => Promise<T>, context: object): Promise<T>
 }
 
+/** A key as it may leave the process: itself, redacted, or undefined (see keyShower in cache/stack.ts). */
+export type KeyPolicy = (key: string) => string | undefined
+
 /** The name of the TracingChannel every public call is published on. */
 export const TRACING_CHANNEL = 'rustocache.cache.operation'
 
@@ -139,8 +142,8 @@ export class Probe {
 
   constructor(
     readonly cache: string,
-    /** undefined: keys never leave the cache in a context. */
-    private readonly keyPolicy: ((key: string) => string) | undefined,
+    /** How a key leaves the process (keyShower, from traceKeys); undefined: keys never leave in a context. */
+    private readonly keyPolicy: KeyPolicy | undefined,
     private readonly onObserverError: (error: unknown, where: string) => void,
   ) {}
 
@@ -169,14 +172,7 @@ export class Probe {
 
   /** A key as contexts may show it, or undefined (the default: keys are not traced). */
   key(key: unknown): string | undefined {
-    if (this.keyPolicy === undefined || typeof key !== 'string') return undefined
-    try {
-      const shown = this.keyPolicy(key)
-      return typeof shown === 'string' ? shown : undefined
-    } catch (error) {
-      this.onObserverError(error, 'traceKeys')
-      return undefined
-    }
+    return this.keyPolicy === undefined || typeof key !== 'string' ? undefined : this.keyPolicy(key)
   }
 
   keys(keys: unknown): string[] | undefined {

@@ -8,9 +8,9 @@ import { background } from '../background.js'
 import { Coherence } from './coherence.js'
 import { fill, refreshEarly, type GetOrSetOptions } from './get-or-set.js'
 import { DEFAULTS, fraction, jittered, resolveOptions, type EntryOptions, type RustoCacheOptions } from './options.js'
-import { clockPast, Scope, wellFormed } from './scope.js'
+import { Scope, stampable, wellFormed } from './scope.js'
 import type { CacheObserver, CacheOperation, OperationContext, Tier } from '../observe.js'
-import { CacheStack, isFresh, keyShower, type Entry, type WriteOptions } from './stack.js'
+import { CacheStack, hideKeys, isFresh, keyShower, type Entry, type WriteOptions } from './stack.js'
 
 export type { Factory, FactoryContext, GetOrSetOptions } from './get-or-set.js'
 
@@ -92,8 +92,9 @@ export class RustoCache {
     const pinoLike = (l: unknown): l is Logger => typeof l === 'object' && l !== null && levels.every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
     const given = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
     if (!pinoLike(given)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${levels.join(', ')} (child returning the same)`)
-    // Keys leave the process in log lines as they do in traces: only with traceKeys (see keyShower).
-    const logger = config.logger === undefined || config.traceKeys === true ? given : redactingLogger(given, keyShower(config.traceKeys))
+    // Keys leave the process in log lines, errors and traces alike: only as traceKeys says (see keyShower).
+    const keyPolicy = keyShower(config.traceKeys, (error) => given.error({ err: error, where: 'traceKeys' }, 'traceKeys threw: the key is not shown'))
+    const logger = config.logger === undefined || config.traceKeys === true ? given : redactingLogger(given, keyPolicy ?? hideKeys)
     const defaults = resolveOptions(DEFAULTS, config)
     if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
     // Every option is checked before the first connection is made (the L2 driver's, in CacheStack).
@@ -109,7 +110,7 @@ export class RustoCache {
         breaker: config.l2CircuitBreakerDuration,
         timeout: config.l2Timeout,
       },
-      config.traceKeys,
+      keyPolicy,
     )
     let coherence: Coherence
     try {
@@ -339,9 +340,9 @@ export class RustoCache {
       const o = resolveOptions(scope.defaults, item)
       return { ttl: jittered(o.ttl, o), grace: o.grace, tags: scope.tagsFor(item.tags) }
     })
-    // See writeThrough: a tagged write waits until it can be stamped past every tag invalidation known here.
-    const bar = () => (stack.l2 ? Math.max(...writes.map((w) => stack.tags.writableAfter(w.tags, Date.now()) ?? -Infinity)) : -Infinity)
-    for (let after = bar(); after > -Infinity; after = bar()) await clockPast(after)
+    // As writeThrough: tagged writes wait until they can be stamped past every tag invalidation known here.
+    const wait = stampable(stack.tags, stack.l2 !== undefined && writes.some((w) => w.tags !== undefined))
+    if (wait) await wait
     const now = Date.now()
     const stamps = keys.map(() => stack.stamp(now))
     const values = items.map((item, i) => stack.copyIn(keys[i]!, item.value))

@@ -7,6 +7,7 @@ import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
 import type { Coherence } from './coherence.js'
 import type { ResolvedOptions } from './options.js'
 import { utf8Length, type CacheStack, type Entry, type Ticket, type WriteOptions } from './stack.js'
+import type { TagStamps } from './tags.js'
 
 
 type WellFormed = (text: string) => boolean
@@ -21,13 +22,19 @@ export const wellFormed: WellFormed =
     : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 
 /**
- * Resolves once the clock has passed `after` (TagStamps.writableAfter): a tagged write made within REMOTE_TIE_MS
- * of an invalidation of its tags waits that long (at most ~1 ms), L1 and L2 alike, so its stamp is real and
- * after the invalidation by more than the margin L2 readers allow. Rare: only writes that follow a tag
- * invalidation this closely.
+ * Before a tagged write with an L2 is stamped: resolves once the clock is more than REMOTE_TIE_MS past every tag
+ * invalidation this cache knows of (TagStamps.writableAfter), so its stamp is real and no L2 reader takes it
+ * for covered by that invalidation (at most ~1 ms). Checked again after each wait: an invalidation heard
+ * meanwhile may set the bar later. Undefined when there is nothing to wait for (no promise hop): every write
+ * but the rare one just after a tag invalidation.
  */
-export async function clockPast(after: number): Promise<void> {
-  for (let ahead = after - Date.now(); ahead >= 0; ahead = after - Date.now()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(ahead) + 1))
+export function stampable(tags: TagStamps, tagged: boolean): Promise<void> | undefined {
+  if (!tagged || tags.writableAfter(Date.now()) === undefined) return undefined
+  return (async () => {
+    for (let after = tags.writableAfter(Date.now()); after !== undefined; after = tags.writableAfter(Date.now())) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(after! - Date.now()) + 1))
+    }
+  })()
 }
 
 /**
@@ -113,10 +120,8 @@ export class Scope {
     const stack = this.stack
     const l2 = stack.l2 !== undefined && !skipL2
     // Only L2 readers judge by stamps across instances: an L1-only write never waits.
-    // Again after each wait: an invalidation heard meanwhile may set the bar later.
-    for (let after = l2 ? stack.tags.writableAfter(write.tags, Date.now()) : undefined; after !== undefined; after = stack.tags.writableAfter(write.tags, Date.now())) {
-      await clockPast(after)
-    }
+    const wait = stampable(stack.tags, l2 && write.tags !== undefined)
+    if (wait) await wait
     const now = Date.now()
     const stamp = stack.stamp(now)
     const remote = stack.prepare(key, value, write, stamp, now, l2)

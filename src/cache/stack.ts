@@ -8,7 +8,7 @@ import { newStats, type CacheStats } from '../stats.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
 import type { BusMessage } from '../bus/types.js'
 import { Watchdog } from '../watchdog.js'
-import { Probe } from '../observe.js'
+import { Probe, type KeyPolicy } from '../observe.js'
 import { KeyFlights } from './locks.js'
 import type { L1Options } from './options.js'
 import { Found, TagStamps } from './tags.js'
@@ -98,21 +98,29 @@ function jsonSize(value: unknown): number {
 }
 
 /**
- * The rule for a key leaving the process, from traceKeys: true shows it, a function redacts it (one that throws
- * or returns anything but a string shows nothing), anything else shows nothing.
+ * The one rule for a key leaving the process (trace contexts, errors, log lines), from traceKeys: true shows it,
+ * a function redacts it (one that throws, told to `onThrow`, or returns anything but a string shows nothing);
+ * undefined or false: keys never leave (undefined is returned). Anything else is E_INVALID_OPTION.
  */
-export function keyShower(traceKeys: boolean | ((key: string) => string) | undefined): (key: string) => string | undefined {
+export function keyShower(traceKeys: unknown, onThrow: (error: unknown) => void): KeyPolicy | undefined {
+  if (traceKeys !== undefined && typeof traceKeys !== 'boolean' && typeof traceKeys !== 'function') {
+    throw new InvalidOptionError('traceKeys must be true, false, or a function (key) => string that redacts a key')
+  }
   if (traceKeys === true) return (key) => key
-  if (typeof traceKeys !== 'function') return () => undefined
+  if (typeof traceKeys !== 'function') return undefined
   return (key) => {
     try {
-      const shown = traceKeys(key)
+      const shown: unknown = traceKeys(key)
       return typeof shown === 'string' ? shown : undefined
-    } catch {
+    } catch (error) {
+      onThrow(error)
       return undefined
     }
   }
 }
+
+/** The key policy that shows no key. */
+export const hideKeys: KeyPolicy = () => undefined
 
 /**
  * The state one cache and all its namespaces share: the L1 core, tag stamps, work in flight, locks, counters,
@@ -159,19 +167,17 @@ export class CacheStack {
   /** Called when L2 answers again after an outage (the retry queue flushes then, not at its next backoff). */
   onReachable: (() => void) | undefined
   /** A key as it may leave the process (errors, logs): itself, redacted, or undefined (traceKeys). */
-  readonly showKey: (key: string) => string | undefined
+  readonly showKey: KeyPolicy
 
   constructor(
     l1Given: L1Options | false,
     readonly logger: Logger,
     l2: { factory: L2DriverFactory | undefined; prefix: string; suppressErrors: boolean | undefined; breaker: Duration | undefined; timeout: Duration | undefined },
-    traceKeys?: boolean | ((key: string) => string),
+    /** traceKeys as keyShower made it: undefined when keys never leave the process. */
+    keyPolicy: KeyPolicy | undefined,
   ) {
-    if (traceKeys !== undefined && typeof traceKeys !== 'boolean' && typeof traceKeys !== 'function') {
-      throw new InvalidOptionError('traceKeys must be true, false, or a function (key) => string that redacts a key')
-    }
-    this.showKey = keyShower(traceKeys)
-    this.probe = new Probe(l2.prefix, traceKeys === true ? (key) => key : traceKeys === false ? undefined : traceKeys, (error, where) =>
+    this.showKey = keyPolicy ?? hideKeys
+    this.probe = new Probe(l2.prefix, keyPolicy, (error, where) =>
       this.logger.error({ err: error, where }, 'a cache observer threw: the call went on unwatched'),
     )
     if (l1Given === false && l2.factory === undefined) throw new InvalidOptionError('l1: false (L2-only mode) needs an l2 driver')
@@ -583,13 +589,13 @@ export class CacheStack {
       // A classifier that throws: treat the failure as transient.
     }
     this.downSince = Date.now()
-    const down = new L2UnreachableError(this.l2?.target ?? `the ${this.l2Kind} L2`, error)
+    const down = new L2UnreachableError(this.l2Target, error)
     this.logger.error({ err: down, tier: 'l2' }, `${down.message}; answering without L2 until it is back`)
     if (this.loudWhenSilent) console.warn(`rustocache: ${down.message}; answering without L2 until it is back (pass a logger to hear more)`)
   }
 
   private reachable(): void {
-    this.logger.warn({ tier: 'l2', downMs: Date.now() - this.downSince }, `${this.l2?.target ?? 'L2'} answers again`)
+    this.logger.warn({ tier: 'l2', downMs: Date.now() - this.downSince }, `${this.l2Target} answers again`)
     this.downSince = 0
     this.onReachable?.()
   }
@@ -607,8 +613,13 @@ export class CacheStack {
       if (this.downSince !== 0) this.reachable()
     } catch (error) {
       this.unreachable(error)
-      throw new L2UnreachableError(l2.target ?? `the ${this.l2Kind} L2`, error)
+      throw new L2UnreachableError(this.l2Target, error)
     }
+  }
+
+  /** Where L2 is, for messages: as the driver describes it, else its kind. */
+  private get l2Target(): string {
+    return this.l2?.target ?? `the ${this.l2Kind} L2`
   }
 
   /** Reads one key from L2 and admits what it holds (undefined: nothing usable, L2 down, or its breaker open). */

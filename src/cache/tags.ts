@@ -86,13 +86,12 @@ export class TagStamps {
   }
 
   /**
-   * The time the clock must pass before an entry with these tags is stamped (undefined: it may be now): more than
+   * The time the clock must pass before a tagged entry is stamped (undefined: it may be now): more than
    * REMOTE_TIE_MS after every tag invalidation this cache knows of, so no instance reads a write that followed
    * an invalidation as covered by it (the writer's own L1 keeps it: they would disagree for its ttl). Compared
    * with the newest invalidation of any tag, which clear() and retain() do not forget.
    */
-  writableAfter(tags: readonly string[] | undefined, now: number): number | undefined {
-    if (tags === undefined) return undefined
+  writableAfter(now: number): number | undefined {
     const after = this.newest + REMOTE_TIE_MS
     return now > after ? undefined : after
   }

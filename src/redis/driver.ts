@@ -243,6 +243,11 @@ export class RedisDriver implements L2Driver {
   /** Resolves at once on a ready connection (no extra await on the hot path). */
   private ready(): Promise<void> | undefined {
     if (this.silent) return Promise.reject(new Error(`${this.target} is not answering (a command timed out): failing fast until a PING answers`))
+    return this.connected()
+  }
+
+  /** The connection, ready now (undefined) or within commandTimeout (see whenReady). */
+  private connected(): Promise<void> | undefined {
     return this.redis.status === 'ready' ? undefined : whenReady(this.redis, this.commandTimeout)
   }
 
@@ -268,8 +273,7 @@ export class RedisDriver implements L2Driver {
   }
 
   private watchdogPing(): Promise<unknown> {
-    const ready = this.redis.status === 'ready' ? undefined : whenReady(this.redis, this.commandTimeout)
-    return (ready ?? Promise.resolve()).then(() => this.watchdog.guard(this.redis.ping()))
+    return (this.connected() ?? Promise.resolve()).then(() => this.watchdog.guard(this.redis.ping()))
   }
 
   /** A stored entry, or undefined for none; one that cannot be read is reported and read as a miss. */
