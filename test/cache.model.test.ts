@@ -87,6 +87,23 @@ async function drive(s: fc.Scheduler, starters: Array<() => void>, calls: Array<
   for (const call of calls) await settleWithin(call.promise, 2_000, call.what)
 }
 
+/**
+ * A factory as the model runs it: `make` names a new value (and records it), which the factory returns at once
+ * ('sync'), never ('hang'), or when the scheduler says, then resolving or rejecting; `done` hears each value it
+ * completed with.
+ */
+function modelFactory(s: fc.Scheduler, how: 'resolve' | 'reject' | 'hang' | 'sync', make: () => string, done: (value: string) => void = () => {}): () => string | Promise<string> {
+  return () => {
+    const value = make()
+    if (how === 'sync') return (done(value), value)
+    if (how === 'hang') return new Promise<string>(() => {})
+    return s.schedule(Promise.resolve(value)).then((v) => {
+      if (how === 'reject') throw new Error('factory failed')
+      return (done(v), v)
+    })
+  }
+}
+
 /** Up to `budget` hits start re-entrant calls from inside the event: a write of the next key and a batch read. */
 function reenter(cache: RustoCache, budget: { left: number }, start: (o: { t: 'set'; key: string; tags: string[] } | { t: 'getMany'; keys: string[] }) => void): void {
   cache.on('cache:hit', ({ key: k }) => {
@@ -166,16 +183,11 @@ async function run(core: 'wasm' | 'js', instances: number, s: fc.Scheduler, ops:
     let promise: Promise<unknown>
     switch (o.t) {
       case 'getOrSet': {
-        const factory = () => {
+        const factory = modelFactory(s, o.factory, () => {
           const value = `${o.key}#f${++serial}`
           writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags, landed: Infinity })
-          if (o.factory === 'sync') return value
-          if (o.factory === 'hang') return new Promise<string>(() => {})
-          return s.schedule(Promise.resolve(value)).then((v) => {
-            if (o.factory === 'reject') throw new Error('factory failed')
-            return v
-          })
-        }
+          return value
+        })
         promise = cache.getOrSet({ key: o.key, tags: o.tags, factory, hardTimeout: 20 }).then((v) => check(i, o.key, v, begin, what))
         break
       }
@@ -388,18 +400,17 @@ async function runTiered(core: 'wasm' | 'js', instances: number, s: fc.Scheduler
     let promise: Promise<unknown>
     switch (o.t) {
       case 'getOrSet': {
-        const factory = () => {
-          const value = `${o.key}#f${++serial}`
-          writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags, landed: Infinity })
+        const factory = modelFactory(
+          s,
+          o.factory,
+          () => {
+            const value = `${o.key}#f${++serial}`
+            writes.set(value, { key: o.key, instance: i, begin: now(), tags: o.tags, landed: Infinity })
+            return value
+          },
           // A completed refresh is a write that began when its call did.
-          const done = (v: string) => (changes.push({ covers: (k) => k === o.key, instance: i, begin, end: now(), value: v, tags: o.tags, heardBy: new Set() }), v)
-          if (o.factory === 'sync') return done(value)
-          if (o.factory === 'hang') return new Promise<string>(() => {})
-          return s.schedule(Promise.resolve(value)).then((v) => {
-            if (o.factory === 'reject') throw new Error('factory failed')
-            return done(v)
-          })
-        }
+          (v) => void changes.push({ covers: (k) => k === o.key, instance: i, begin, end: now(), value: v, tags: o.tags, heardBy: new Set() }),
+        )
         const call = {
           key: o.key,
           tags: o.tags,
