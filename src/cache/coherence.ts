@@ -119,7 +119,7 @@ export class Coherence {
       this.transport.onReconnect(() => this.flushOnReconnect())
       this.transport.onResubscribe?.(() => {
         stack.distrustL1()
-        this.flushSoon()
+        this.flushOnReconnect()
       })
       background(this.transport.subscribe((payload) => this.receive(payload)), stack.logger, 'bus subscription')
       // A message lost on the way is noticed at the sender's next message; the heartbeat makes "next" come within
@@ -342,8 +342,9 @@ export class Coherence {
     this.settle(out)
   }
 
+  /** Starts a flush unless one runs, or a failed one's backoff is pending (its timer flushes; new changes wait for it). */
   private flushSoon(): void {
-    if (this.flushing || this.queue.length === 0) return
+    if (this.flushing || this.timer || this.queue.length === 0) return
     background(this.flush(), this.stack.logger, 'bus queue flush')
   }
 

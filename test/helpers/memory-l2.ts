@@ -7,17 +7,20 @@ type Op = 'get' | 'set' | 'unlock'
  * An in-process L2 for tests that need to hold an L2 command on the wire: `hold('get')` makes the next get()
  * calls wait until the returned function is called. Stores the same text as the Redis driver.
  */
-export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold(op: Op): () => void; fail: Set<Op>; drivers: MemoryL2[] } {
+export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold(op: Op): () => void; fail: Set<Op>; tries: Record<Op, number>; drivers: MemoryL2[] } {
   const store = new Map<string, string>()
   // Shared by every driver this factory makes, as one Redis is.
   const shared = { tagStamp: { delete: new Map<string, number>(), expire: new Map<string, number>() }, lockOwners: new Map<string, string>() }
   const gates = new Map<Op, Promise<void>>()
   const fail = new Set<Op>()
+  // Commands tried per kind, failed ones included (by every driver this factory made).
+  const tries: Record<Op, number> = { get: 0, set: 0, unlock: 0 }
   const drivers: MemoryL2[] = []
   return {
     kind: 'memory-test',
     store,
     fail,
+    tries,
     drivers,
     hold(op) {
       let open!: () => void
@@ -28,7 +31,7 @@ export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold
       }
     },
     create(context) {
-      const driver = new MemoryL2(store, shared, gates, fail, context)
+      const driver = new MemoryL2(store, shared, gates, fail, tries, context)
       drivers.push(driver)
       return driver
     },
@@ -45,6 +48,7 @@ class MemoryL2 implements L2Driver {
     shared: { tagStamp: { delete: Map<string, number>; expire: Map<string, number> }; lockOwners: Map<string, string> },
     private readonly gates: Map<Op, Promise<void>>,
     private readonly fail: Set<Op>,
+    private readonly tries: Record<Op, number>,
     private readonly context: L2DriverContext,
   ) {
     this.tagStamp = shared.tagStamp
@@ -52,6 +56,7 @@ class MemoryL2 implements L2Driver {
   }
 
   private async pass(op: Op): Promise<void> {
+    this.tries[op]++
     const gate = this.gates.get(op)
     if (gate) await gate
     if (this.closed) throw new Error('connection closed')
