@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { RustoCache } from '../src/index.js'
 
 // Tag invalidation stamps are bounded under churn, and pruning them never brings an invalidated value back.
-const tagStamps = (cache: RustoCache): number => (cache as unknown as { scope: { stack: { tags: { size: number } } } }).scope.stack.tags.size
+const tagStamps = (cache: RustoCache): number => (cache as unknown as { rooms: { tags: { size: number } } }).rooms.tags.size
 
 describe.each(['wasm', 'js'] as const)('tag stamps on the %s core', (core) => {
   it('stay within max(1024, L1 entries) over 60,000 invalidations, and every invalidated entry stays gone', async () => {

@@ -12,18 +12,18 @@ const KEYS = FULL ? 1_000_000 : 100_000
 const MAX_ITEMS = FULL ? 100_000 : 10_000
 
 interface Inner {
-  scope: { stack: { core: { size: number; memoryBytes(): number }; tags: { size: number } } }
+  rooms: { l1: { size: number; memoryBytes(): number }; tags: { size: number } }
 }
 
 function footprint(cache: RustoCache): { heap: number; wasm: number } {
   globalThis.gc?.()
-  return { heap: process.memoryUsage().heapUsed, wasm: (cache as unknown as Inner).scope.stack.core.memoryBytes() }
+  return { heap: process.memoryUsage().heapUsed, wasm: (cache as unknown as Inner).rooms.l1.memoryBytes() }
 }
 
 describe.each(['wasm', 'js'] as const)('memory under churn on the %s core', (core) => {
   it(`stays within maxItems and flat once full: ${OPS.toLocaleString('en')} operations over ${KEYS.toLocaleString('en')} keys`, async () => {
     const cache = new RustoCache({ l1: { core, maxItems: MAX_ITEMS }, ttl: '1h' })
-    const inner = (cache as unknown as Inner).scope.stack
+    const inner = (cache as unknown as Inner).rooms
     const next = seededRandom(12345)
     const samples: Array<{ at: number; heap: number; wasm: number }> = []
     let most = 0
@@ -34,7 +34,7 @@ describe.each(['wasm', 'js'] as const)('memory under churn on the %s core', (cor
       else if (r < 0.9) await cache.getOrSet({ key, factory: () => i })
       else if (r < 0.99) await cache.get({ key })
       else await cache.deleteByTag({ tags: [`t${Math.floor(next() * 1000)}`] })
-      if (i % 10_000 === 0) most = Math.max(most, inner.core.size)
+      if (i % 10_000 === 0) most = Math.max(most, inner.l1.size)
       // Memory once full (after a tenth of the run), at the middle, and at the end.
       if (i === OPS / 10 || i === OPS / 2 || i === OPS - 1) samples.push({ at: i, ...footprint(cache) })
     }
@@ -46,7 +46,7 @@ describe.each(['wasm', 'js'] as const)('memory under churn on the %s core', (cor
         `(full / middle / end); tag stamps ${inner.tags.size}`,
     )
     expect(most).toBeLessThanOrEqual(MAX_ITEMS)
-    expect(inner.core.size).toBeLessThanOrEqual(MAX_ITEMS)
+    expect(inner.l1.size).toBeLessThanOrEqual(MAX_ITEMS)
     // Flat once full: the second half of the run adds at most 10% (+2 MB for the GC's slack).
     const total = (s: { heap: number; wasm: number }) => s.heap + s.wasm
     expect(total(end)).toBeLessThan(total(middle) * 1.1 + 2 * 1024 * 1024)

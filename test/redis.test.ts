@@ -204,7 +204,7 @@ describe.each(Object.keys(targets) as Array<keyof typeof targets>)('Redis L2 on 
     const a = cache(1_000)
     await a.set({ key: 'old', value: 'v', tags: ['kept'] })
     for (let i = 0; i < 300; i++) await a.deleteByTag({ tags: [`churn${i}`] })
-    const driver = (a as unknown as { scope: { stack: { l2: { redis: Redis } } } }).scope.stack.l2.redis
+    const driver = (a as unknown as { rooms: { l2: { driver: { redis: Redis } } } }).rooms.l2.driver.redis
     // Most of them, at least: on a slow machine the first may already be past the window.
     expect(await driver.hlen(`${prefix}#tags:deleted`)).toBeGreaterThanOrEqual(250)
     await new Promise((r) => setTimeout(r, 1_100))
@@ -355,7 +355,7 @@ describe('Redis down', () => {
   it('stops calling L2 while the circuit breaker is open', async () => {
     const cache = make(group(), { l2CircuitBreakerDuration: '1h' }, server.url)
     await cache.get({ key: 'k' }) // connected
-    const l2 = (cache as unknown as { scope: { stack: { l2: { get: (key: string) => Promise<unknown> } } } }).scope.stack.l2
+    const l2 = (cache as unknown as { rooms: { l2: { driver: { get: (key: string) => Promise<unknown> } } } }).rooms.l2.driver
     let sent = 0
     const get = l2.get.bind(l2)
     l2.get = (key) => (sent++, get(key))
@@ -450,7 +450,7 @@ describe('conditional writes (lateWrites: refused)', () => {
     const a = make(g)
     const b = make(g)
     await a.set({ key: 'price', value: 100 })
-    const l2 = (a as unknown as { scope: { stack: { l2: RedisDriver } } }).scope.stack.l2
+    const l2 = (a as unknown as { rooms: { l2: { driver: RedisDriver } } }).rooms.l2.driver
     // What a's timed-out SET carried: made before b's delete.
     const late = l2.encode({ value: 100, expiresAt: Date.now() + 60_000, createdAt: Date.now() - 10, tags: undefined })
     await b.delete({ key: 'price' })
@@ -461,7 +461,7 @@ describe('conditional writes (lateWrites: refused)', () => {
   it('a write L2 refuses (it holds a newer one) leaves the writer reading the newer one', async () => {
     const g = group()
     const a = make(g)
-    const l2 = (a as unknown as { scope: { stack: { l2: RedisDriver } } }).scope.stack.l2
+    const l2 = (a as unknown as { rooms: { l2: { driver: RedisDriver } } }).rooms.l2.driver
     // Another instance's entry, made 10 s ahead of a's clock.
     await l2.set('k', l2.encode({ value: 'newer', expiresAt: Date.now() + 60_000, createdAt: Date.now() + 10_000, tags: undefined }), 60_000)
     await a.set({ key: 'k', value: 'older' })

@@ -1,37 +1,18 @@
 import { background } from '../background.js'
-import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, keyText, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
-import { toMs, type Duration } from '../ttl.js'
-import { jittered, resolveOptions, type EntryOptions, type ResolvedOptions } from './options.js'
+import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, InvalidOptionError, keyText, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
+import type { OperationContext } from '../observe.js'
+import { toMs } from '../ttl.js'
+import type { Ticket } from './flights.js'
+import { isFresh, type Entry, type WriteOptions } from './l1.js'
+import { callGrace, fraction, jittered, resolveOptions, type CallGrace, type FactoryContext, type GetOrSetOptions, type ResolvedOptions } from './options.js'
+import { fallbackAfter, readOnce, serveStale, staleIn, type Fallback } from './read.js'
+import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
-import { isFresh, type Entry, type Ticket, type WriteOptions } from './stack.js'
-import { STALE } from '../core/types.js'
-import type { OperationContext, Tier } from '../observe.js'
+import { writeThrough } from './write.js'
 
 const SKIP: unique symbol = Symbol('rustocache.skip')
 const SOFT: unique symbol = Symbol('rustocache.soft-timeout')
 const HARD: unique symbol = Symbol('rustocache.hard-timeout')
-
-/** What a factory receives. */
-export interface FactoryContext<T> {
-  /** Return this to cache nothing: getOrSet resolves to undefined. */
-  skip(): never
-  /** Fails the factory with this message (E_FACTORY_ERROR): a stale value within grace is served if there is one. */
-  fail(message: string): never
-  /** Changes how the value being produced is stored. */
-  setOptions(options: { ttl?: Duration; grace?: Duration | false; tags?: string[]; skipL2Write?: boolean; skipBusNotify?: boolean }): void
-  /** The stale entry this call could fall back to, if any (also in background refreshes). */
-  readonly gracedEntry: { value: T } | undefined
-}
-
-export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
-
-export interface GetOrSetOptions<T> extends EntryOptions {
-  key: string
-  factory: Factory<T>
-  tags?: string[]
-  /** Run the factory even when a fresh value is cached. */
-  forceFresh?: boolean
-}
 
 type Outcome<T> = { ok: true; value: T | undefined } | { ok: false; error: RustoCacheError }
 
@@ -49,12 +30,12 @@ class Turn implements Ticket {
   private ended = false
 
   constructor(
-    private readonly scope: Scope,
+    private readonly rooms: Rooms,
     readonly key: string,
   ) {
-    this.releaseLocal = scope.stack.locks.acquire(key)
-    this.since = scope.stack.begin(key)
-    this.deadline = scope.stack.l2Deadline()
+    this.releaseLocal = rooms.flights.acquire(key)
+    this.since = rooms.flights.begin(key)
+    this.deadline = rooms.l2.deadline()
   }
 
   holdDistributed(release: () => Promise<void>): void {
@@ -65,8 +46,8 @@ class Turn implements Ticket {
     if (this.ended) return
     this.ended = true
     this.releaseLocal()
-    this.scope.stack.end(this)
-    if (this.releaseDistributed) background(this.releaseDistributed(), this.scope.logger, `distributed unlock of "${this.key}"`)
+    this.rooms.flights.end(this)
+    if (this.releaseDistributed) background(this.releaseDistributed(), this.rooms.logger, `distributed unlock of "${this.key}"`)
   }
 }
 
@@ -92,136 +73,167 @@ function race<T>(attempt: Promise<T>, softMs: number, hardMs: number, run: Run):
   })
 }
 
-/**
- * The miss path of getOrSet, top to bottom: re-read L1; wait for another caller's factory, or take the key;
- * then (ownTurn) L2, the distributed turn, the factory under the soft and hard timeouts, and the write-back.
- * Not async itself: a key nobody holds goes straight to ownTurn, without a promise hop for this frame.
- */
-export function fill<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
-  const call: Call<T> = { scope, key, options, o: resolveOptions(scope.defaults, options), tags: scope.tagsFor(options.tags), trace }
-  return look(call, options.forceFresh === true)
-}
-
-/** One getOrSet miss: what every step of it reads. */
+/** One getOrSet call: what every step of its miss path reads. */
 interface Call<T> {
+  rooms: Rooms
   scope: Scope
   /** The full key (namespace path included); options.key is the caller's. */
   key: string
   options: GetOrSetOptions<T>
-  o: ResolvedOptions
-  tags: string[] | undefined
   trace: OperationContext | undefined
 }
 
-function look<T>(call: Call<T>, forceFresh: boolean): Promise<T> {
-  const { scope, key, options, o, trace } = call
-  const { stack } = scope
-  const now = Date.now()
-  const code = stack.lookup(key, now)
-  const entry = code < 0 ? undefined : stack.entryAt(code)
-  if (entry && isFresh(code) && !forceFresh) {
-    scope.hit(options.key, false, 'l1', trace)
-    return Promise.resolve(stack.valueOf(entry) as T)
+/** The options of a miss, resolved once (a hit needs none of them but earlyExpiration). */
+interface Miss<T> extends Call<T> {
+  o: ResolvedOptions
+  tags: string[] | undefined
+  /** How much of a stale entry's grace this call accepts (its grace option, parsed once). */
+  grace: CallGrace
+}
+
+/**
+ * getOrSet: one L1 lookup, which answers a fresh hit at once (refreshing early past earlyExpiration), else hands
+ * its code to the miss path. Not async: a hit resolves without a promise hop for this frame.
+ */
+export function getOrSet<T>(rooms: Rooms, scope: Scope, given: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
+  try {
+    const key = scope.keyFor(given.key)
+    if (typeof given.factory !== 'function') throw new InvalidOptionError('getOrSet needs a factory function')
+    const forceFresh = given.forceFresh === true
+    const now = Date.now()
+    // The call's only L1 lookup (a forceFresh call makes it too: its stale value is still a fallback).
+    const code = rooms.l1.lookup(key, now)
+    const call: Call<T> = { rooms, scope, key, options: given, trace }
+    if (isFresh(code) && !forceFresh) {
+      const entry = rooms.l1.entryAt(code)
+      // The one option a hit uses; the others are checked on the miss path, where they are used.
+      const early = given.earlyExpiration === undefined ? rooms.defaults.earlyExpiration : fraction(given.earlyExpiration)
+      if (early > 0 && now - entry.at >= entry.ttl * early) refreshEarly(call, entry, now)
+      const value = rooms.l1.valueOf(entry) as T
+      rooms.recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
+      return Promise.resolve(value)
+    }
+    const miss: Miss<T> = { ...call, o: resolveOptions(rooms.defaults, given), tags: scope.tagsFor(given.tags), grace: callGrace(given.grace) }
+    return decide(miss, code, forceFresh, now)
+  } catch (error) {
+    return Promise.reject(error)
   }
-  const stale = entry && code >= STALE && scope.staleUsable(entry, options.grace, now) ? entry : undefined
-  if (stale && stale.backoffUntil > now) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
-  if (!stack.locks.isHeld(key)) return ownTurn(call, stale, forceFresh)
-  if (stale && o.timeout === 0) return Promise.resolve(scope.graced<T>(options.key, stale, 'l1', trace))
+}
+
+/**
+ * The miss path, top to bottom, from an L1 lookup's code: a stale value backing off answers; a key nobody holds
+ * is ours (ownTurn: L2, the distributed turn, the factory under the soft and hard timeouts, the write-back);
+ * else wait for the caller who holds it, then look again.
+ */
+function decide<T>(call: Miss<T>, code: number, forceFresh: boolean, now: number): Promise<T> {
+  const { rooms, scope, key, options, o, trace } = call
+  const stale: Fallback = { entry: staleIn(rooms.l1, code, call.grace, now), tier: 'l1' }
+  if (stale.entry && stale.entry.backoffUntil > now) return Promise.resolve(serveStale<T>(rooms, scope, options.key, stale, trace))
+  if (!rooms.flights.isHeld(key)) return ownTurn(call, stale, forceFresh)
+  if (stale.entry && o.timeout === 0) return Promise.resolve(serveStale<T>(rooms, scope, options.key, stale, trace))
   return waitTurn(call, stale)
 }
 
-/** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
-async function waitTurn<T>(call: Call<T>, stale: Entry | undefined): Promise<T> {
-  const { scope, key, options, o, trace } = call
-  const wait = stale ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
-  if (!(await scope.stack.locks.wait(key, wait))) {
-    if (stale) return scope.graced(options.key, stale, 'l1', trace)
-    throw new LockTimeoutError(scope.stack.showKey(options.key), o.lockTimeout)
+/** Looks L1 up again (after waiting for another caller's factory): what the holder wrote is as fresh as ours would be. */
+function look<T>(call: Miss<T>): Promise<T> {
+  const { rooms, scope, key, options, trace } = call
+  const now = Date.now()
+  const code = rooms.l1.lookup(key, now)
+  if (isFresh(code)) {
+    const value = rooms.l1.valueOf(rooms.l1.entryAt(code)) as T
+    rooms.recorder.hit(options.key, false, 'l1', scope.namespaceName, trace)
+    return Promise.resolve(value)
   }
-  const { stack } = scope
-  if (!stack.l1 && stack.l2) {
+  return decide(call, code, false, now)
+}
+
+/** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
+async function waitTurn<T>(call: Miss<T>, stale: Fallback): Promise<T> {
+  const { rooms, scope, key, options, o, trace } = call
+  const wait = stale.entry ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
+  if (!(await rooms.flights.wait(key, wait))) {
+    if (stale.entry) return serveStale(rooms, scope, options.key, stale, trace)
+    throw new LockTimeoutError(rooms.showKey(options.key), o.lockTimeout)
+  }
+  if (!rooms.l1.keeps && rooms.l2.driver) {
     // L2-only: no L1 to re-read. Every waiter reads L2 at once (the drivers send one tick's reads as one
     // command) instead of taking the key one after another for a read each.
-    const ticket = stack.ticket(key)
-    try {
-      const remote = await stack.readL2(key, Date.now(), ticket, scope.defaults.grace)
-      if (remote?.fresh) {
-        scope.hit(options.key, false, 'l2', trace)
-        return remote.value as T
-      }
-    } finally {
-      stack.end(ticket)
+    const remote = await readOnce(rooms, key, Date.now())
+    if (remote?.fresh) {
+      rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
+      return remote.value as T
     }
   }
-  // What the holder wrote is as fresh as what our own factory would make.
-  return look(call, false)
+  return look(call)
 }
 
 /** The key is ours: L2 (read once for the whole stampede), the distributed turn, then the factory. */
-async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: boolean): Promise<T> {
-  const { scope, key, options, o, tags, trace } = call
-  const { stack } = scope
-  const turn = new Turn(scope, key)
+async function ownTurn<T>(call: Miss<T>, stale: Fallback, forceFresh: boolean): Promise<T> {
+  const { rooms, scope, key, options, o, trace } = call
+  const turn = new Turn(rooms, key)
   let handedOff = false
   try {
     let candidate = stale
-    let from: Tier = 'l1'
-    if (stack.l2 && !forceFresh) {
-      const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
+    if (rooms.l2.driver && !forceFresh) {
+      const now = Date.now()
+      const remote = await rooms.l2.read(key, now, turn, rooms.defaults.grace)
       if (remote?.fresh) {
-        scope.hit(options.key, false, 'l2', trace)
+        rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
         return remote.value as T
       }
-      // L2's stale value beats L1's: another instance may have refreshed it since.
-      if (remote?.entry && scope.staleUsable(remote.entry, options.grace, Date.now())) {
-        candidate = remote.entry
-        from = 'l2'
-      } else if (remote?.gone && candidate && stack.outdated(candidate)) candidate = undefined
+      candidate = fallbackAfter(rooms.l1, remote, candidate, call.grace, now)
     }
-    // L2-only: a failed refresh's backoff cannot live on an L1 entry; the stack keeps it by key.
-    if (candidate && !stack.l1 && stack.backoffUntil(key, Date.now()) > 0) return scope.graced(options.key, candidate, from, trace)
-    if (o.distributedLock && stack.l2?.locks) {
-      const distributed = await distributedTurn(scope, turn, o, forceFresh)
+    // L2-only: a failed refresh's backoff cannot live on an L1 entry; L1 keeps it by key.
+    if (candidate.entry && !rooms.l1.keeps && rooms.l1.backoffUntil(key, Date.now()) > 0) return serveStale(rooms, scope, options.key, candidate, trace)
+    if (o.distributedLock && rooms.l2.driver?.locks) {
+      const distributed = await distributedTurn(call, turn, forceFresh)
       if (distributed.kind === 'value') {
-        scope.hit(options.key, false, 'l2', trace)
+        rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
         return distributed.value as T
       }
       if (distributed.kind === 'timeout') {
-        if (candidate) return scope.graced(options.key, candidate, from, trace)
-        throw new LockTimeoutError(scope.stack.showKey(options.key), o.lockTimeout)
+        if (candidate.entry) return serveStale(rooms, scope, options.key, candidate, trace)
+        throw new LockTimeoutError(rooms.showKey(options.key), o.lockTimeout)
       }
     }
     // One outcome per call: a miss is counted once it is known the stale value will not be the answer.
     if (trace !== undefined) trace.factory = true
     handedOff = true
-    const run: Run = { background: candidate !== undefined && o.timeout === 0 }
-    const result = produce(scope, turn, options.key, options.factory, o, tags, candidate, run)
-    if (run.background) return scope.graced(options.key, candidate!, from, trace)
-    const outcome = await race(result, candidate ? o.timeout : Infinity, o.hardTimeout, run)
-    if (outcome === SOFT) {
-      stack.counters.softTimeouts++
-      const err = new FactorySoftTimeoutError(stack.showKey(options.key), o.timeout)
-      scope.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
-      return scope.graced(options.key, candidate!, from, trace)
-    }
-    if (outcome === HARD) {
-      stack.counters.hardTimeouts++
-      scope.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
-      if (candidate) return scope.graced(options.key, candidate, from, trace)
-      scope.miss(options.key, trace)
-      throw new FactoryHardTimeoutError(stack.showKey(options.key), o.hardTimeout)
-    }
-    if (outcome.ok) {
-      scope.miss(options.key, trace)
-      return outcome.value as T
-    }
-    if (candidate) return scope.graced(options.key, candidate, from, trace)
-    scope.miss(options.key, trace)
-    throw outcome.error
+    return await runFactory(call, turn, candidate)
   } finally {
     // Before the factory starts the turn is this frame's; from then on, the factory run's (it may outlive us).
     if (!handedOff) turn.end()
   }
+}
+
+/** Runs the factory for a turn and answers: its value, or the stale fallback under a timeout or a failure. */
+async function runFactory<T>(call: Miss<T>, turn: Turn, candidate: Fallback): Promise<T> {
+  const { rooms, scope, options, o, trace } = call
+  const stale = candidate.entry
+  const run: Run = { background: stale !== undefined && o.timeout === 0 }
+  const result = produce({ rooms, scope, turn, userKey: options.key, factory: options.factory, o, tags: call.tags, stale, run })
+  if (run.background) return serveStale(rooms, scope, options.key, candidate, trace)
+  const outcome = await race(result, stale ? o.timeout : Infinity, o.hardTimeout, run)
+  if (outcome === SOFT) {
+    rooms.recorder.count('softTimeouts')
+    const err = new FactorySoftTimeoutError(rooms.showKey(options.key), o.timeout)
+    scope.logger.warn({ key: options.key, op: 'getOrSet', err }, 'factory ran past its soft timeout: answering stale')
+    return serveStale(rooms, scope, options.key, candidate, trace)
+  }
+  if (outcome === HARD) {
+    rooms.recorder.count('hardTimeouts')
+    scope.logger.warn({ key: options.key, op: 'getOrSet', hardTimeout: o.hardTimeout }, 'factory ran past its hard timeout')
+    if (stale) return serveStale(rooms, scope, options.key, candidate, trace)
+    rooms.recorder.miss(options.key, scope.namespaceName, trace)
+    throw new FactoryHardTimeoutError(rooms.showKey(options.key), o.hardTimeout)
+  }
+  if (outcome.ok) {
+    rooms.recorder.miss(options.key, scope.namespaceName, trace)
+    return outcome.value as T
+  }
+  if (stale) return serveStale(rooms, scope, options.key, candidate, trace)
+  rooms.recorder.miss(options.key, scope.namespaceName, trace)
+  throw outcome.error
 }
 
 /**
@@ -229,26 +241,21 @@ async function ownTurn<T>(call: Call<T>, stale: Entry | undefined, forceFresh: b
  * 'owner': the turn holds the lock, run the factory; 'value': another instance made it; 'local': L2 cannot lock
  * right now, so the factory runs under the local lock only; 'timeout': waited lockTimeout.
  */
-async function distributedTurn(
-  scope: Scope,
-  turn: Turn,
-  o: ResolvedOptions,
-  forceFresh: boolean,
-): Promise<{ kind: 'owner' | 'local' | 'timeout' } | { kind: 'value'; value: unknown }> {
-  const { stack } = scope
-  const key = turn.key
-  const locks = stack.l2!.locks!
-  const token = `${scope.coherence.id}:${Math.random().toString(36).slice(2)}`
+async function distributedTurn<T>(call: Miss<T>, turn: Turn, forceFresh: boolean): Promise<{ kind: 'owner' | 'local' | 'timeout' } | { kind: 'value'; value: unknown }> {
+  const { rooms, key, o } = call
+  const { l2 } = rooms
+  const locks = l2.driver!.locks!
+  const token = `${rooms.bus.id}:${Math.random().toString(36).slice(2)}`
   const deadline = Date.now() + o.lockTimeout
   for (;;) {
-    const acquired = await stack.l2Call('lock', key, (l2) => l2.locks!.acquire(key, token, o.distributedLockTtl), turn.deadline)
+    const acquired = await l2.call('lock', key, () => locks.acquire(key, token, o.distributedLockTtl), turn.deadline)
     if (acquired === undefined) return { kind: 'local' }
     if (acquired) {
       turn.holdDistributed(async () => {
-        await stack.l2Call('unlock', key, () => locks.release(key, token))
+        await l2.call('unlock', key, () => locks.release(key, token))
       })
       // The previous owner may have finished between our L2 read and our lock (unless we must run anyway).
-      const remote = forceFresh ? undefined : await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
+      const remote = forceFresh ? undefined : await l2.read(key, Date.now(), turn, rooms.defaults.grace)
       return remote?.fresh ? { kind: 'value', value: remote.value } : { kind: 'owner' }
     }
     // Another instance runs the factory: wait for its value, or for its lock to go (finished, or owner died).
@@ -256,10 +263,10 @@ async function distributedTurn(
       if (Date.now() > deadline) return { kind: 'timeout' }
       await new Promise((resolve) => setTimeout(resolve, 25))
       // Waiting on another instance: each poll gets a budget of its own (lockTimeout bounds the wait).
-      turn.deadline = stack.l2Deadline()
-      const remote = await stack.readL2(key, Date.now(), turn, scope.defaults.grace)
+      turn.deadline = l2.deadline()
+      const remote = await l2.read(key, Date.now(), turn, rooms.defaults.grace)
       if (remote?.fresh) return { kind: 'value', value: remote.value }
-      const held = await stack.l2Call('lockHeld', key, () => locks.held(key), turn.deadline)
+      const held = await l2.call('lockHeld', key, () => locks.held(key), turn.deadline)
       if (held === undefined) return { kind: 'local' }
       if (!held) break
     }
@@ -267,18 +274,73 @@ async function distributedTurn(
 }
 
 /** A hit past earlyExpiration: refresh once in the background unless a factory already runs for the key. */
-export function refreshEarly<T>(scope: Scope, key: string, options: GetOrSetOptions<T>, entry: Entry, now: number): void {
-  if (scope.stack.locks.isHeld(key) || entry.backoffUntil > now) return
+function refreshEarly<T>(call: Call<T>, entry: Entry, now: number): void {
+  const { rooms, scope, key, options } = call
+  if (rooms.flights.isHeld(key) || entry.backoffUntil > now) return
   let o: ResolvedOptions
   let tags: string[] | undefined
   try {
-    o = resolveOptions(scope.defaults, options)
+    o = resolveOptions(rooms.defaults, options)
     tags = scope.tagsFor(options.tags)
   } catch (error) {
     scope.logger.error({ key: options.key, err: error }, 'early refresh skipped: invalid options')
     return
   }
-  background(produce(scope, new Turn(scope, key), options.key, options.factory, o, tags, entry, { background: true }), scope.logger, 'early refresh')
+  const job: Job<T> = { rooms, scope, turn: new Turn(rooms, key), userKey: options.key, factory: options.factory, o, tags, stale: entry, run: { background: true } }
+  background(produce(job), scope.logger, 'early refresh')
+}
+
+/** A factory run: what it makes, for which turn, and what it may fall back on. */
+interface Job<T> {
+  rooms: Rooms
+  scope: Scope
+  turn: Turn
+  userKey: string
+  factory: GetOrSetOptions<T>['factory']
+  o: ResolvedOptions
+  tags: readonly string[] | undefined
+  stale: Entry | undefined
+  run: Run
+}
+
+/** How a factory asked its value to be stored (ctx.setOptions), and whether it skipped or failed. */
+interface Asked {
+  write: WriteOptions
+  skipL2: boolean
+  skipBus: boolean
+  skipped: boolean
+  failed: FactoryError | undefined
+}
+
+/** The context a factory receives; what it asks for lands in `asked`. */
+function factoryContext<T>(job: Job<T>, asked: Asked): FactoryContext<T> {
+  const { rooms, scope, stale, run, o } = job
+  const shownKey = rooms.showKey(job.userKey)
+  return {
+    // A getter: the copy l1.clone makes is paid only by a factory that reads it.
+    gracedEntry: stale
+      ? {
+          get value() {
+            return rooms.l1.valueOf(stale) as T
+          },
+        }
+      : undefined,
+    skip: () => {
+      asked.skipped = true
+      return SKIP as never
+    },
+    fail: (message) => {
+      throw (asked.failed = new FactoryError(shownKey, message, undefined, run.background))
+    },
+    setOptions: (given) => {
+      if (typeof given !== 'object' || given === null) throw new FactoryError(shownKey, 'ctx.setOptions needs an object')
+      if (given.ttl !== undefined) asked.write.ttl = jittered(toMs(given.ttl, 'ttl'), o)
+      if (given.grace !== undefined) asked.write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
+      if (given.tags !== undefined) asked.write.tags = scope.tagsFor(given.tags)
+      if (given.skipL2Write !== undefined) asked.skipL2 = given.skipL2Write === true
+      if (given.skipBusNotify !== undefined) asked.skipBus = given.skipBusNotify === true
+    },
+  }
 }
 
 /**
@@ -286,80 +348,47 @@ export function refreshEarly<T>(scope: Scope, key: string, options: GetOrSetOpti
  * failures are counted, logged, reported to onFactoryError and start the stale entry's backoff here, so a
  * background run is handled exactly like a foreground one.
  */
-async function produce<T>(
-  scope: Scope,
-  turn: Turn,
-  userKey: string,
-  factory: GetOrSetOptions<T>['factory'],
-  o: ResolvedOptions,
-  tags: readonly string[] | undefined,
-  stale: Entry | undefined,
-  run: Run,
-): Promise<Outcome<T>> {
+async function produce<T>(job: Job<T>): Promise<Outcome<T>> {
+  const { rooms, scope, turn, userKey, o } = job
   const started = Date.now()
-  const shownKey = scope.stack.showKey(userKey)
-  const write: WriteOptions = { ttl: jittered(o.ttl, o), grace: o.grace, tags }
-  let skipL2 = false
-  let skipBus = false
-  let skipped = false
-  let failed: FactoryError | undefined
-  const ctx: FactoryContext<T> = {
-    // A getter: the copy l1.clone makes is paid only by a factory that reads it.
-    gracedEntry: stale
-      ? {
-          get value() {
-            return scope.stack.valueOf(stale) as T
-          },
-        }
-      : undefined,
-    skip: () => {
-      skipped = true
-      return SKIP as never
-    },
-    fail: (message) => {
-      throw (failed = new FactoryError(shownKey, message, undefined, run.background))
-    },
-    setOptions: (given) => {
-      if (typeof given !== 'object' || given === null) throw new FactoryError(shownKey, 'ctx.setOptions needs an object')
-      if (given.ttl !== undefined) write.ttl = jittered(toMs(given.ttl, 'ttl'), o)
-      if (given.grace !== undefined) write.grace = given.grace === false ? 0 : toMs(given.grace, 'grace')
-      if (given.tags !== undefined) write.tags = scope.tagsFor(given.tags)
-      if (given.skipL2Write !== undefined) skipL2 = given.skipL2Write === true
-      if (given.skipBusNotify !== undefined) skipBus = given.skipBusNotify === true
-    },
-  }
-  scope.stack.counters.factoryCalls++
+  const asked: Asked = { write: { ttl: jittered(o.ttl, o), grace: o.grace, tags: job.tags }, skipL2: false, skipBus: false, skipped: false, failed: undefined }
+  const ctx = factoryContext(job, asked)
+  rooms.recorder.count('factoryCalls')
   try {
-    const probe = scope.stack.probe
-    const value = await (probe.any ? probe.factory(scope.namespaceName, userKey, run.background, async () => factory(ctx)) : factory(ctx))
+    const probe = rooms.recorder.probe
+    const value = await (probe.any ? probe.factory(scope.namespaceName, userKey, job.run.background, async () => job.factory(ctx)) : job.factory(ctx))
     turn.deadline += Date.now() - started
-    if (skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
-    await scope.writeThrough(turn.key, userKey, value, write, skipL2, skipBus, turn)
+    if (asked.skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
+    await writeThrough(rooms, scope, { key: turn.key, userKey, value, options: asked.write, skipL2: asked.skipL2, skipBus: asked.skipBus, ticket: turn })
     scope.logger.debug({ key: userKey, op: 'factory', duration: Date.now() - started }, 'factory value cached')
     return { ok: true, value }
   } catch (error) {
-    const failure =
-      error instanceof RustoCacheError
-        ? error
-        : new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${shown(error)}`, error, run.background)
-    // onFactoryError always hears a FactoryError of this key: a RustoCacheError the factory let through (say,
-    // another key's, from a nested cache call) is its cause, never handed on as this key's failure.
-    const report = failure === error && failure !== failed ? new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${failure.message}`, failure, run.background) : (failure as FactoryError)
-    scope.stack.counters.factoryErrors++
-    if (stale) {
-      stale.backoffUntil = Date.now() + o.graceBackoff
-      if (!scope.stack.l1) scope.stack.backOff(turn.key, stale.backoffUntil)
-    }
-    scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')
-    if (o.onFactoryError) {
-      try {
-        o.onFactoryError(report)
-      } catch (listenerError) {
-        scope.logger.error({ key: userKey, err: listenerError }, 'onFactoryError threw')
-      }
-    }
-    return { ok: false, error: failure }
+    return { ok: false, error: failed(job, error, asked.failed, started) }
   } finally {
     turn.end()
   }
+}
+
+/** A factory failure: counted, logged, the stale entry's backoff started, and onFactoryError told. */
+function failed<T>(job: Job<T>, error: unknown, thrownByFail: FactoryError | undefined, started: number): RustoCacheError {
+  const { rooms, scope, userKey, stale, o } = job
+  const shownKey = rooms.showKey(userKey)
+  const failure = error instanceof RustoCacheError ? error : new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${shown(error)}`, error, job.run.background)
+  // onFactoryError always hears a FactoryError of this key: a RustoCacheError the factory let through (say,
+  // another key's, from a nested cache call) is its cause, never handed on as this key's failure.
+  const report = failure === error && failure !== thrownByFail ? new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${failure.message}`, failure, job.run.background) : (failure as FactoryError)
+  rooms.recorder.count('factoryErrors')
+  if (stale) {
+    stale.backoffUntil = Date.now() + o.graceBackoff
+    if (!rooms.l1.keeps) rooms.l1.backOff(job.turn.key, stale.backoffUntil)
+  }
+  scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')
+  if (o.onFactoryError) {
+    try {
+      o.onFactoryError(report)
+    } catch (listenerError) {
+      scope.logger.error({ key: userKey, err: listenerError }, 'onFactoryError threw')
+    }
+  }
+  return failure
 }

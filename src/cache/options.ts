@@ -1,8 +1,11 @@
 import { InvalidOptionError, shown, type FactoryError } from '../errors.js'
+import { Signer } from '../bus/signing.js'
 import type { BusFactory } from '../bus/types.js'
 import type { L2DriverFactory } from '../l2/types.js'
-import type { Logger } from '../logger.js'
-import { toMs, type Duration } from '../ttl.js'
+import { redactingLogger, silentLogger, type Logger } from '../logger.js'
+import type { KeyPolicy } from '../observe.js'
+import { toBytes, toMs, type Duration } from '../ttl.js'
+import { utf8Length, wellFormed } from './scope.js'
 
 /** Options that can be set for the whole cache and again on each call; the call's value wins. */
 export interface EntryOptions {
@@ -154,6 +157,20 @@ export interface RustoCacheOptions extends EntryOptions {
   traceKeys?: boolean | ((key: string) => string)
 }
 
+/** Every default of the cache-wide options, in one table (the entry options' are DEFAULTS below). */
+export const CACHE_DEFAULTS = {
+  prefix: 'rustocache',
+  maxItems: 100_000,
+  core: 'auto',
+  /** The cache's own bound on an L2 command (the Redis driver's commandTimeout, 500 ms, usually fires first). */
+  l2Timeout: '2s',
+  suppressL2Errors: true,
+  /** No circuit breaker. */
+  l2CircuitBreakerDuration: 0,
+  retryQueue: { maxSize: 1000, retryInterval: '1s' },
+} as const
+
+/** The entry options' defaults (each can be given to the constructor and again to each call). */
 export const DEFAULTS: ResolvedOptions = {
   jitterMs: 0,
   jitterShare: 0,
@@ -225,4 +242,223 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
     out.onFactoryError = given.onFactoryError
   }
   return out
+}
+
+// ---- The call shapes ----
+
+export interface KeyOptions {
+  key: string
+}
+export interface GetOptions<T> extends KeyOptions {
+  /** Returned on a miss (a function is called for it). */
+  defaultValue?: T | (() => T)
+  /** false: never answer with a stale value; a duration: only within that long after the ttl. */
+  grace?: Duration | false
+}
+export interface SetManyOptions<T> {
+  items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }>
+}
+export interface SetOptions<T> extends KeyOptions, EntryOptions {
+  value: T
+  tags?: string[]
+}
+
+/** What a factory receives. */
+export interface FactoryContext<T> {
+  /** Return this to cache nothing: getOrSet resolves to undefined. */
+  skip(): never
+  /** Fails the factory with this message (E_FACTORY_ERROR): a stale value within grace is served if there is one. */
+  fail(message: string): never
+  /** Changes how the value being produced is stored. */
+  setOptions(options: { ttl?: Duration; grace?: Duration | false; tags?: string[]; skipL2Write?: boolean; skipBusNotify?: boolean }): void
+  /** The stale entry this call could fall back to, if any (also in background refreshes). */
+  readonly gracedEntry: { value: T } | undefined
+}
+
+export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
+
+export interface GetOrSetOptions<T> extends EntryOptions {
+  key: string
+  factory: Factory<T>
+  tags?: string[]
+  /** Run the factory even when a fresh value is cached. */
+  forceFresh?: boolean
+}
+
+/** The options object of a call; E_INVALID_OPTION when there is none. */
+export function options<O>(given: O, call: string): NonNullable<O> {
+  if (typeof given !== 'object' || given === null) throw new InvalidOptionError(`${call} needs an options object`)
+  return given as NonNullable<O>
+}
+
+/**
+ * How much of an entry's grace a call accepts, resolved once per call: undefined (all of it), false (none), or
+ * ms past the ttl. Checked before anything is read, though it is used only when a stale entry turns up.
+ */
+export type CallGrace = number | false | undefined
+
+export function callGrace(given: Duration | false | undefined): CallGrace {
+  return given === undefined || given === false ? given : toMs(given, 'grace')
+}
+
+/**
+ * A stale entry may answer only if it was written with grace (an entry made stale by expireByTag or a lost bus
+ * connection is stale before its ttl, and without grace it must not be served), and the call can narrow it.
+ */
+export function withinGrace(entry: { grace: number; at: number; ttl: number }, grace: CallGrace, now: number): boolean {
+  if (entry.grace <= 0 || grace === false) return false
+  return grace === undefined || now < entry.at + entry.ttl + grace
+}
+
+// ---- The cache-wide options, checked and resolved once, before anything connects ----
+
+export interface L1Settings {
+  /** False in L2-only mode (`l1: false`). */
+  keeps: boolean
+  core: 'auto' | 'wasm' | 'js'
+  maxItems: number
+  maxBytes: number | undefined
+  maxEntrySize: number
+  /** How a value is sized, when maxBytes or maxEntrySize asks for sizes. */
+  sizeOf: ((value: unknown, key: string) => number) | undefined
+  policy: L1Options['policy']
+  clone: boolean
+}
+
+export interface L2Settings {
+  factory: L2DriverFactory | undefined
+  suppressErrors: boolean
+  breakerMs: number
+  timeoutMs: number
+}
+
+export interface BusSettings {
+  factory: BusFactory | undefined
+  channel: string
+  maxSize: number
+  retryMs: number
+  signer: Signer | undefined
+}
+
+/** Everything the constructor was given, checked and defaulted: what the rooms are built from. */
+export interface CacheSettings {
+  prefix: string
+  /** The cache's logger (redacting keys unless traceKeys is true). */
+  logger: Logger
+  /** traceKeys as keyShower made it: undefined when keys never leave the process. */
+  keyPolicy: KeyPolicy | undefined
+  /** No logger was given: an unreachable L2 is still said once, on the console. */
+  loud: boolean
+  defaults: ResolvedOptions
+  l1: L1Settings
+  l2: L2Settings
+  bus: BusSettings
+}
+
+function jsonSize(value: unknown): number {
+  const json = JSON.stringify(value)
+  return json === undefined ? 0 : utf8Length(json)
+}
+
+/**
+ * The one rule for a key leaving the process (trace contexts, errors, log lines), from traceKeys: true shows it,
+ * a function redacts it (one that throws, told to `onThrow`, or returns anything but a string shows nothing);
+ * undefined or false: keys never leave (undefined is returned). Anything else is E_INVALID_OPTION.
+ */
+export function keyShower(traceKeys: unknown, onThrow: (error: unknown) => void): KeyPolicy | undefined {
+  if (traceKeys !== undefined && typeof traceKeys !== 'boolean' && typeof traceKeys !== 'function') {
+    throw new InvalidOptionError('traceKeys must be true, false, or a function (key) => string that redacts a key')
+  }
+  if (traceKeys === true) return (key) => key
+  if (typeof traceKeys !== 'function') return undefined
+  return (key) => {
+    try {
+      const shown: unknown = traceKeys(key)
+      return typeof shown === 'string' ? shown : undefined
+    } catch (error) {
+      onThrow(error)
+      return undefined
+    }
+  }
+}
+
+/** The key policy that shows no key. */
+export const hideKeys: KeyPolicy = () => undefined
+
+const LOGGER_METHODS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const
+
+function loggerFor(config: RustoCacheOptions, prefix: string): { logger: Logger; keyPolicy: KeyPolicy | undefined } {
+  const pinoLike = (l: unknown): l is Logger => typeof l === 'object' && l !== null && LOGGER_METHODS.every((m) => typeof (l as Record<string, unknown>)[m] === 'function')
+  const given = config.logger === undefined ? silentLogger.child({ cache: prefix }) : pinoLike(config.logger) ? config.logger.child({ cache: prefix }) : undefined
+  if (!pinoLike(given)) throw new InvalidOptionError(`logger must be pino-compatible: an object with ${LOGGER_METHODS.join(', ')} (child returning the same)`)
+  // Keys leave the process in log lines, errors and traces alike: only as traceKeys says (see keyShower).
+  const keyPolicy = keyShower(config.traceKeys, (error) => given.error({ err: error, where: 'traceKeys' }, 'traceKeys threw: the key is not shown'))
+  const logger = config.logger === undefined || config.traceKeys === true ? given : redactingLogger(given, keyPolicy ?? hideKeys)
+  return { logger, keyPolicy }
+}
+
+function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | undefined): L1Settings {
+  if (given === false && l2 === undefined) throw new InvalidOptionError('l1: false (L2-only mode) needs an l2 driver')
+  // L2-only: an empty TypeScript core (no WASM to compile in a short-lived function) that is never written.
+  const l1: L1Options = given === false ? { core: 'js', maxItems: 1 } : (given ?? {})
+  if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }, or false for L2-only mode')
+  if (l1.clone !== undefined && typeof l1.clone !== 'boolean') throw new InvalidOptionError(`l1.clone must be true or false, got ${shown(l1.clone)}`)
+  const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
+  const maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
+  if (l1.sizeCalculation !== undefined && typeof l1.sizeCalculation !== 'function') {
+    throw new InvalidOptionError('l1.sizeCalculation must be a function (value, key) => bytes')
+  }
+  const limited = maxBytes !== undefined || maxEntrySize < Infinity
+  return {
+    keeps: given !== false,
+    core: l1.core ?? CACHE_DEFAULTS.core,
+    maxItems: l1.maxItems ?? CACHE_DEFAULTS.maxItems,
+    maxBytes,
+    maxEntrySize,
+    sizeOf: limited ? (l1.sizeCalculation ?? jsonSize) : undefined,
+    policy: l1.policy,
+    clone: l1.clone === true,
+  }
+}
+
+function l2Settings(config: RustoCacheOptions): L2Settings {
+  const factory = config.l2
+  if (factory !== undefined && (typeof factory !== 'object' || factory === null || typeof factory.create !== 'function')) {
+    throw new InvalidOptionError("l2 must be a driver factory such as redisDriver({ connection }) from 'rustocache/redis'")
+  }
+  const breaker = config.l2CircuitBreakerDuration
+  return {
+    factory,
+    suppressErrors: config.suppressL2Errors ?? CACHE_DEFAULTS.suppressL2Errors,
+    breakerMs: breaker === undefined || breaker === null ? CACHE_DEFAULTS.l2CircuitBreakerDuration : toMs(breaker, 'l2CircuitBreakerDuration'),
+    timeoutMs: toMs(config.l2Timeout ?? CACHE_DEFAULTS.l2Timeout, 'l2Timeout'),
+  }
+}
+
+function busSettings(factory: BusFactory | undefined, channel: string): BusSettings {
+  if (factory !== undefined && (typeof factory !== 'object' || factory === null || typeof factory.create !== 'function')) {
+    throw new InvalidOptionError("bus must be a bus factory such as redisBus({ connection }) from 'rustocache/redis'")
+  }
+  const retry = factory?.retryQueue ?? {}
+  const maxSize = retry.maxSize ?? CACHE_DEFAULTS.retryQueue.maxSize
+  if (!(Number.isInteger(maxSize) && maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
+  const retryMs = toMs(retry.retryInterval ?? CACHE_DEFAULTS.retryQueue.retryInterval, 'retryQueue.retryInterval')
+  const signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
+  return { factory, channel, maxSize, retryMs, signer }
+}
+
+/** Checks every cache-wide option and applies the defaults; throws E_INVALID_OPTION before anything connects. */
+export function resolveSettings(config: RustoCacheOptions): CacheSettings {
+  if (typeof config !== 'object' || config === null) throw new InvalidOptionError('RustoCache options must be an object')
+  if (config.prefix !== undefined && (typeof config.prefix !== 'string' || config.prefix === '')) {
+    throw new InvalidOptionError('prefix must be a non-empty string')
+  }
+  if (config.prefix !== undefined && !wellFormed(config.prefix)) throw new InvalidOptionError('prefix must be well-formed UTF-16 (it has a lone surrogate)')
+  const prefix = config.prefix ?? CACHE_DEFAULTS.prefix
+  const { logger, keyPolicy } = loggerFor(config, prefix)
+  const defaults = resolveOptions(DEFAULTS, config)
+  if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
+  const bus = busSettings(config.bus, `${prefix}:bus`)
+  const l2 = l2Settings(config)
+  return { prefix, logger, keyPolicy, loud: config.logger === undefined, defaults, l1: l1Settings(config.l1, config.l2), l2, bus }
 }

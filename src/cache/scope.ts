@@ -1,14 +1,22 @@
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import { MAX_KEY_LENGTH } from '../core/types.js'
 import type { Logger } from '../logger.js'
-import type { OperationContext, Tier } from '../observe.js'
-import { toMs, type Duration } from '../ttl.js'
 import { MAX_TAG_LENGTH, MAX_TAGS } from '../l2/envelope.js'
-import type { Coherence } from './coherence.js'
-import type { ResolvedOptions } from './options.js'
-import { utf8Length, type CacheStack, type Entry, type Ticket, type WriteOptions } from './stack.js'
-import type { TagStamps } from './tags.js'
 
+/** Bytes of `text` in UTF-8 (a lone surrogate as 3, as TextEncoder writes U+FFFD). */
+export function utf8Length(text: string): number {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      n += 4
+      i++
+    } else n += 3
+  }
+  return n
+}
 
 type WellFormed = (text: string) => boolean
 /**
@@ -22,47 +30,26 @@ export const wellFormed: WellFormed =
     : (text) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
 
 /**
- * Before a tagged write with an L2 is stamped: resolves once the clock is more than REMOTE_TIE_MS past every tag
- * invalidation this cache knows of (TagStamps.writableAfter), so its stamp is real and no L2 reader takes it
- * for covered by that invalidation (at most ~1 ms). Checked again after each wait: an invalidation heard
- * meanwhile may set the bar later. Undefined when there is nothing to wait for (no promise hop): every write
- * but the rare one just after a tag invalidation.
- */
-export function stampable(tags: TagStamps, tagged: boolean): Promise<void> | undefined {
-  if (!tagged || tags.writableAfter(Date.now()) === undefined) return undefined
-  return (async () => {
-    for (let after = tags.writableAfter(Date.now()); after !== undefined; after = tags.writableAfter(Date.now())) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(after! - Date.now()) + 1))
-    }
-  })()
-}
-
-/**
- * One namespace of a cache: the shared stack and bus seen through a key path ('' at the root, 'users:' in
- * namespace('users')). The steps every call shares live here: checking keys and tags, the write path, events.
+ * One namespace of a cache: its keys, tags and path ('' at the root, 'users:' in namespace('users')). Every
+ * call turns the caller's keys and tags into full ones here, checked against what every tier holds.
  */
 export class Scope {
   constructor(
-    readonly stack: CacheStack,
-    readonly coherence: Coherence,
-    readonly defaults: ResolvedOptions,
+    /** The longest key (and tag) the L2 driver holds, in UTF-8 bytes (Infinity: no limit below MAX_KEY_LENGTH). */
+    private readonly maxKeyBytes: number,
     /** Prefix of this namespace's L1 keys and tags. */
     readonly path: string,
     readonly namespaceName: string | undefined,
+    /** The cache's logger, naming this namespace. */
     readonly logger: Logger,
-  ) {
-    this.maxKeyBytes = stack.l2?.maxKeyBytes ?? Infinity
-  }
-
-  /** The longest key (and tag) the L2 driver holds, in UTF-8 bytes (Infinity: no limit below MAX_KEY_LENGTH). */
-  private readonly maxKeyBytes: number
+  ) {}
 
   child(name: string): Scope {
     if (typeof name !== 'string' || name === '') throw new InvalidOptionError('a namespace name must be a non-empty string')
     if (!wellFormed(name)) throw new InvalidOptionError('a namespace name must be well-formed UTF-16 (it has a lone surrogate, which L2 cannot tell apart from another)')
     const path = `${this.path}${name}:`
     const namespace = path.slice(0, -1)
-    return new Scope(this.stack, this.coherence, this.defaults, path, namespace, this.logger.child({ namespace }))
+    return new Scope(this.maxKeyBytes, path, namespace, this.logger.child({ namespace }))
   }
 
   /** The full key of a user key; throws E_INVALID_KEY for anything but a non-empty string within MAX_KEY_LENGTH. */
@@ -100,101 +87,5 @@ export class Scope {
       }
     }
     return tags.length === 0 ? undefined : this.path === '' ? [...(tags as string[])] : (tags as string[]).map((t) => this.path + t)
-  }
-
-  /**
-   * The one write path of set() and of factories: the value is checked (and encoded for L2) before anything is
-   * written; L1 first so this process answers at once, then L2 (awaited), then the bus queue, which publishes
-   * in the background and only once the L2 side is done. With a ticket, nothing is written if the key or its tags changed since the ticket began. True when
-   * either tier took the value.
-   */
-  async writeThrough(
-    key: string,
-    userKey: string,
-    value: unknown,
-    write: WriteOptions,
-    skipL2: boolean,
-    skipBus: boolean,
-    ticket?: Ticket,
-  ): Promise<boolean> {
-    const stack = this.stack
-    const l2 = stack.l2 !== undefined && !skipL2
-    // Only L2 readers judge by stamps across instances: an L1-only write never waits.
-    const wait = stampable(stack.tags, l2 && write.tags !== undefined)
-    if (wait) await wait
-    const now = Date.now()
-    const stamp = stack.stamp(now)
-    const remote = stack.prepare(key, value, write, stamp, now, l2)
-    const kept = stack.copyIn(key, value)
-    if (ticket && stack.overtaken(ticket, write.tags)) {
-      stack.counters.discarded++
-      this.logger.debug({ key: userKey, op: 'write' }, 'the key was invalidated while its value was being made: not stored')
-      return false
-    }
-    const inL1 = stack.write(key, kept, write, now, stamp)
-    // An L1-only cache skips the await: it would cost a promise hop on every miss.
-    let inL2 = false
-    let refused = false
-    if (remote !== undefined) {
-      stack.beginWrite(key)
-      try {
-        const answer = await stack.l2Call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then((written) => written !== false), ticket?.deadline)
-        inL2 = answer === true
-        refused = answer === false
-      } finally {
-        stack.endWrite(key)
-      }
-    }
-    // L2 holds something newer than this write (a conditional driver refused it): this L1 copy must not outlive
-    // it. Outdated, the next read fetches L2's.
-    if (refused) stack.outdate(key)
-    const l2Done = inL2 || refused || !l2
-    if (!skipBus) this.coherence.announce({ type: 'set', keys: [key] }, l2Done)
-    if (inL1 || inL2) this.emit('cache:written', userKey)
-    return inL1 || inL2
-  }
-
-  /**
-   * A stale entry may answer only if it was written with grace (an entry made stale by expireByTag or a lost bus
-   * connection is stale before its ttl, and without grace it must not be served), and the call can narrow it.
-   */
-  staleUsable(entry: Entry, grace: Duration | false | undefined, now: number): boolean {
-    if (entry.grace <= 0 || grace === false) return false
-    if (grace === undefined) return true
-    return now < entry.at + entry.ttl + toMs(grace, 'grace')
-  }
-
-  /** A read answered from `tier`: counted, told to listeners and observers, and noted in the call's trace. */
-  hit(key: string, graced: boolean, tier: Tier, trace: OperationContext | undefined): void {
-    const stack = this.stack
-    stack.counters.hits++
-    if (graced) stack.counters.gracedHits++
-    if (stack.emitter.has('cache:hit')) stack.emit('cache:hit', { key, store: 'memory', graced, namespace: this.namespaceName })
-    if (trace !== undefined) {
-      trace.hit = true
-      trace.tier = tier
-      trace.graced = graced
-    }
-    if (stack.probe.any) stack.probe.request(graced ? 'graced' : 'hit', tier, this.namespaceName)
-  }
-
-  miss(key: string, trace: OperationContext | undefined): void {
-    const stack = this.stack
-    stack.counters.misses++
-    if (stack.emitter.has('cache:miss')) stack.emit('cache:miss', { key, store: 'memory', namespace: this.namespaceName })
-    if (trace !== undefined) trace.hit = false
-    if (stack.probe.any) stack.probe.request('miss', undefined, this.namespaceName)
-  }
-
-  /** Answers with a stale value from `tier`: counted, logged, and told to listeners. */
-  graced<T>(key: string, entry: Entry, tier: Tier, trace: OperationContext | undefined, op = 'getOrSet'): T {
-    const value = this.stack.valueOf(entry) as T
-    this.hit(key, true, tier, trace)
-    this.logger.warn({ key, op, tier, graced: true }, 'answered with a stale value within grace')
-    return value
-  }
-
-  emit(event: 'cache:written' | 'cache:deleted' | 'cache:expired', key: string): void {
-    if (this.stack.emitter.has(event)) this.stack.emit(event, { key, store: 'memory', namespace: this.namespaceName })
   }
 }

@@ -1,6 +1,6 @@
 // rustocache/prometheus: Prometheus metrics for a cache, with prom-client (a peer dependency).
 import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } from 'prom-client'
-import { observe, RustoCache } from '../cache/rusto-cache.js'
+import { cacheName, observe, RustoCache } from '../cache/rusto-cache.js'
 import { InvalidOptionError } from '../errors.js'
 
 export interface CollectOptions {
@@ -99,7 +99,7 @@ export function collect(cache: RustoCache, options: CollectOptions = {}): () => 
   const l2Duration = histogram('l2_duration_seconds', 'How long L2 commands took', ['cache', 'command'])
   const bus = counter('bus_messages_total', 'Bus messages sent and heard', ['cache', 'direction'])
 
-  const name = cache['scope'].stack.probe.cache
+  const name = cacheName(cache)
   const sources = statsSources(registry, prefix)
   sources.set(name, cache)
 

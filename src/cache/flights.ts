@@ -1,3 +1,5 @@
+import type { TagStamps } from './tags.js'
+
 /** What is in flight for one key: the local lock of a factory run, and tickets of work that will store a result. */
 export interface Flight {
   /** Tickets open on the key (a factory run, an L2 read), and the oldest one's start stamp. */
@@ -13,30 +15,77 @@ export interface Flight {
 }
 
 /**
+ * Work in flight for a key (a factory run or an L2 read), begun at stamp `since`. Whatever invalidates the key
+ * after `since` (a delete, set, expire, clear or tag invalidation, here or from the bus) overtakes it: its result
+ * may still answer its own callers, but is not stored.
+ */
+export interface Ticket {
+  readonly key: string
+  readonly since: number
+  /** When the L2 commands of the call holding the ticket must be done by, together (see l2Timeout). */
+  readonly deadline: number
+}
+
+/**
  * Per key, what is in flight, in one Map (a Map that empties and fills again reallocates its table, so one
- * map rather than two keeps a miss to one such cycle).
+ * map rather than two keeps a miss to one such cycle), and the clock that orders changes and work.
  *
  * Locks: one factory per key at a time. A held key has a promise that settles when its holder releases it.
  * Waiters do not queue for the lock; they wake together on release and re-read L1, so a filled key serves every
  * waiter at once instead of handing the lock down a chain of 10,000 callers.
+ *
+ * Tickets: a result is stored only if nothing changed its key (or one of its tags) since its ticket began. A
+ * change is a write or an invalidation; a copy from L2 into L1 is not one (see L1.admit).
  */
-export class KeyFlights {
+export class Flights {
   private readonly flights = new Map<string, Flight>()
+  private lastStamp = 0
 
-  get size(): number {
-    return this.flights.size
+  constructor(private readonly tags: TagStamps) {}
+
+  /** A stamp for a write or an invalidation happening now: ms, but never equal to or below the last one. */
+  stamp(now: number): number {
+    this.lastStamp = now > this.lastStamp ? now : this.lastStamp + 1 / 1024
+    return this.lastStamp
   }
 
-  values(): IterableIterator<Flight> {
-    return this.flights.values()
+  /** The next stamp, without reading the clock: only the order of stamps matters there. */
+  private next(): number {
+    return this.stamp(this.lastStamp)
   }
 
-  entries(): IterableIterator<[string, Flight]> {
-    return this.flights.entries()
+  /** True while anything is in flight (a lock, a ticket, a write on its way to L2). */
+  get busy(): boolean {
+    return this.flights.size > 0
   }
 
-  get(key: string): Flight | undefined {
-    return this.flights.get(key)
+  /** The start of the oldest ticket open (Infinity: none): tag stamps after it must be kept. */
+  oldestSince(): number {
+    let floor = Infinity
+    for (const flight of this.flights.values()) floor = Math.min(floor, flight.since)
+    return floor
+  }
+
+  /** A ticket for work on `key` (end() it when done); the L2 commands of one call share one `deadline`. */
+  ticket(key: string, deadline: number): Ticket {
+    return { key, since: this.begin(key), deadline }
+  }
+
+  /** True when the key, or one of `tags`, changed after the ticket began: its result must not be stored. */
+  overtaken(ticket: Ticket, tags: readonly string[] | undefined): boolean {
+    const flight = this.flights.get(ticket.key)
+    return (flight !== undefined && flight.changedAt > ticket.since) || (tags !== undefined && this.tags.changedSince(tags, ticket.since))
+  }
+
+  /** Tells work in flight for `key` that it changed. */
+  changed(key: string): void {
+    const flight = this.flights.get(key)
+    if (flight && flight.tickets > 0) flight.changedAt = this.next()
+  }
+
+  /** Tells work in flight for every key starting with `prefix` ('' for all) that it changed. */
+  changedUnder(prefix: string): void {
+    for (const [k, flight] of this.flights) if (flight.tickets > 0 && k.startsWith(prefix)) flight.changedAt = this.next()
   }
 
   private open(key: string): Flight {
@@ -84,23 +133,25 @@ export class KeyFlights {
     })
   }
 
-  /** Opens a ticket started at `since`. */
-  begin(key: string, since: number): void {
+  /** Opens a ticket for `key`; returns its start stamp. Every begin is matched by one end. */
+  begin(key: string): number {
+    const since = this.next()
     const flight = this.open(key)
     flight.tickets++
     if (since < flight.since) flight.since = since
+    return since
   }
 
-  /** A write's L2 side goes out (every beginWrite is matched by one endWrite). */
+  /** A write's L2 side goes out: reads of the key that overlap it keep nothing in L1 (every beginWrite is matched by one endWrite). */
   beginWrite(key: string): void {
     this.open(key).writing++
   }
 
-  endWrite(key: string, stamp: number): void {
+  endWrite(key: string): void {
     const flight = this.flights.get(key)
     if (!flight || flight.writing === 0) return
     flight.writing--
-    if (flight.tickets > 0) flight.landedAt = stamp
+    if (flight.tickets > 0) flight.landedAt = this.next()
     this.close(key, flight)
   }
 
@@ -110,7 +161,8 @@ export class KeyFlights {
     return flight !== undefined && (flight.writing > 0 || flight.landedAt > since)
   }
 
-  end(key: string): void {
+  end(ticket: Ticket): void {
+    const key = ticket.key
     const flight = this.flights.get(key)
     if (!flight || flight.tickets === 0) return
     if (--flight.tickets === 0) {

@@ -1,0 +1,165 @@
+import type { OperationContext, Tier } from '../observe.js'
+import type { Duration } from '../ttl.js'
+import { isFresh, type Entry, type L1 } from './l1.js'
+import type { L2Found } from './l2.js'
+import { callGrace, withinGrace, type CallGrace, type GetOptions, type KeyOptions } from './options.js'
+import type { Rooms } from './rooms.js'
+import type { Scope } from './scope.js'
+
+/** A stale entry a read may fall back on, and the tier it came from (entry undefined: none). */
+export interface Fallback {
+  entry: Entry | undefined
+  tier: Tier
+}
+
+/** The stale L1 entry behind a lookup code, when the call's grace lets it answer. */
+export function staleIn(l1: L1, code: number, grace: CallGrace, now: number): Entry | undefined {
+  if (code < 0 || isFresh(code)) return undefined
+  const entry = l1.entryAt(code)
+  return withinGrace(entry, grace, now) ? entry : undefined
+}
+
+/**
+ * The one judgement of a key's read once L2 answered without a fresh value (single reads, batches and
+ * getOrSet alike): L2's stale value within grace beats L1's (another instance may have refreshed it since);
+ * L2's answer that it holds nothing takes away an L1 copy known to be replaced; no answer keeps L1's.
+ */
+export function fallbackAfter(l1: L1, remote: L2Found | undefined, fallback: Fallback, grace: CallGrace, now: number): Fallback {
+  if (remote?.entry && withinGrace(remote.entry, grace, now)) return { entry: remote.entry, tier: 'l2' }
+  if (remote?.gone && fallback.entry && l1.outdated(fallback.entry)) return { entry: undefined, tier: fallback.tier }
+  return fallback
+}
+
+/** One L2 read of `key` under its own ticket (undefined: nothing usable, L2 down, or its breaker open). */
+export async function readOnce(rooms: Rooms, key: string, now: number): Promise<L2Found | undefined> {
+  const ticket = rooms.flights.ticket(key, rooms.l2.deadline())
+  try {
+    return await rooms.l2.read(key, now, ticket, rooms.defaults.grace)
+  } finally {
+    rooms.flights.end(ticket)
+  }
+}
+
+/** Answers with a stale value: counted as a graced hit, logged, and told to listeners. */
+export function serveStale<T>(rooms: Rooms, scope: Scope, userKey: string, stale: Fallback, trace: OperationContext | undefined, op = 'getOrSet'): T {
+  const value = rooms.l1.valueOf(stale.entry!) as T
+  recordStale(rooms, scope, userKey, stale.tier, trace, op)
+  return value
+}
+
+function recordStale(rooms: Rooms, scope: Scope, userKey: string, tier: Tier, trace: OperationContext | undefined, op: string): void {
+  rooms.recorder.hit(userKey, true, tier, scope.namespaceName, trace)
+  scope.logger.warn({ key: userKey, op, tier, graced: true }, 'answered with a stale value within grace')
+}
+
+/** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
+export async function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
+  const { l1, recorder } = rooms
+  const key = scope.keyFor(given.key)
+  const grace = callGrace(given.grace)
+  const now = Date.now()
+  const code = l1.lookup(key, now)
+  if (isFresh(code)) {
+    // The value before the event: a listener that writes the key cannot change this answer.
+    const value = l1.valueOf(l1.entryAt(code)) as T
+    recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
+    return value
+  }
+  let fallback: Fallback = { entry: staleIn(l1, code, grace, now), tier: 'l1' }
+  if (rooms.l2.driver) {
+    const remote = await readOnce(rooms, key, now)
+    if (remote?.fresh) {
+      recorder.hit(given.key, false, 'l2', scope.namespaceName, trace)
+      return remote.value as T
+    }
+    fallback = fallbackAfter(l1, remote, fallback, grace, now)
+  }
+  if (fallback.entry) return serveStale(rooms, scope, given.key, fallback, trace, 'get')
+  recorder.miss(given.key, scope.namespaceName, trace)
+  const missing = given.defaultValue
+  return typeof missing === 'function' ? (missing as () => T)() : missing
+}
+
+/** One key of a batch: a fresh value from `tier`, a fallback, or a miss (fallback.entry undefined). */
+interface BatchAnswer {
+  fresh: boolean
+  value: unknown
+  fallback: Fallback
+}
+
+/**
+ * Values in key order, undefined for a miss: one crossing into the L1 core for the whole batch, one L2 read
+ * for what L1 could not answer. Every answer is settled before the first event is emitted, so a listener that
+ * calls back into the cache cannot change what this call returns.
+ */
+export async function getMany<T>(rooms: Rooms, scope: Scope, userKeys: readonly unknown[], given: { grace?: Duration | false }, trace: OperationContext | undefined): Promise<(T | undefined)[]> {
+  const { l1 } = rooms
+  const keys = userKeys.map((k) => scope.keyFor(k))
+  const grace = callGrace(given.grace)
+  const now = Date.now()
+  const answers = l1.lookupMany(keys, now).map((code): BatchAnswer => {
+    const fresh = isFresh(code)
+    return { fresh, value: fresh ? l1.valueOf(l1.entryAt(code)) : undefined, fallback: { entry: staleIn(l1, code, grace, now), tier: 'l1' } }
+  })
+  const ask = answers.flatMap((a, i) => (a.fresh ? [] : [i]))
+  if (ask.length > 0 && rooms.l2.driver) await askL2(rooms, keys, ask, answers, grace, now)
+  for (const a of answers) if (!a.fresh && a.fallback.entry) a.value = l1.valueOf(a.fallback.entry)
+  let hits = 0
+  answers.forEach((a, i) => {
+    const userKey = userKeys[i] as string
+    if (a.fresh) rooms.recorder.hit(userKey, false, a.fallback.tier, scope.namespaceName, undefined)
+    else if (a.fallback.entry) recordStale(rooms, scope, userKey, a.fallback.tier, undefined, 'getMany')
+    else rooms.recorder.miss(userKey, scope.namespaceName, undefined)
+    if (a.fresh || a.fallback.entry) hits++
+  })
+  if (trace !== undefined) {
+    trace.hits = hits
+    trace.hit = hits === keys.length
+  }
+  return answers.map((a) => a.value as T | undefined)
+}
+
+/** The batch's keys L1 could not answer, in one L2 read, each judged as a single read is. */
+async function askL2(rooms: Rooms, keys: readonly string[], ask: readonly number[], answers: BatchAnswer[], grace: CallGrace, now: number): Promise<void> {
+  const { l1, l2, flights } = rooms
+  const deadline = l2.deadline()
+  const tickets = ask.map((i) => flights.ticket(keys[i]!, deadline))
+  try {
+    const answer = await l2.call('getMany', undefined, (driver) => driver.getMany(ask.map((i) => keys[i]!)), deadline)
+    // Judged side by side: a tagged entry may need its tag stamps from L2.
+    const judged = await Promise.all(ask.map((i, j) => l2.admit(keys[i]!, answer === undefined ? undefined : (answer[j] ?? null), now, tickets[j]!, rooms.defaults.grace)))
+    judged.forEach((remote, j) => {
+      const a = answers[ask[j]!]!
+      if (remote?.fresh) Object.assign(a, { fresh: true, value: remote.value, fallback: { entry: undefined, tier: 'l2' } })
+      else a.fallback = fallbackAfter(l1, remote, a.fallback, grace, now)
+    })
+  } finally {
+    for (const ticket of tickets) flights.end(ticket)
+  }
+}
+
+/**
+ * True when L1 holds a value get() would answer with (fresh, or stale within grace). Reads L1 only, never L2,
+ * and does not touch the LRU order. In L2-only mode (`l1: false`) it asks L2 instead.
+ */
+export async function has(rooms: Rooms, scope: Scope, given: KeyOptions & { grace?: Duration | false }, trace: OperationContext | undefined): Promise<boolean> {
+  const { l1 } = rooms
+  const key = scope.keyFor(given.key)
+  const grace = callGrace(given.grace)
+  const now = Date.now()
+  let yes: boolean
+  let tier: Tier = 'l1'
+  if (!l1.keeps) {
+    const remote = await readOnce(rooms, key, now)
+    yes = remote !== undefined && (remote.fresh || (remote.entry !== undefined && withinGrace(remote.entry, grace, now)))
+    tier = 'l2'
+  } else {
+    const code = l1.peek(key, now)
+    yes = isFresh(code) || staleIn(l1, code, grace, now) !== undefined
+  }
+  if (trace !== undefined) {
+    trace.hit = yes
+    if (yes) trace.tier = tier
+  }
+  return yes
+}
