@@ -2,10 +2,10 @@ import { background } from '../background.js'
 import type { Signer } from '../bus/signing.js'
 import { decodeMessage, encodeMessage, type BusMessage, type BusTransport } from '../bus/types.js'
 import type { Logger } from '../logger.js'
-import type { Flights } from './flights.js'
 import type { L1 } from './l1.js'
 import type { BusSettings } from './options.js'
 import type { Recorder } from './recorder.js'
+import type { Common } from './rooms.js'
 
 /** Most senders whose sequence numbers an instance keeps. */
 const MAX_SENDERS = 4096
@@ -52,15 +52,19 @@ export class Coherence {
   /** True when nothing waits to be sent (a heartbeat would announce a number still to come). */
   private quiet: () => boolean = () => true
 
+  private readonly recorder: Recorder
+  private readonly logger: Logger
+
   constructor(
     settings: BusSettings,
+    common: Common,
     private readonly l1: L1,
-    private readonly flights: Flights,
-    private readonly recorder: Recorder,
-    private readonly logger: Logger,
     /** With an L2, a key another instance wrote turns stale here (L2 has the new value); without one it goes. */
     private readonly hasL2: boolean,
   ) {
+    const { recorder, logger } = common
+    this.recorder = recorder
+    this.logger = logger
     this.signer = settings.signer
     this.transport = settings.factory?.create({ channel: settings.channel, logger })
     if (!this.transport) return
@@ -242,10 +246,10 @@ export class Coherence {
         return
       case 'delete-tags':
       case 'expire-tags':
-        // Stamped on arrival, by this instance's clock: every entry that entered this L1 before it is covered,
+        // Stamped on arrival (no stamp given), by this instance's clock: every entry that entered this L1 before it is covered,
         // whatever the skew between the sender's clock and ours. The sender's stamp judges entries read from L2
         // (made by the writers' clocks), as L2's own record of it does.
-        this.l1.invalidateTags(message.tags ?? [], tagHow(message.type), this.flights.stamp(now), message.stamp)
+        this.l1.invalidateTags(message.tags ?? [], tagHow(message.type), undefined, message.stamp)
         return
     }
   }

@@ -155,7 +155,7 @@ async function waitTurn<T>(call: Miss<T>, stale: Fallback): Promise<T> {
     if (stale.entry) return serveStale(rooms, scope, options.key, stale, trace)
     throw new LockTimeoutError(rooms.showKey(options.key), o.lockTimeout)
   }
-  if (!rooms.l1.keeps && rooms.l2.driver) {
+  if (!rooms.l1.keeps && rooms.l2.present) {
     // L2-only: no L1 to re-read. Every waiter reads L2 at once (the drivers send one tick's reads as one
     // command) instead of taking the key one after another for a read each.
     const remote = await readOnce(rooms, key, Date.now())
@@ -174,7 +174,7 @@ async function ownTurn<T>(call: Miss<T>, stale: Fallback, forceFresh: boolean): 
   let handedOff = false
   try {
     let candidate = stale
-    if (rooms.l2.driver && !forceFresh) {
+    if (rooms.l2.present && !forceFresh) {
       const now = Date.now()
       const remote = await rooms.l2.read(key, now, turn, rooms.defaults.grace)
       if (remote?.fresh) {
@@ -185,7 +185,7 @@ async function ownTurn<T>(call: Miss<T>, stale: Fallback, forceFresh: boolean): 
     }
     // L2-only: a failed refresh's backoff cannot live on an L1 entry; L1 keeps it by key.
     if (candidate.entry && !rooms.l1.keeps && rooms.l1.backoffUntil(key, Date.now()) > 0) return serveStale(rooms, scope, options.key, candidate, trace)
-    if (o.distributedLock && rooms.l2.driver?.locks) {
+    if (o.distributedLock && rooms.l2.locks) {
       const distributed = await distributedTurn(call, turn, forceFresh)
       if (distributed.kind === 'value') {
         rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
@@ -244,7 +244,7 @@ async function runFactory<T>(call: Miss<T>, turn: Turn, candidate: Fallback): Pr
 async function distributedTurn<T>(call: Miss<T>, turn: Turn, forceFresh: boolean): Promise<{ kind: 'owner' | 'local' | 'timeout' } | { kind: 'value'; value: unknown }> {
   const { rooms, key, o } = call
   const { l2 } = rooms
-  const locks = l2.driver!.locks!
+  const locks = l2.locks!
   const token = `${rooms.bus.id}:${Math.random().toString(36).slice(2)}`
   const deadline = Date.now() + o.lockTimeout
   for (;;) {
@@ -355,8 +355,8 @@ async function produce<T>(job: Job<T>): Promise<Outcome<T>> {
   const ctx = factoryContext(job, asked)
   rooms.recorder.count('factoryCalls')
   try {
-    const probe = rooms.recorder.probe
-    const value = await (probe.any ? probe.factory(scope.namespaceName, userKey, job.run.background, async () => job.factory(ctx)) : job.factory(ctx))
+    // Unwatched, the factory's own value is awaited (no wrapper's promise hop between its answer and the write).
+    const value = await rooms.recorder.factory(scope.namespaceName, userKey, job.run.background, () => job.factory(ctx))
     turn.deadline += Date.now() - started
     if (asked.skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
     await writeThrough(rooms, scope, { key: turn.key, userKey, value, options: asked.write, skipL2: asked.skipL2, skipBus: asked.skipBus, ticket: turn })

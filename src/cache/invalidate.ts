@@ -14,7 +14,7 @@ export async function deleteKey(rooms: Rooms, scope: Scope, given: KeyOptions): 
   // Stamped: a conditional driver keeps it as a tombstone that refuses writes made before it.
   const stamp = flights.stamp(Date.now())
   const inL2 = await l2.call('delete', key, (driver) => driver.delete(key, stamp))
-  rooms.queue.announce({ type: 'delete', keys: [key], stamp }, inL2 !== undefined || !l2.driver)
+  rooms.queue.announce({ type: 'delete', keys: [key], stamp }, inL2 !== undefined || !l2.present)
   const deleted = inL1 || inL2 === true
   if (deleted) rooms.recorder.changed('cache:deleted', given.key, scope.namespaceName)
   return deleted
@@ -27,7 +27,7 @@ export async function deleteMany(rooms: Rooms, scope: Scope, userKeys: readonly 
   // One UNLINK for the batch; its count covers keys that were only in L2.
   const stamp = flights.stamp(Date.now())
   const inL2 = await l2.call('deleteMany', undefined, (driver) => driver.deleteMany(keys, stamp))
-  rooms.queue.announce({ type: 'delete', keys, stamp }, inL2 !== undefined || !l2.driver)
+  rooms.queue.announce({ type: 'delete', keys, stamp }, inL2 !== undefined || !l2.present)
   let n = 0
   deleted.forEach((yes, i) => {
     if (!yes) return
@@ -44,7 +44,7 @@ export async function expire(rooms: Rooms, scope: Scope, given: KeyOptions): Pro
   const now = Date.now()
   const inL1 = l1.expire(key, now)
   const inL2 = await l2.call('expire', key, (driver) => driver.expire(key, now))
-  rooms.queue.announce({ type: 'expire', keys: [key] }, inL2 !== undefined || !l2.driver)
+  rooms.queue.announce({ type: 'expire', keys: [key] }, inL2 !== undefined || !l2.present)
   const expired = inL1 || inL2 === true
   if (expired) rooms.recorder.changed('cache:expired', given.key, scope.namespaceName)
   return expired
@@ -58,7 +58,7 @@ export async function invalidateTags(rooms: Rooms, scope: Scope, given: unknown,
   const stamp = flights.stamp(Date.now())
   l1.invalidateTags(tags, how, stamp)
   const done = await l2.call(`${how}ByTag`, undefined, (driver) => driver.invalidateTags(tags, how, stamp).then(() => true))
-  rooms.queue.announce({ type: tagMessage(how), keys: [], tags, stamp }, done === true || !l2.driver)
+  rooms.queue.announce({ type: tagMessage(how), keys: [], tags, stamp }, done === true || !l2.present)
 }
 
 /** Removes every entry under the scope's path ('' for the whole cache). */
@@ -66,6 +66,6 @@ export async function clear(rooms: Rooms, scope: Scope): Promise<void> {
   const { l1, l2 } = rooms
   l1.clear(scope.path)
   const done = await l2.call('clear', undefined, (driver) => driver.clear(scope.path).then(() => true))
-  rooms.queue.announce({ type: 'clear', keys: [], path: scope.path }, done === true || !l2.driver)
+  rooms.queue.announce({ type: 'clear', keys: [], path: scope.path }, done === true || !l2.present)
   rooms.recorder.cleared(scope.namespaceName)
 }

@@ -6,6 +6,7 @@ import type { KeyPolicy } from '../observe.js'
 import type { Flights } from './flights.js'
 import type { L1Settings } from './options.js'
 import type { Recorder } from './recorder.js'
+import type { Common } from './rooms.js'
 import { Found, type TagStamps } from './tags.js'
 
 /** What L1 keeps per key: the value and what the cache needs to judge it. */
@@ -75,16 +76,20 @@ export class L1 {
   /** While > 0 (tag changes wait in the retry queue, L2 does not know them yet), no tag stamp is dropped. */
   private pins = 0
 
+  private readonly flights: Flights
+  private readonly tags: TagStamps
+  private readonly recorder: Recorder
+  private readonly logger: Logger
+  private readonly showKey: KeyPolicy
+
   constructor(
     settings: L1Settings,
-    private readonly flights: Flights,
-    private readonly tags: TagStamps,
-    private readonly recorder: Recorder,
-    private readonly logger: Logger,
-    private readonly showKey: KeyPolicy,
+    common: Common,
     /** With an L2, a distrusted L1 turns stale (a fallback); without one it is emptied. */
     private readonly hasL2: boolean,
   ) {
+    ;({ flights: this.flights, tags: this.tags, recorder: this.recorder, logger: this.logger, showKey: this.showKey } = common)
+    const recorder = this.recorder
     this.keeps = settings.keeps
     this.cloneValues = settings.clone
     this.sizeOf = settings.sizeOf
@@ -258,8 +263,11 @@ export class L1 {
     if (!this.flights.busy && this.pins === 0) this.tags.clear()
   }
 
-  /** Records a tag invalidation, then bounds the stamps kept (see sweepTags). */
-  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp: number, origin = stamp): void {
+  /**
+   * Records a tag invalidation stamped `stamp` (by this cache: now, when not given) and made at `origin` by
+   * the instance that made it, then bounds the stamps kept (see sweepTags).
+   */
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp = this.flights.stamp(Date.now()), origin = stamp): void {
     this.tags.record(tags, how, stamp, origin)
     if (this.tags.size >= this.tagSweepAt) this.sweepTags(Date.now())
   }

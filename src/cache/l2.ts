@@ -8,6 +8,7 @@ import type { Flights, Ticket } from './flights.js'
 import type { Entry, L1, WriteOptions } from './l1.js'
 import type { L2Settings } from './options.js'
 import type { Recorder } from './recorder.js'
+import type { Common } from './rooms.js'
 import { Found, type TagStamps } from './tags.js'
 
 /** What L2 answered for a key, judged: fresh or stale, its value, and the L1 entry it was copied into (if it was). */
@@ -42,7 +43,7 @@ function toRemote(value: unknown, options: WriteOptions, createdAt: number, now:
  */
 export class L2 {
   /** The driver, if the cache has an L2. */
-  readonly driver: L2Driver | undefined
+  private readonly driver: L2Driver | undefined
   private readonly kind: string
   private readonly suppressErrors: boolean
   private readonly breakerMs: number
@@ -55,18 +56,22 @@ export class L2 {
   /** Called when L2 answers again after an outage (the retry queue flushes then, not at its next backoff). */
   private readonly reachableListeners: Array<() => void> = []
 
+  private readonly logger: Logger
+  private readonly recorder: Recorder
+  private readonly flights: Flights
+  private readonly tags: TagStamps
+  private readonly showKey: KeyPolicy
+
   constructor(
     settings: L2Settings,
     prefix: string,
-    private readonly logger: Logger,
-    private readonly recorder: Recorder,
+    common: Common,
     private readonly l1: L1,
-    private readonly flights: Flights,
-    private readonly tags: TagStamps,
-    private readonly showKey: KeyPolicy,
     /** No logger was given: an outage is still said once, on the console. */
     private readonly loud: boolean,
   ) {
+    ;({ logger: this.logger, recorder: this.recorder, flights: this.flights, tags: this.tags, showKey: this.showKey } = common)
+    const { logger, recorder } = common
     this.suppressErrors = settings.suppressErrors
     this.breakerMs = settings.breakerMs
     this.timeoutMs = settings.timeoutMs
@@ -93,6 +98,16 @@ export class L2 {
 
   private tellReachable(): void {
     for (const listener of this.reachableListeners) listener()
+  }
+
+  /** True when the cache has an L2. */
+  get present(): boolean {
+    return this.driver !== undefined
+  }
+
+  /** The driver's distributed locks, if it has them. */
+  get locks(): L2Driver['locks'] {
+    return this.driver?.locks
   }
 
   /** The longest key (and tag) the driver holds, in UTF-8 bytes. */
@@ -137,14 +152,19 @@ export class L2 {
    * An L2 command bounded by l2Timeout, failing as it does (the retry queue's re-apply, which must see
    * failures), and watched by observers as every L2 command is.
    */
-  guard<T>(op: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
-    const command = this.watched(op, key, run)
+  guard<T>(op: string, key: string | undefined, run: (l2: L2Driver) => Promise<T>): Promise<T> {
+    const driver = this.driver!
+    const command = this.watched(op, key, () => run(driver))
     return this.watchdog ? this.watchdog.guard(command) : command
   }
 
+  /** A command with no bound but the driver's own, failing as it does (the retry queue's namespace clear). */
+  unguarded<T>(run: (l2: L2Driver) => Promise<T>): Promise<T> {
+    return run(this.driver!)
+  }
+
   private watched<T>(op: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
-    const probe = this.recorder.probe
-    return probe.any ? probe.l2(op, this.kind, key, run) : run()
+    return this.recorder.l2(op, this.kind, key, run)
   }
 
   /**

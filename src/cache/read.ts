@@ -66,7 +66,7 @@ export async function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, t
     return value
   }
   let fallback: Fallback = { entry: staleIn(l1, code, grace, now), tier: 'l1' }
-  if (rooms.l2.driver) {
+  if (rooms.l2.present) {
     const remote = await readOnce(rooms, key, now)
     if (remote?.fresh) {
       recorder.hit(given.key, false, 'l2', scope.namespaceName, trace)
@@ -102,7 +102,7 @@ export async function getMany<T>(rooms: Rooms, scope: Scope, userKeys: readonly 
     return { fresh, value: fresh ? l1.valueOf(l1.entryAt(code)) : undefined, fallback: { entry: staleIn(l1, code, grace, now), tier: 'l1' } }
   })
   const ask = answers.flatMap((a, i) => (a.fresh ? [] : [i]))
-  if (ask.length > 0 && rooms.l2.driver) await askL2(rooms, keys, ask, answers, grace, now)
+  if (ask.length > 0 && rooms.l2.present) await askL2(rooms, keys, ask, answers, grace, now)
   for (const a of answers) if (!a.fresh && a.fallback.entry) a.value = l1.valueOf(a.fallback.entry)
   let hits = 0
   answers.forEach((a, i) => {

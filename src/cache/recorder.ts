@@ -2,7 +2,7 @@ import type { BusMessage } from '../bus/types.js'
 import type { CoreKind } from '../core/types.js'
 import { Emitter, type BusEvent, type CacheEventName, type CacheEvents } from '../events.js'
 import type { Logger } from '../logger.js'
-import { Probe, type KeyPolicy, type OperationContext, type Tier } from '../observe.js'
+import { Probe, type CacheObserver, type CacheOperation, type KeyPolicy, type OperationContext, type Tier } from '../observe.js'
 import { newStats, type CacheStats } from '../stats.js'
 
 /** The counters that only ever go up (all of CacheStats but the queue length and the core's kind). */
@@ -19,9 +19,9 @@ function busEvent(message: BusMessage): BusEvent {
  */
 export class Recorder {
   private readonly counters: CacheStats
-  readonly emitter: Emitter
+  private readonly emitter: Emitter
   /** Observers and the TracingChannel: see observe.ts. */
-  readonly probe: Probe
+  private readonly probe: Probe
 
   constructor(core: CoreKind | 'none', prefix: string, keyPolicy: KeyPolicy | undefined, logger: Logger) {
     this.counters = newStats(core)
@@ -32,6 +32,49 @@ export class Recorder {
   /** Which L1 core the cache runs on (known once the core is made, after the recorder that counts its evictions). */
   setCore(core: CoreKind | 'none'): void {
     this.counters.core = core
+  }
+
+  /** The name observers and metrics know the cache by (its prefix). */
+  get name(): string {
+    return this.probe.cache
+  }
+
+  on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
+    return this.emitter.on(event, listener)
+  }
+
+  once<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
+    return this.emitter.once(event, listener)
+  }
+
+  off<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): void {
+    this.emitter.off(event, listener)
+  }
+
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: CacheObserver): () => void {
+    return this.probe.add(observer)
+  }
+
+  /** True when a call must build a trace context (an observer, or a TracingChannel subscriber). */
+  tracing(): boolean {
+    return this.probe.active()
+  }
+
+  /** Runs a public call inside the observers' wrappers and on the TracingChannel, with its context. */
+  trace<R>(operation: CacheOperation, namespace: string | undefined, key: unknown, keys: unknown, run: (trace: OperationContext) => Promise<R>): Promise<R> {
+    const trace = this.probe.context(operation, namespace, key, keys)
+    return this.probe.operation(trace, () => run(trace))
+  }
+
+  /** An L2 command, watched by observers when there are any. */
+  l2<T>(command: string, driver: string, key: string | undefined, run: () => Promise<T>): Promise<T> {
+    return this.probe.any ? this.probe.l2(command, driver, key, run) : run()
+  }
+
+  /** A factory run, watched by observers when there are any; unwatched, what `run` returns, as it returns it. */
+  factory<T>(namespace: string | undefined, key: string, background: boolean, run: () => T | Promise<T>): T | Promise<T> {
+    return this.probe.any ? this.probe.factory(namespace, key, background, async () => run()) : run()
   }
 
   /** A copy of the counters (stats()). */

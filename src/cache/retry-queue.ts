@@ -8,6 +8,7 @@ import type { L1 } from './l1.js'
 import type { L2 } from './l2.js'
 import type { BusSettings } from './options.js'
 import type { Recorder } from './recorder.js'
+import type { Common } from './rooms.js'
 
 /** A change made here, to be told to the other instances (the sender's id and number are added on the way). */
 export type Change = Omit<BusMessage, 'from'>
@@ -45,15 +46,18 @@ export class RetryQueue {
   private flushing: Promise<void> | undefined
   private closed = false
 
+  private readonly flights: Flights
+  private readonly recorder: Recorder
+  private readonly logger: Logger
+
   constructor(
     settings: BusSettings,
+    common: Common,
     private readonly bus: Coherence,
     private readonly l1: L1,
     private readonly l2: L2,
-    private readonly flights: Flights,
-    private readonly recorder: Recorder,
-    private readonly logger: Logger,
   ) {
+    ;({ flights: this.flights, recorder: this.recorder, logger: this.logger } = common)
     this.maxSize = settings.maxSize
     this.retryMs = settings.retryMs
     // L2 answers again, or the bus reconnected: what waits goes now, whatever the backoff had planned.
@@ -123,7 +127,7 @@ export class RetryQueue {
     const [out] = this.queue.splice(at, 1) as [Outgoing]
     this.drop(out)
     this.bus.skip()
-    if (!this.l2.driver || out.l2Done) return
+    if (!this.l2.present || out.l2Done) return
     if (out.message.type === 'clear' || isTagChange(out.message)) this.l1.distrust()
     else for (const key of out.message.keys) this.l1.outdate(key)
   }
@@ -317,35 +321,35 @@ export class RetryQueue {
 
   /** Brings L2 in line with this instance for one change (throws when L2 still fails). */
   private async reapply(message: BusMessage): Promise<void> {
-    const driver = this.l2.driver
-    if (!driver) return
+    if (!this.l2.present) return
     const now = Date.now()
     switch (message.type) {
       case 'set':
         for (const key of message.keys) {
           const entry = this.l1.entryOf(key, now)
           if (entry === undefined) {
-            await this.l2.guard('delete', key, () => driver.delete(key, this.flights.stamp(now)))
+            await this.l2.guard('delete', key, (driver) => driver.delete(key, this.flights.stamp(now)))
             continue
           }
           const remote = this.l2.remoteOf(entry, now)
-          await this.l2.guard('set', key, async () => driver.set(key, this.l2.encode(key, remote.entry), remote.ttlMs))
+          await this.l2.guard('set', key, async (driver) => driver.set(key, this.l2.encode(key, remote.entry), remote.ttlMs))
         }
         return
       case 'delete':
         // The delete's own stamp: a write made after it (elsewhere) is not undone by this late re-apply.
-        await this.l2.guard('deleteMany', undefined, () => driver.deleteMany(message.keys, message.stamp ?? this.flights.stamp(now)))
+        await this.l2.guard('deleteMany', undefined, (driver) => driver.deleteMany(message.keys, message.stamp ?? this.flights.stamp(now)))
         return
       case 'expire':
-        for (const key of message.keys) await this.l2.guard('expire', key, () => driver.expire(key, now))
+        for (const key of message.keys) await this.l2.guard('expire', key, (driver) => driver.expire(key, now))
         return
       case 'clear':
-        await driver.clear(message.path ?? '')
+        // A namespace clear walks the keyspace: the driver's own timeouts bound its commands, not l2Timeout.
+        await this.l2.unguarded((driver) => driver.clear(message.path ?? ''))
         return
       case 'delete-tags':
       case 'expire-tags': {
         const how = tagHow(message.type)
-        await this.l2.guard(`${how}ByTag`, undefined, () => driver.invalidateTags(message.tags ?? [], how, message.stamp ?? now))
+        await this.l2.guard(`${how}ByTag`, undefined, (driver) => driver.invalidateTags(message.tags ?? [], how, message.stamp ?? now))
         return
       }
     }

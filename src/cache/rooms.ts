@@ -28,6 +28,9 @@ export interface Rooms {
   readonly queue: RetryQueue
 }
 
+/** What every room is built with: the logger, the key rule, the records, the tag stamps and the clock. */
+export type Common = Pick<Rooms, 'logger' | 'showKey' | 'recorder' | 'tags' | 'flights'>
+
 /**
  * Builds the rooms. L1 (whose core checks its own limits) comes before the L2 driver connects; if the bus
  * transport cannot be made, the L2 connection already open is closed before the error goes on.
@@ -39,16 +42,17 @@ export function buildRooms(settings: CacheSettings): Rooms {
   const recorder = new Recorder(settings.l1.keeps ? 'js' : 'none', prefix, settings.keyPolicy, logger)
   const tags = new TagStamps()
   const flights = new Flights(tags)
-  const l1 = new L1(settings.l1, flights, tags, recorder, logger, showKey, hasL2)
+  const common: Common = { logger, showKey, recorder, tags, flights }
+  const l1 = new L1(settings.l1, common, hasL2)
   recorder.setCore(l1.kind)
-  const l2 = new L2(settings.l2, prefix, logger, recorder, l1, flights, tags, showKey, settings.loud)
+  const l2 = new L2(settings.l2, prefix, common, l1, settings.loud)
   let bus: Coherence
   try {
-    bus = new Coherence(settings.bus, l1, flights, recorder, logger, hasL2)
+    bus = new Coherence(settings.bus, common, l1, hasL2)
   } catch (error) {
     l2.abandon()
     throw error
   }
-  const queue = new RetryQueue(settings.bus, bus, l1, l2, flights, recorder, logger)
+  const queue = new RetryQueue(settings.bus, common, bus, l1, l2)
   return { logger, showKey, defaults: settings.defaults, recorder, tags, flights, l1, l2, bus, queue }
 }

@@ -72,7 +72,7 @@ export class RustoCache {
 
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
     // The untraced path allocates nothing for tracing: one check per call (see observe.ts).
-    if (this.rooms.recorder.probe.active()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, options(given, 'getOrSet'), trace))
+    if (this.rooms.recorder.tracing()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, options(given, 'getOrSet'), trace))
     try {
       return getOrSet(this.rooms, this.scope, options(given, 'getOrSet'), undefined)
     } catch (error) {
@@ -89,8 +89,8 @@ export class RustoCache {
    * either, as it is. `run` never throws: every call reports bad input by rejecting.
    */
   private traced<R>(operation: CacheOperation, given: unknown, run: (trace: OperationContext | undefined) => Promise<R>, batch?: 'keys' | 'items'): Promise<R> {
-    const probe = this.rooms.recorder.probe
-    if (!probe.active()) return settle(run, undefined)
+    const recorder = this.rooms.recorder
+    if (!recorder.tracing()) return settle(run, undefined)
     let key: unknown
     let keys: unknown
     try {
@@ -101,13 +101,12 @@ export class RustoCache {
     } catch {
       // A hostile argument: the call itself rejects with the typed error.
     }
-    const trace = probe.context(operation, this.scope.namespaceName, key, keys)
-    return probe.operation(trace, () => settle(run, trace))
+    return recorder.trace(operation, this.scope.namespaceName, key, keys, (trace) => settle(run, trace))
   }
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
   get<T>(given: GetOptions<T>): Promise<T | undefined> {
-    if (this.rooms.recorder.probe.active()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, options(given, 'get'), trace))
+    if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, options(given, 'get'), trace))
     return settle(() => get(this.rooms, this.scope, options(given, 'get'), undefined), undefined)
   }
 
@@ -200,17 +199,17 @@ export class RustoCache {
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
     checkListener(event, listener)
-    return this.rooms.recorder.emitter.on(event, listener)
+    return this.rooms.recorder.on(event, listener)
   }
 
   once<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
     checkListener(event, listener)
-    return this.rooms.recorder.emitter.once(event, listener)
+    return this.rooms.recorder.once(event, listener)
   }
 
   off<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): void {
     checkListener(event, listener)
-    this.rooms.recorder.emitter.off(event, listener)
+    this.rooms.recorder.off(event, listener)
   }
 
   /** Counters since the cache was made, shared by all its namespaces. */
@@ -231,10 +230,10 @@ export function observe(cache: RustoCache, observer: CacheObserver): () => void 
   for (const hook of HOOKS) {
     if (observer[hook] !== undefined && typeof observer[hook] !== 'function') throw new InvalidOptionError(`observer.${hook} must be a function`)
   }
-  return cache['rooms'].recorder.probe.add(observer)
+  return cache['rooms'].recorder.observe(observer)
 }
 
 /** The name a cache's observers and metrics know it by (its prefix). */
 export function cacheName(cache: RustoCache): string {
-  return cache['rooms'].recorder.probe.cache
+  return cache['rooms'].recorder.name
 }

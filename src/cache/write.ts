@@ -50,7 +50,7 @@ export function writeOptions(scope: Scope, o: ResolvedOptions, tags: unknown): W
 export async function writeThrough(rooms: Rooms, scope: Scope, write: Write): Promise<boolean> {
   const { l1, l2, flights, recorder } = rooms
   const { key, ticket } = write
-  const toL2 = l2.driver !== undefined && write.skipL2 !== true
+  const toL2 = l2.present && write.skipL2 !== true
   // Only L2 readers judge by stamps across instances: an L1-only write never waits.
   const wait = stampable(rooms.tags, toL2 && write.options.tags !== undefined)
   if (wait) await wait
@@ -97,15 +97,15 @@ export async function setMany<T>(rooms: Rooms, scope: Scope, given: SetManyOptio
   const keys = items.map((item) => scope.keyFor(options(item, 'setMany item').key))
   const writes = items.map((item) => writeOptions(scope, resolveOptions(rooms.defaults, item), item.tags))
   // As writeThrough: tagged writes wait until they can be stamped past every tag invalidation known here.
-  const wait = stampable(rooms.tags, l2.driver !== undefined && writes.some((w) => w.tags !== undefined))
+  const wait = stampable(rooms.tags, l2.present && writes.some((w) => w.tags !== undefined))
   if (wait) await wait
   const now = Date.now()
   const stamps = keys.map(() => flights.stamp(now))
   const values = items.map((item, i) => l1.copyIn(keys[i]!, item.value))
   const remote = keys.map((key, i) => l2.prepare(key, values[i], writes[i]!, stamps[i]!, now, true))
   const written = l1.writeMany(keys, values, writes, now, stamps)
-  let inL2 = !l2.driver
-  if (l2.driver) {
+  let inL2 = !l2.present
+  if (l2.present) {
     const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
     for (const key of keys) flights.beginWrite(key)
     try {
