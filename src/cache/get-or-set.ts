@@ -103,17 +103,17 @@ export function getOrSet<T>(rooms: Rooms, scope: Scope, given: GetOrSetOptions<T
     const now = Date.now()
     // The call's only L1 lookup (a forceFresh call makes it too: its stale value is still a fallback).
     const code = rooms.l1.lookup(key, now)
-    const call: Call<T> = { rooms, scope, key, options: given, trace }
     if (isFresh(code) && !forceFresh) {
       const entry = rooms.l1.entryAt(code)
       // The one option a hit uses; the others are checked on the miss path, where they are used.
       const early = given.earlyExpiration === undefined ? rooms.defaults.earlyExpiration : fraction(given.earlyExpiration)
-      if (early > 0 && now - entry.at >= entry.ttl * early) refreshEarly(call, entry, now)
+      if (early > 0 && now - entry.at >= entry.ttl * early) refreshEarly({ rooms, scope, key, options: given, trace }, entry, now)
       const value = rooms.l1.valueOf(entry) as T
       rooms.recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
       return Promise.resolve(value)
     }
-    const miss: Miss<T> = { ...call, o: resolveOptions(rooms.defaults, given), tags: scope.tagsFor(given.tags), grace: callGrace(given.grace) }
+    // Spelled out, not spread from `call`: a spread object came out in dictionary mode, 3x the miss path's time.
+    const miss: Miss<T> = { rooms, scope, key, options: given, trace, o: resolveOptions(rooms.defaults, given), tags: scope.tagsFor(given.tags), grace: callGrace(given.grace) }
     return decide(miss, code, forceFresh, now)
   } catch (error) {
     return Promise.reject(error)
