@@ -4,7 +4,7 @@ import type { OperationContext } from '../observe.js'
 import { toMs } from '../ttl.js'
 import type { Ticket } from './flights.js'
 import { isFresh, type Entry, type WriteOptions } from './l1.js'
-import { callGrace, fraction, jittered, resolveOptions, type CallGrace, type FactoryContext, type GetOrSetOptions, type ResolvedOptions } from './options.js'
+import { callGrace, fraction, jittered, options, resolveOptions, type CallGrace, type FactoryContext, type GetOrSetOptions, type ResolvedOptions } from './options.js'
 import { fallbackAfter, readOnce, serveStale, staleIn, type Fallback } from './read.js'
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
@@ -61,15 +61,15 @@ function race<T>(attempt: Promise<T>, softMs: number, hardMs: number, run: Run):
   return new Promise((resolve, reject) => {
     // Whichever comes first clears both timers, so no timer keeps the process alive after the answer.
     const timers: Array<ReturnType<typeof setTimeout>> = []
-    const settle = (value: T | typeof SOFT | typeof HARD) => {
+    const finish = (value: T | typeof SOFT | typeof HARD) => {
       for (const timer of timers) clearTimeout(timer)
       // Set when the timer fires, not when the caller resumes: a failure in between is already a background one.
       if (value === SOFT || value === HARD) run.background = true
       resolve(value)
     }
-    if (softMs < Infinity) timers.push(setTimeout(() => settle(SOFT), softMs))
-    if (hardMs < Infinity) timers.push(setTimeout(() => settle(HARD), hardMs))
-    attempt.then(settle, reject)
+    if (softMs < Infinity) timers.push(setTimeout(() => finish(SOFT), softMs))
+    if (hardMs < Infinity) timers.push(setTimeout(() => finish(HARD), hardMs))
+    attempt.then(finish, reject)
   })
 }
 
@@ -97,7 +97,7 @@ interface Miss<T> extends Call<T> {
  */
 export function getOrSet<T>(rooms: Rooms, scope: Scope, given: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
   try {
-    const key = scope.keyFor(given.key)
+    const key = scope.keyFor(options(given, 'getOrSet').key)
     if (typeof given.factory !== 'function') throw new InvalidOptionError('getOrSet needs a factory function')
     const forceFresh = given.forceFresh === true
     const now = Date.now()

@@ -132,11 +132,15 @@ export class L1 {
     return this.judge(key, this.core.peek(key, now))
   }
 
-  /** lookup for a batch: one crossing into the core. */
-  lookupMany(keys: readonly string[], now: number): number[] {
+  /** lookup for a batch: one crossing into the core; the codes are judged in place. */
+  lookupMany(keys: readonly string[], now: number): Int32Array {
     const codes = this.core.lookupMany(keys, now)
-    // A key twice in the batch: judging the first copy may have dropped the entry the second code points to.
-    return keys.map((key, i) => (codes[i]! >= 0 && this.core.keyAt(codes[i]! & ~STALE) === key ? this.judge(key, codes[i]!) : MISS))
+    for (let i = 0; i < keys.length; i++) {
+      // A key twice in the batch: judging the first copy may have dropped the entry the second code points to.
+      const code = codes[i]!
+      codes[i] = code >= 0 && this.core.keyAt(code & ~STALE) === keys[i] ? this.judge(keys[i]!, code) : MISS
+    }
+    return codes
   }
 
   /** The entry behind a code that is not MISS. */

@@ -80,47 +80,57 @@ export async function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, t
   return typeof missing === 'function' ? (missing as () => T)() : missing
 }
 
-/** One key of a batch: a fresh value from `tier`, a fallback, or a miss (fallback.entry undefined). */
-interface BatchAnswer {
-  fresh: boolean
-  value: unknown
-  fallback: Fallback
-}
-
 /**
  * Values in key order, undefined for a miss: one crossing into the L1 core for the whole batch, one L2 read
  * for what L1 could not answer. Every answer is settled before the first event is emitted, so a listener that
- * calls back into the cache cannot change what this call returns.
+ * calls back into the cache cannot change what this call returns. Per key, parallel arrays (no object per key).
  */
 export async function getMany<T>(rooms: Rooms, scope: Scope, userKeys: readonly unknown[], given: { grace?: Duration | false }, trace: OperationContext | undefined): Promise<(T | undefined)[]> {
   const { l1 } = rooms
   const keys = userKeys.map((k) => scope.keyFor(k))
   const grace = callGrace(given.grace)
   const now = Date.now()
-  const answers = l1.lookupMany(keys, now).map((code): BatchAnswer => {
-    const fresh = isFresh(code)
-    return { fresh, value: fresh ? l1.valueOf(l1.entryAt(code)) : undefined, fallback: { entry: staleIn(l1, code, grace, now), tier: 'l1' } }
-  })
-  const ask = answers.flatMap((a, i) => (a.fresh ? [] : [i]))
-  if (ask.length > 0 && rooms.l2.present) await askL2(rooms, keys, ask, answers, grace, now)
-  for (const a of answers) if (!a.fresh && a.fallback.entry) a.value = l1.valueOf(a.fallback.entry)
+  const codes = l1.lookupMany(keys, now)
+  const batch: Batch = { values: new Array<unknown>(keys.length), fresh: new Array<boolean>(keys.length), stale: new Array<Entry | undefined>(keys.length), tier: new Array<Tier>(keys.length).fill('l1') }
+  const ask: number[] = []
+  for (let i = 0; i < keys.length; i++) {
+    const code = codes[i]!
+    if (isFresh(code)) {
+      batch.values[i] = l1.valueOf(l1.entryAt(code))
+      batch.fresh[i] = true
+      continue
+    }
+    batch.stale[i] = staleIn(l1, code, grace, now)
+    ask.push(i)
+  }
+  if (ask.length > 0 && rooms.l2.present) await askL2(rooms, keys, ask, batch, grace, now)
+  // A miss is an explicit undefined, not a hole.
+  for (const i of ask) if (!batch.fresh[i]) batch.values[i] = batch.stale[i] === undefined ? undefined : l1.valueOf(batch.stale[i]!)
   let hits = 0
-  answers.forEach((a, i) => {
+  for (let i = 0; i < keys.length; i++) {
     const userKey = userKeys[i] as string
-    if (a.fresh) rooms.recorder.hit(userKey, false, a.fallback.tier, scope.namespaceName, undefined)
-    else if (a.fallback.entry) recordStale(rooms, scope, userKey, a.fallback.tier, undefined, 'getMany')
+    if (batch.fresh[i]) rooms.recorder.hit(userKey, false, batch.tier[i]!, scope.namespaceName, undefined)
+    else if (batch.stale[i]) recordStale(rooms, scope, userKey, batch.tier[i]!, undefined, 'getMany')
     else rooms.recorder.miss(userKey, scope.namespaceName, undefined)
-    if (a.fresh || a.fallback.entry) hits++
-  })
+    if (batch.fresh[i] || batch.stale[i]) hits++
+  }
   if (trace !== undefined) {
     trace.hits = hits
     trace.hit = hits === keys.length
   }
-  return answers.map((a) => a.value as T | undefined)
+  return batch.values as (T | undefined)[]
+}
+
+/** A batch's answers so far, per key: its value, whether it is fresh, its stale fallback, and the tier of either. */
+interface Batch {
+  values: unknown[]
+  fresh: boolean[]
+  stale: Array<Entry | undefined>
+  tier: Tier[]
 }
 
 /** The batch's keys L1 could not answer, in one L2 read, each judged as a single read is. */
-async function askL2(rooms: Rooms, keys: readonly string[], ask: readonly number[], answers: BatchAnswer[], grace: CallGrace, now: number): Promise<void> {
+async function askL2(rooms: Rooms, keys: readonly string[], ask: readonly number[], batch: Batch, grace: CallGrace, now: number): Promise<void> {
   const { l1, l2, flights } = rooms
   const deadline = l2.deadline()
   const tickets = ask.map((i) => flights.ticket(keys[i]!, deadline))
@@ -129,9 +139,16 @@ async function askL2(rooms: Rooms, keys: readonly string[], ask: readonly number
     // Judged side by side: a tagged entry may need its tag stamps from L2.
     const judged = await Promise.all(ask.map((i, j) => l2.admit(keys[i]!, answer === undefined ? undefined : (answer[j] ?? null), now, tickets[j]!, rooms.defaults.grace)))
     judged.forEach((remote, j) => {
-      const a = answers[ask[j]!]!
-      if (remote?.fresh) Object.assign(a, { fresh: true, value: remote.value, fallback: { entry: undefined, tier: 'l2' } })
-      else a.fallback = fallbackAfter(l1, remote, a.fallback, grace, now)
+      const i = ask[j]!
+      if (remote?.fresh) {
+        batch.values[i] = remote.value
+        batch.fresh[i] = true
+        batch.tier[i] = 'l2'
+        return
+      }
+      const fallback = fallbackAfter(l1, remote, { entry: batch.stale[i], tier: batch.tier[i]! }, grace, now)
+      batch.stale[i] = fallback.entry
+      batch.tier[i] = fallback.tier
     })
   } finally {
     for (const ticket of tickets) flights.end(ticket)

@@ -110,7 +110,7 @@ export class RetryQueue {
       if (left.length > 0) out.message = { ...old, keys: left }
       else {
         this.queue.splice(i, 1)
-        this.settle(out)
+        this.finished(out)
       }
     }
   }
@@ -157,7 +157,7 @@ export class RetryQueue {
   }
 
   /** Takes a change out of the queue (sent, or given up). */
-  private settle(out: Outgoing): void {
+  private finished(out: Outgoing): void {
     this.unpin(out)
     this.recorder.queued(this.queue.length)
   }
@@ -170,7 +170,7 @@ export class RetryQueue {
 
   private drop(out: Outgoing): void {
     this.recorder.count('busDropped')
-    this.settle(out)
+    this.finished(out)
   }
 
   /**
@@ -233,7 +233,7 @@ export class RetryQueue {
           await this.bus.publish(messages)
           this.bus.published(messages)
         }
-        for (const out of sendable) if (this.take(out)) this.settle(out)
+        for (const out of sendable) if (this.take(out)) this.finished(out)
         for (const out of batch) out.sending = false
         // The changes behind one whose L2 side still fails wait for the next round, in order.
         if (stuck !== undefined) throw stuck

@@ -14,7 +14,7 @@ import { set, setMany } from './write.js'
 export type { Factory, FactoryContext, GetOptions, GetOrSetOptions, KeyOptions, SetManyOptions, SetOptions } from './options.js'
 
 /** Calls `run`, turning a synchronous throw into a rejection: every public call reports bad input by rejecting. */
-function settle<R>(run: (trace: OperationContext | undefined) => Promise<R>, trace: OperationContext | undefined): Promise<R> {
+function rejecting<R>(run: (trace: OperationContext | undefined) => Promise<R>, trace: OperationContext | undefined): Promise<R> {
   try {
     return run(trace)
   } catch (error) {
@@ -72,12 +72,8 @@ export class RustoCache {
 
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
     // The untraced path allocates nothing for tracing: one check per call (see observe.ts).
-    if (this.rooms.recorder.tracing()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, options(given, 'getOrSet'), trace))
-    try {
-      return getOrSet(this.rooms, this.scope, options(given, 'getOrSet'), undefined)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    if (this.rooms.recorder.tracing()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, given, trace))
+    return getOrSet(this.rooms, this.scope, given, undefined)
   }
 
   getOrSetForever<T>(given: GetOrSetOptions<T>): Promise<T> {
@@ -90,7 +86,7 @@ export class RustoCache {
    */
   private traced<R>(operation: CacheOperation, given: unknown, run: (trace: OperationContext | undefined) => Promise<R>, batch?: 'keys' | 'items'): Promise<R> {
     const recorder = this.rooms.recorder
-    if (!recorder.tracing()) return settle(run, undefined)
+    if (!recorder.tracing()) return rejecting(run, undefined)
     let key: unknown
     let keys: unknown
     try {
@@ -101,13 +97,13 @@ export class RustoCache {
     } catch {
       // A hostile argument: the call itself rejects with the typed error.
     }
-    return recorder.trace(operation, this.scope.namespaceName, key, keys, (trace) => settle(run, trace))
+    return recorder.trace(operation, this.scope.namespaceName, key, keys, (trace) => rejecting(run, trace))
   }
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
   get<T>(given: GetOptions<T>): Promise<T | undefined> {
     if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, options(given, 'get'), trace))
-    return settle(() => get(this.rooms, this.scope, options(given, 'get'), undefined), undefined)
+    return rejecting(() => get(this.rooms, this.scope, options(given, 'get'), undefined), undefined)
   }
 
   /** Values in key order, undefined for a miss: one L1 crossing for the batch, one L2 read for what L1 lacks. */
