@@ -104,6 +104,17 @@ export class Recorder {
     if (this.probe.any) this.probe.request(graced ? 'graced' : 'hit', tier, namespace)
   }
 
+  /** True when no listener or observer hears hits and misses: a batch may count them in one go (tally). */
+  quiet(): boolean {
+    return !this.probe.any && !this.emitter.has('cache:hit') && !this.emitter.has('cache:miss')
+  }
+
+  /** Fresh hits and misses of a batch nobody hears (see quiet). */
+  tally(hits: number, misses: number): void {
+    this.counters.hits += hits
+    this.counters.misses += misses
+  }
+
   miss(key: string, namespace: string | undefined, trace: OperationContext | undefined): void {
     this.counters.misses++
     if (this.emitter.has('cache:miss')) this.emitter.emit('cache:miss', { key, store: 'memory', namespace })
