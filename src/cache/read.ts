@@ -2,7 +2,7 @@ import type { OperationContext, Tier } from '../observe.js'
 import type { Duration } from '../ttl.js'
 import { isFresh, type Entry, type L1 } from './l1.js'
 import type { L2Found } from './l2.js'
-import { callGrace, withinGrace, type CallGrace, type GetOptions, type KeyOptions } from './options.js'
+import { callGrace, options, withinGrace, type CallGrace, type GetOptions, type KeyOptions } from './options.js'
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
 
@@ -55,7 +55,7 @@ function recordStale(rooms: Rooms, scope: Scope, userKey: string, tier: Tier, tr
 /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
 export async function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
   const { l1, recorder } = rooms
-  const key = scope.keyFor(given.key)
+  const key = scope.keyFor(options(given, 'get').key)
   const grace = callGrace(given.grace)
   const now = Date.now()
   const code = l1.lookup(key, now)

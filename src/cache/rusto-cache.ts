@@ -102,8 +102,8 @@ export class RustoCache {
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
   get<T>(given: GetOptions<T>): Promise<T | undefined> {
-    if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, options(given, 'get'), trace))
-    return rejecting(() => get(this.rooms, this.scope, options(given, 'get'), undefined), undefined)
+    if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, given, trace))
+    return get(this.rooms, this.scope, given, undefined)
   }
 
   /** Values in key order, undefined for a miss: one L1 crossing for the batch, one L2 read for what L1 lacks. */
@@ -142,7 +142,7 @@ export class RustoCache {
   /** get() then delete(). */
   pull<T>(given: GetOptions<T>): Promise<T | undefined> {
     return this.traced('pull', given, async (trace) => {
-      const value = await get(this.rooms, this.scope, options(given, 'get'), trace)
+      const value = await get(this.rooms, this.scope, given, trace)
       await deleteKey(this.rooms, this.scope, options(given, 'delete'))
       return value
     })
