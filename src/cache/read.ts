@@ -52,20 +52,32 @@ function recordStale(rooms: Rooms, scope: Scope, userKey: string, tier: Tier, tr
   scope.logger.warn({ key: userKey, op, tier, graced: true }, 'answered with a stale value within grace')
 }
 
-/** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
-export async function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
-  const { l1, recorder } = rooms
-  const key = scope.keyFor(options(given, 'get').key)
-  const grace = callGrace(given.grace)
-  const now = Date.now()
-  const code = l1.lookup(key, now)
-  if (isFresh(code)) {
+/**
+ * L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. Not async: a fresh L1
+ * hit resolves without this frame's promise (bad input still rejects).
+ */
+export function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
+  try {
+    const { l1 } = rooms
+    const key = scope.keyFor(options(given, 'get').key)
+    const grace = callGrace(given.grace)
+    const now = Date.now()
+    const code = l1.lookup(key, now)
+    if (!isFresh(code)) return getStale(rooms, scope, given, trace, { key, code, grace, now })
     // The value before the event: a listener that writes the key cannot change this answer.
     const value = l1.valueOf(l1.entryAt(code)) as T
-    recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
-    return value
+    rooms.recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
+    return Promise.resolve(value)
+  } catch (error) {
+    return Promise.reject(error)
   }
-  let fallback: Fallback = { entry: staleIn(l1, code, grace, now), tier: 'l1' }
+}
+
+/** get() past a fresh L1 hit: L2, then a stale value within grace, else defaultValue. */
+async function getStale<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined, at: { key: string; code: number; grace: CallGrace; now: number }): Promise<T | undefined> {
+  const { l1, recorder } = rooms
+  const { key, grace, now } = at
+  let fallback: Fallback = { entry: staleIn(l1, at.code, grace, now), tier: 'l1' }
   if (rooms.l2.present) {
     const remote = await readOnce(rooms, key, now)
     if (remote?.fresh) {
