@@ -126,11 +126,16 @@ export class Coherence {
   /** Tells the others this instance's latest sequence number, if it sent anything since the last beat. */
   private beat(): void {
     if (this.closed || !this.transport || !this.quiet() || this.seq === this.beatSeq) return
-    this.beatSeq = this.seq
+    const seq = this.seq
     const now = Date.now()
     for (const [from, h] of this.heard) if (now - h.at > 3_600_000) this.heard.delete(from)
-    const payload = encodeMessage({ from: this.id, type: 'sync', keys: [], seq: this.seq })
-    const send = async () => this.transport!.publish(this.signer ? await this.signer.sign(payload) : payload)
+    const payload = encodeMessage({ from: this.id, type: 'sync', keys: [], seq })
+    // Announced only once it went out: a beat lost in an outage is sent again at the next interval, or a
+    // change whose own message was lost would stay unnoticed until this instance changes something else.
+    const send = async () => {
+      await this.transport!.publish(this.signer ? await this.signer.sign(payload) : payload)
+      if (seq > this.beatSeq) this.beatSeq = seq
+    }
     background(send(), this.logger, 'bus heartbeat')
   }
 

@@ -5,7 +5,20 @@ import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
 
 // Every invalidation runs the same three steps: L1 (a change: work in flight for the key is overtaken), then
-// L2 (awaited), then the retry queue, which tells the other instances once the L2 side is done.
+// L2 (awaited), then the retry queue, which tells the other instances once the L2 side is done. While the L2
+// side of a delete or an expire is on its way, it counts as a write in flight (Flights.beginWrite): a read of
+// the key that overlaps it answers but keeps nothing in L1, since L2 may still hold the value it removes.
+
+/** Runs an invalidation's L2 command with its keys marked as written to until it lands. */
+async function landing<T>(rooms: Rooms, keys: readonly string[], run: () => Promise<T>): Promise<T> {
+  if (!rooms.l2.present) return run()
+  for (const key of keys) rooms.flights.beginWrite(key)
+  try {
+    return await run()
+  } finally {
+    for (const key of keys) rooms.flights.endWrite(key)
+  }
+}
 
 export async function deleteKey(rooms: Rooms, scope: Scope, given: KeyOptions): Promise<boolean> {
   const { l1, l2, flights } = rooms
@@ -13,7 +26,7 @@ export async function deleteKey(rooms: Rooms, scope: Scope, given: KeyOptions): 
   const inL1 = l1.remove(key)
   // Stamped: a conditional driver keeps it as a tombstone that refuses writes made before it.
   const stamp = flights.stamp(Date.now())
-  const inL2 = await l2.call('delete', key, (driver) => driver.delete(key, stamp))
+  const inL2 = await landing(rooms, [key], () => l2.call('delete', key, (driver) => driver.delete(key, stamp)))
   rooms.queue.announce({ type: 'delete', keys: [key], stamp }, inL2 !== undefined || !l2.present)
   const deleted = inL1 || inL2 === true
   if (deleted) rooms.recorder.changed('cache:deleted', given.key, scope.namespaceName)
@@ -26,7 +39,7 @@ export async function deleteMany(rooms: Rooms, scope: Scope, userKeys: readonly 
   const deleted = keys.map((key) => l1.remove(key))
   // One UNLINK for the batch; its count covers keys that were only in L2.
   const stamp = flights.stamp(Date.now())
-  const inL2 = await l2.call('deleteMany', undefined, (driver) => driver.deleteMany(keys, stamp))
+  const inL2 = await landing(rooms, keys, () => l2.call('deleteMany', undefined, (driver) => driver.deleteMany(keys, stamp)))
   rooms.queue.announce({ type: 'delete', keys, stamp }, inL2 !== undefined || !l2.present)
   let n = 0
   deleted.forEach((yes, i) => {
@@ -43,7 +56,7 @@ export async function expire(rooms: Rooms, scope: Scope, given: KeyOptions): Pro
   const key = scope.keyFor(given.key)
   const now = Date.now()
   const inL1 = l1.expire(key, now)
-  const inL2 = await l2.call('expire', key, (driver) => driver.expire(key, now))
+  const inL2 = await landing(rooms, [key], () => l2.call('expire', key, (driver) => driver.expire(key, now)))
   rooms.queue.announce({ type: 'expire', keys: [key] }, inL2 !== undefined || !l2.present)
   const expired = inL1 || inL2 === true
   if (expired) rooms.recorder.changed('cache:expired', given.key, scope.namespaceName)
