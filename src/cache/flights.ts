@@ -142,12 +142,20 @@ export class Flights {
     return since
   }
 
-  /** A write's L2 side goes out: reads of the key that overlap it keep nothing in L1 (every beginWrite is matched by one endWrite). */
-  beginWrite(key: string): void {
-    this.open(key).writing++
+  /**
+   * Runs a change's L2 command (a set, a delete, an expire) with its keys marked as written to until it lands:
+   * reads of those keys that overlap it answer but keep nothing in L1, since L2 may be about to change under them.
+   */
+  async writing<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
+    for (const key of keys) this.open(key).writing++
+    try {
+      return await run()
+    } finally {
+      for (const key of keys) this.endWrite(key)
+    }
   }
 
-  endWrite(key: string): void {
+  private endWrite(key: string): void {
     const flight = this.flights.get(key)
     if (!flight || flight.writing === 0) return
     flight.writing--

@@ -6,18 +6,12 @@ import type { Scope } from './scope.js'
 
 // Every invalidation runs the same three steps: L1 (a change: work in flight for the key is overtaken), then
 // L2 (awaited), then the retry queue, which tells the other instances once the L2 side is done. While the L2
-// side of a delete or an expire is on its way, it counts as a write in flight (Flights.beginWrite): a read of
+// side of a delete or an expire is on its way, it counts as a write in flight (Flights.writing): a read of
 // the key that overlaps it answers but keeps nothing in L1, since L2 may still hold the value it removes.
 
 /** Runs an invalidation's L2 command with its keys marked as written to until it lands. */
-async function landing<T>(rooms: Rooms, keys: readonly string[], run: () => Promise<T>): Promise<T> {
-  if (!rooms.l2.present) return run()
-  for (const key of keys) rooms.flights.beginWrite(key)
-  try {
-    return await run()
-  } finally {
-    for (const key of keys) rooms.flights.endWrite(key)
-  }
+function landing<T>(rooms: Rooms, keys: readonly string[], run: () => Promise<T>): Promise<T> {
+  return rooms.l2.present ? rooms.flights.writing(keys, run) : run()
 }
 
 export async function deleteKey(rooms: Rooms, scope: Scope, given: KeyOptions): Promise<boolean> {

@@ -67,12 +67,9 @@ export async function writeThrough(rooms: Rooms, scope: Scope, write: Write): Pr
   // An L1-only cache skips the await: it would cost a promise hop on every miss.
   let answer: boolean | undefined
   if (remote !== undefined) {
-    flights.beginWrite(key)
-    try {
-      answer = await l2.call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then((written) => written !== false), ticket?.deadline)
-    } finally {
-      flights.endWrite(key)
-    }
+    answer = await flights.writing([key], () =>
+      l2.call('set', key, (driver) => driver.set(key, remote.payload, remote.ttlMs).then((written) => written !== false), ticket?.deadline),
+    )
   }
   // L2 holds something newer than this write (a conditional driver refused it): this L1 copy must not outlive
   // it. Outdated, the next read fetches L2's.
@@ -107,15 +104,10 @@ export async function setMany<T>(rooms: Rooms, scope: Scope, given: SetManyOptio
   let inL2 = !l2.present
   if (l2.present) {
     const batch = keys.map((key, i) => ({ key, payload: remote[i]!.payload, ttlMs: remote[i]!.ttlMs }))
-    for (const key of keys) flights.beginWrite(key)
-    try {
-      const answer = await l2.call('setMany', undefined, (driver) => driver.setMany(batch).then((done) => done ?? true))
-      inL2 = answer !== undefined
-      // Keys L2 kept a newer version of (a conditional driver): this L1's copies must not outlive it.
-      if (Array.isArray(answer)) answer.forEach((done, i) => done || l1.outdate(keys[i]!))
-    } finally {
-      for (const key of keys) flights.endWrite(key)
-    }
+    const answer = await flights.writing(keys, () => l2.call('setMany', undefined, (driver) => driver.setMany(batch).then((done) => done ?? true)))
+    inL2 = answer !== undefined
+    // Keys L2 kept a newer version of (a conditional driver): this L1's copies must not outlive it.
+    if (Array.isArray(answer)) answer.forEach((done, i) => done || l1.outdate(keys[i]!))
     if (inL2) written.fill(true)
   }
   rooms.queue.announce({ type: 'set', keys }, inL2)
