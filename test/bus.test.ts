@@ -1,8 +1,10 @@
 import { describe, expect, it, vi } from 'vitest'
-import { memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
+import { memoryBus, RustoCache, type BusFactory, type RustoCacheOptions } from '../src/index.js'
+import { memoryL2 } from './helpers/memory-l2.js'
 
 // The bus between caches of one process (memoryBus): the same coherence logic the Redis bus uses.
-const tick = () => new Promise((resolve) => setTimeout(resolve, 5))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const tick = () => sleep(5)
 
 function pair(options: RustoCacheOptions = {}) {
   const bus = memoryBus({ retryQueue: { retryInterval: 20, maxSize: 3 } })
@@ -208,5 +210,55 @@ describe('sequence numbers', () => {
     await tick()
     expect(cache.stats()).toMatchObject({ busReceived: 3, busRejected: 2 })
     await cache.disconnect()
+  })
+})
+
+describe('the heartbeat', () => {
+  // A bus whose receivers can lose every change message (pub/sub dropped them while the sender's publish went
+  // through) and whose publishes can be made to fail: the heartbeat is then the only way the loss is noticed.
+  function lossyBus() {
+    const inner = memoryBus({ retryQueue: { retryInterval: 20 } })
+    const state = { dropping: false, failing: false }
+    const SYNC = 6 // a heartbeat's type in the encoded message
+    const bus: BusFactory = {
+      kind: 'lossy',
+      retryQueue: inner.retryQueue,
+      create(context) {
+        const t = inner.create(context)
+        return {
+          publish: async (payload) => {
+            if (state.failing) throw new Error('publish failed')
+            return t.publish(payload)
+          },
+          subscribe: (onMessage) => t.subscribe((payload) => (state.dropping && JSON.parse(payload)[2] !== SYNC ? undefined : onMessage(payload))),
+          onReconnect: (listener) => t.onReconnect(listener),
+          disconnect: () => t.disconnect(),
+        }
+      },
+    }
+    return { bus, state }
+  }
+
+  it('a beat that failed is sent again: a change whose own message was lost is noticed once the bus is back', async () => {
+    const { bus, state } = lossyBus()
+    const l2 = memoryL2()
+    const a = new RustoCache({ l2, bus })
+    const b = new RustoCache({ l2, bus })
+    await a.set({ key: 'k', value: 'v1' })
+    await tick() // b has heard of a
+    expect(await b.get({ key: 'k' })).toBe('v1') // b's L1 copy
+    state.dropping = true
+    await a.set({ key: 'k', value: 'v2' }) // published, and lost on the way to b
+    for (let i = 0; i < 100 && a.stats().busPublished < 2; i++) await Promise.resolve()
+    expect(a.stats().busPublished).toBe(2)
+    // No timer ran since: the beats that announce v2's number fail (an outage), then the bus is back.
+    state.failing = true
+    await sleep(70)
+    state.failing = false
+    await sleep(70)
+    expect(b.stats().busGaps).toBe(1)
+    expect(await b.get({ key: 'k' })).toBe('v2')
+    await a.disconnect()
+    await b.disconnect()
   })
 })

@@ -1,7 +1,7 @@
 import { decodeEntry, encodeEntry } from '../../src/l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry } from '../../src/l2/types.js'
 
-type Op = 'get' | 'set' | 'unlock'
+type Op = 'get' | 'set' | 'delete' | 'expire' | 'unlock'
 
 /**
  * An in-process L2 for tests that need to hold an L2 command on the wire: `hold('get')` makes the next get()
@@ -14,7 +14,7 @@ export function memoryL2(): L2DriverFactory & { store: Map<string, string>; hold
   const gates = new Map<Op, Promise<void>>()
   const fail = new Set<Op>()
   // Commands tried per kind, failed ones included (by every driver this factory made).
-  const tries: Record<Op, number> = { get: 0, set: 0, unlock: 0 }
+  const tries: Record<Op, number> = { get: 0, set: 0, delete: 0, expire: 0, unlock: 0 }
   const drivers: MemoryL2[] = []
   return {
     kind: 'memory-test',
@@ -95,12 +95,14 @@ class MemoryL2 implements L2Driver {
     for (const item of items) this.store.set(item.key, item.payload)
   }
   async delete(key: string) {
+    await this.pass('delete')
     return this.store.delete(key)
   }
   async deleteMany(keys: readonly string[]) {
     return keys.filter((k) => this.store.delete(k)).length
   }
   async expire(key: string, now: number) {
+    await this.pass('expire')
     const entry = this.read(key)
     if (!entry) return false
     if (entry.expiresAt > now) this.store.set(key, encodeEntry({ ...entry, expiresAt: now }, jsonSerializer))
