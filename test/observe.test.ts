@@ -168,7 +168,9 @@ describe.each(['wasm', 'js'] as const)('tracing and observers on the %s core', (
       const l2 = memoryL2()
       const bus = memoryBus()
       const other = make({ l2, bus })
-      const cache = make({ l2, bus, ttl: 40, earlyExpiration: 0.5, traceKeys: true })
+      // Refreshed early from 20 ms, expired at 2 s: the 30 ms sleep below lands in that window however slow the
+      // machine (with ttl 40 ms and half of it early, a loaded CI overshot the 20 ms window and saw a miss).
+      const cache = make({ l2, bus, ttl: 2_000, earlyExpiration: 0.01, traceKeys: true })
       const log: string[] = []
       const stop = observe(cache, {
         async operation(context, run) {
