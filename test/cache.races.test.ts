@@ -150,6 +150,24 @@ describe.each(['wasm', 'js'] as const)('on the %s core', (core) => {
       })
     }
 
+    // Its delete's L2 side failed and waits in the retry queue: until it is re-applied L2 still holds the value,
+    // and a read here must neither answer it (the delete completed before the read began) nor keep it in L1
+    // (the queue's re-apply would not take it out of this instance's L1 again). The chaos run found this one.
+    it("a read after this instance's delete whose L2 side waits in the retry queue", async () => {
+      const l2 = memoryL2()
+      const cache = make({ l2, bus: memoryBus({ retryQueue: { retryInterval: 60_000 } }) })
+      await cache.set({ key: 'k', value: 'v1' })
+      l2.fail.add('delete')
+      expect(await cache.delete({ key: 'k' })).toBe(true)
+      expect(cache.stats().busQueued).toBe(1)
+      l2.fail.delete('delete')
+      // L2 answers again, and still holds v1: not this instance's truth for k.
+      expect(await cache.get({ key: 'k' })).toBeUndefined()
+      expect(await cache.getMany({ keys: ['k'] })).toEqual([undefined])
+      expect(await cache.getOrSet({ key: 'k', factory: () => 'made after' })).toBe('made after')
+      await cache.disconnect()
+    })
+
     it('a delete during a getMany L2 read: nothing is backfilled', async () => {
       const l2 = memoryL2()
       await make({ l2 }).setMany({ items: [{ key: 'a', value: 1 }, { key: 'b', value: 2 }] })

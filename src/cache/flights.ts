@@ -11,6 +11,8 @@ export interface Flight {
   writing: number
   /** Stamp of the last such write's landing while tickets were open (a read begun before it may hold older). */
   landedAt: number
+  /** Changes of this instance whose L2 side failed and waits in the retry queue: until then L2 is behind here. */
+  behind: number
   lock: { released: Promise<void>; release: () => void } | undefined
 }
 
@@ -90,12 +92,12 @@ export class Flights {
 
   private open(key: string): Flight {
     let flight = this.flights.get(key)
-    if (!flight) this.flights.set(key, (flight = { tickets: 0, since: Infinity, changedAt: -Infinity, writing: 0, landedAt: -Infinity, lock: undefined }))
+    if (!flight) this.flights.set(key, (flight = { tickets: 0, since: Infinity, changedAt: -Infinity, writing: 0, landedAt: -Infinity, behind: 0, lock: undefined }))
     return flight
   }
 
   private close(key: string, flight: Flight): void {
-    if (flight.tickets === 0 && flight.writing === 0 && flight.lock === undefined && this.flights.get(key) === flight) this.flights.delete(key)
+    if (flight.tickets === 0 && flight.writing === 0 && flight.behind === 0 && flight.lock === undefined && this.flights.get(key) === flight) this.flights.delete(key)
   }
 
   isHeld(key: string): boolean {
@@ -147,12 +149,41 @@ export class Flights {
    * reads of those keys that overlap it answer but keep nothing in L1, since L2 may be about to change under them.
    */
   async writing<T>(keys: readonly string[], run: () => Promise<T>): Promise<T> {
-    for (const key of keys) this.open(key).writing++
+    const release = this.hold(keys)
     try {
       return await run()
     } finally {
-      for (const key of keys) this.endWrite(key)
+      release()
     }
+  }
+
+  /**
+   * Marks keys as written to until the returned function is called (once: later calls do nothing). `behind`:
+   * the retry queue holds the keys of a change whose L2 side failed until it is re-applied, since until then L2
+   * is behind this instance for them: what it answers is neither kept nor answered here (see L2.admit).
+   */
+  hold(keys: readonly string[], behind = false): () => void {
+    for (const key of keys) {
+      const flight = this.open(key)
+      flight.writing++
+      if (behind) flight.behind++
+    }
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      for (const key of keys) {
+        const flight = this.flights.get(key)
+        if (behind && flight && flight.behind > 0) flight.behind--
+        this.endWrite(key)
+      }
+    }
+  }
+
+  /** True while a change of this instance to the key waits in the retry queue for its L2 side. */
+  isBehind(key: string): boolean {
+    const flight = this.flights.get(key)
+    return flight !== undefined && flight.behind > 0
   }
 
   private endWrite(key: string): void {

@@ -228,6 +228,9 @@ export class L2 {
    * when L2 answered that it has no entry, undefined when it could not answer; so is the result (GONE, undefined).
    */
   async admit(key: string, remote: L2Entry | null | undefined, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+    // A change of this instance to the key waits in the retry queue (its L2 side failed): L2 is behind, so for
+    // this key it cannot answer yet. A delete completed here must not come back from L2's older copy.
+    if (this.flights.isBehind(key)) return undefined
     if (remote === undefined || remote === null) {
       this.recorder.count('l2Misses')
       return remote === null ? GONE : undefined

@@ -21,6 +21,13 @@ interface Outgoing {
   pinned: boolean
   /** In the batch a flush is sending: no longer merged with newer changes. */
   sending: boolean
+  /** Ends the hold on its keys (Flights.hold) that a keyed change keeps while its L2 side waits here. */
+  release: (() => void) | undefined
+}
+
+/** Changes whose L2 side names every key it touches. */
+function keyed(message: BusMessage): boolean {
+  return message.type === 'set' || message.type === 'delete' || message.type === 'expire'
 }
 
 /** Longest wait between retries, in retry intervals (the backoff doubles up to it). */
@@ -79,7 +86,9 @@ export class RetryQueue {
     const message: BusMessage = { ...change, from: this.bus.id }
     this.supersede(message)
     const pinned = !l2Done && isTagChange(message)
-    this.queue.push({ message, l2Done, pinned, sending: false })
+    // Until its L2 side lands, L2's older values of its keys are neither answered nor kept here.
+    const release = !l2Done && this.l2.present && keyed(message) ? this.flights.hold(message.keys, true) : undefined
+    this.queue.push({ message, l2Done, pinned, sending: false, release })
     if (pinned) this.l1.pin()
     if (this.queue.length > this.maxSize) this.overflow()
     this.recorder.queued(this.queue.length)
@@ -159,6 +168,7 @@ export class RetryQueue {
   /** Takes a change out of the queue (sent, or given up). */
   private finished(out: Outgoing): void {
     this.unpin(out)
+    out.release?.()
     this.recorder.queued(this.queue.length)
   }
 
@@ -220,6 +230,7 @@ export class RetryQueue {
           const result = applied[i]!
           if (result.status === 'fulfilled') {
             this.unpin(out)
+            out.release?.()
             out.l2Done = true
             sendable.push(out)
           } else if (this.failsForItself(result.reason)) {
