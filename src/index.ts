@@ -2,7 +2,7 @@
 export { createCore, type CreateCoreOptions } from './core/create-core.js'
 export { JsCore } from './core/js-core.js'
 export { WasmCore, type WasmCoreOptions } from './core/wasm-core.js'
-export { loadWasm, useWasmModule, wasmSimdSupported, wasmSupported, type WasmFlavour } from './core/wasm-module.js'
+export { loadWasm, useWasmModule, wasmSimdSupported, wasmStringsSupported, wasmSupported, type WasmFlavour } from './core/wasm-module.js'
 export { hashKey } from './core/hash.js'
 export {
   MAX_ITEMS,

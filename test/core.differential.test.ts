@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { JsCore, WasmCore, type Core } from '../src/index.js'
+import { JsCore, WasmCore, wasmStringsSupported, type Core } from '../src/index.js'
 import { maskHashes } from '../src/core/wasm-core.js'
 
 // Random operation sequences applied to both cores: every result, every eviction, the LRU order and the
@@ -84,6 +84,11 @@ const cases = [
   { name: 'agree over long runs on tens of slots (climber steps above one entry)', keys: MANY.slice(0, 90), maxItems: 60, masks: [-1], long: true },
 ]
 
+// Every WASM build this runtime runs: the strings build where the js-string builtins exist (Node 22 and newer,
+// checked by test/core.test.ts against a probe of its own), so each Node of the CI matrix checks what it runs.
+const BUILD_OPTIONS = { simd: { simd: true, strings: false }, scalar: { simd: false }, strings: { strings: true } } as const
+const BUILDS = (['simd', 'scalar', 'strings'] as const).filter((b) => b !== 'strings' || wasmStringsSupported())
+
 describe('WasmCore and JsCore', () => {
   for (const c of cases) {
     it(c.name, () => {
@@ -96,8 +101,9 @@ describe('WasmCore and JsCore', () => {
         // Without a listener the WASM core skips telling JS about evictions whose slot is reused at once.
         listen: fc.boolean(),
         mask: fc.constantFrom(...c.masks),
-        // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only.
-        simd: fc.boolean(),
+        // The scalar WASM build (runtimes without SIMD) differs in its batch hash loop only; the strings build
+        // (where the js-string builtins exist) hashes single keys in WASM.
+        build: fc.constantFrom(...BUILDS),
         policy: fc.constantFrom('lru' as const, 'tinylfu' as const),
       })
       fc.assert(
@@ -110,7 +116,7 @@ describe('WasmCore and JsCore', () => {
             policy: cfg.policy,
             onEvict: cfg.listen ? (k: string, v: string, reason: string) => evicted[kind].push(`${k}=${v}:${reason}`) : undefined,
           })
-          const wasm = new WasmCore<string>({ ...options('wasm'), simd: cfg.simd })
+          const wasm = new WasmCore<string>({ ...options('wasm'), ...BUILD_OPTIONS[cfg.build] })
           if (cfg.mask !== -1) maskHashes(wasm, cfg.mask)
           const js = new JsCore<string>(options('js'))
           if (cfg.mask !== -1) maskHashes(js, cfg.mask)

@@ -10,6 +10,7 @@ import {
   RustoCacheError,
   STALE,
   WasmCore,
+  wasmStringsSupported,
   type Core,
   type CoreOptions,
 } from '../src/index.js'
@@ -19,6 +20,8 @@ const DAY = 86_400_000
 const kinds = [
   ['wasm', <V>(o?: CoreOptions<V>) => new WasmCore<V>(o)],
   ['wasm scalar', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, simd: false })],
+  // Keys hashed in JS: the strings build is the default where the builtins exist, so this keeps the other.
+  ['wasm jshash', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, strings: false })],
   ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>(o)],
 ] as const
 
@@ -368,6 +371,39 @@ describe.each(kinds)('%s core', (kind, make) => {
     expect(make().kind).toBe(k)
     expect(createCore({ kind: k, simd: build === 'scalar' ? false : undefined }).kind).toBe(k)
     if (build === 'scalar') expect((make() as WasmCore<unknown>).simd).toBe(false)
+  })
+})
+
+/** Whether this runtime links a module importing `wasm:js-string` `length` without being given it. */
+function probeStringBuiltins(): boolean {
+  // (module (type (func (param externref) (result i32))) (import "wasm:js-string" "length" (func (type 0))))
+  const name = [...'wasm:js-string'].map((c) => c.charCodeAt(0))
+  const field = [...'length'].map((c) => c.charCodeAt(0))
+  const imports = [1, name.length, ...name, field.length, ...field, 0, 0]
+  const bytes = new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 6, 1, 0x60, 1, 0x6f, 1, 0x7f, 2, imports.length, ...imports])
+  try {
+    const Module = WebAssembly.Module as unknown as new (b: Uint8Array, o: object) => WebAssembly.Module
+    const instance = new WebAssembly.Instance(new Module(bytes, { builtins: ['js-string'] }), {})
+    return typeof instance.exports === 'object'
+  } catch {
+    return false
+  }
+}
+
+describe('the WASM build a core takes', () => {
+  it('reads keys in WASM exactly where the js-string builtins exist, by feature detection', () => {
+    const here = probeStringBuiltins()
+    expect(wasmStringsSupported()).toBe(here)
+    expect(new WasmCore().strings).toBe(here)
+    expect(new WasmCore({ strings: false }).strings).toBe(false)
+    expect(new WasmCore({ simd: false }).strings).toBe(false)
+    if (here) expect(new WasmCore({ strings: true }).strings).toBe(true)
+    else expectCode(() => new WasmCore({ strings: true }), ErrorCodes.E_WASM_UNAVAILABLE)
+  })
+
+  it('refuses a strings option that is not a boolean, or strings without SIMD', () => {
+    expectCode(() => createCore({ strings: 'yes' as unknown as boolean }), ErrorCodes.E_INVALID_OPTION)
+    expectCode(() => createCore({ kind: 'js', strings: true, simd: false }), ErrorCodes.E_INVALID_OPTION)
   })
 })
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { hashKey, WasmCore } from '../src/index.js'
+import { hashKey, WasmCore, wasmStringsSupported } from '../src/index.js'
 
 class HashProbe extends WasmCore {
   simdHashes(keys: string[]): number[] {
@@ -31,6 +31,23 @@ describe('key hash', () => {
       }),
       { numRuns: 1_000 },
     )
+  })
+
+  it('is the same hashed in WASM from the key itself (the js-string builtins), where the runtime has them', () => {
+    // On a runtime without them (Node 20) there is no such build to compare: test/core.test.ts checks that the
+    // detection agrees with a probe of its own, so this cannot be skipped where the builtins exist.
+    if (!wasmStringsSupported()) return
+    const core = new WasmCore({ strings: true }) as unknown as { ex: { hashKey(key: string): number; setHashMask(m: number): void } }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 70 }), (key) => {
+        expect(core.ex.hashKey(key)).toBe(hashKey(key))
+      }),
+      { numRuns: 2_000 },
+    )
+    // Ropes and slices, which V8 stores unflattened: the builtins read them the same.
+    const long = 'tenant:acme:' + 'user:'.repeat(3) + String(Math.random())
+    expect(core.ex.hashKey(long.slice(3))).toBe(hashKey(long.slice(3)))
+    expect(core.ex.hashKey(long + long)).toBe(hashKey(long + long))
   })
 
   it('gives pinned values for known keys', () => {

@@ -123,9 +123,14 @@ export abstract class BaseCore<V> implements Core<V> {
     checkDuration(ttl, 'ttl')
     checkDuration(grace, 'grace')
     checkSize(size)
-    const slot = this.writeEntry(key, this.hashOne(key), value, now, ttl, grace, size)
+    const slot = this.writeOne(key, value, now, ttl, grace, size)
     this.flush()
     return slot
+  }
+
+  /** Writes one checked entry, hashing its key as this core does best. */
+  protected writeOne(key: string, value: V, now: number, ttl: number, grace: number, size: number): number {
+    return this.writeEntry(key, this.hashOne(key), value, now, ttl, grace, size)
   }
 
   setMany(

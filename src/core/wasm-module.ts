@@ -1,5 +1,5 @@
 import { WasmUnavailableError } from '../errors.js'
-import { WASM_BASE64, WASM_SCALAR_BASE64 } from './wasm-bytes.generated.js'
+import { WASM_BASE64, WASM_SCALAR_BASE64, WASM_STRINGS_BASE64 } from './wasm-bytes.generated.js'
 
 /** The raw exports of assembly/index.ts: numbers in, numbers out. */
 export interface CoreExports {
@@ -38,22 +38,45 @@ export interface CoreExports {
   sketchLoop(n: number, hash: number, step: number): number
 }
 
+/** The strings build (assembly/strings.ts) adds entry points that take the key itself and hash it in WASM. */
+export interface StringsExports extends CoreExports {
+  hashKey(key: string): number
+  lastHash(): number
+  lookupKey(key: string, now: number): number
+  setKey(key: string, now: number, ttl: number, grace: number, size: number): number
+}
+
 /** `simd`: the build with v128 batch hashing; `scalar`: the same core without SIMD, for runtimes that lack it. */
 export type WasmFlavour = 'simd' | 'scalar'
+/** The builds a core can run: `strings` is the SIMD build that also reads keys itself (js-string builtins). */
+export type Build = WasmFlavour | 'strings'
 
-interface Build {
+interface Compiled {
   base64: string
   bytes?: Uint8Array
   compiled?: WebAssembly.Module
   valid?: boolean
 }
 
-const builds: Record<WasmFlavour, Build> = {
+const builds: Record<Build, Compiled> = {
   simd: { base64: WASM_BASE64 },
   scalar: { base64: WASM_SCALAR_BASE64 },
+  strings: { base64: WASM_STRINGS_BASE64 },
 }
 
-function bytesOf(build: Build): Uint8Array {
+// The compile option that lets `wasm:js-string` imports be the engine's own string functions. A runtime that
+// does not know it ignores it, and then nothing satisfies those imports: instantiation fails, which is the test.
+const STRING_BUILTINS = { builtins: ['js-string'] }
+type ModuleWithOptions = new (bytes: BufferSource, options: object) => WebAssembly.Module
+
+function compileSync(build: Build): WebAssembly.Module {
+  const bytes = bytesOf(builds[build]) as BufferSource
+  return build === 'strings' ? new (WebAssembly.Module as unknown as ModuleWithOptions)(bytes, STRING_BUILTINS) : new WebAssembly.Module(bytes)
+}
+
+const noEvictions = { env: { evicted() {} } }
+
+function bytesOf(build: Compiled): Uint8Array {
   if (!build.bytes) {
     const text = atob(build.base64)
     const bytes = new Uint8Array(text.length)
@@ -63,10 +86,28 @@ function bytesOf(build: Build): Uint8Array {
   return build.bytes
 }
 
-function runs(flavour: WasmFlavour): boolean {
+function runs(flavour: Build): boolean {
   const build = builds[flavour]
-  build.valid ??= build.compiled !== undefined || (typeof WebAssembly === 'object' && WebAssembly.validate(bytesOf(build) as BufferSource))
+  if (build.valid !== undefined) return build.valid
+  if (flavour !== 'strings') {
+    build.valid = build.compiled !== undefined || (typeof WebAssembly === 'object' && WebAssembly.validate(bytesOf(build) as BufferSource))
+    return build.valid
+  }
+  // Feature detection, never the version: the builtins are there when the module links without them supplied.
+  try {
+    build.compiled ??= compileSync('strings')
+    new WebAssembly.Instance(build.compiled, noEvictions)
+    build.valid = true
+  } catch {
+    build.compiled = undefined
+    build.valid = false
+  }
   return build.valid
+}
+
+/** True where this runtime has the js-string builtins, so the WASM core reads and hashes keys itself. */
+export function wasmStringsSupported(): boolean {
+  return typeof WebAssembly === 'object' && runs('strings')
 }
 
 /** True where this runtime can run the WASM core, with SIMD or without. */
@@ -79,14 +120,19 @@ export function wasmSimdSupported(): boolean {
   return runs('simd')
 }
 
-/** The build a core gets when it does not ask: SIMD where it runs, else scalar. */
-export function bestFlavour(): WasmFlavour | undefined {
-  return runs('simd') ? 'simd' : runs('scalar') ? 'scalar' : undefined
+/** The build a core gets when it does not ask: the strings build where it runs, else SIMD, else scalar. */
+export function bestBuild(): Build | undefined {
+  if (!runs('simd')) return runs('scalar') ? 'scalar' : undefined
+  return runs('strings') ? 'strings' : 'simd'
 }
 
-function unavailable(flavour: WasmFlavour | undefined): WasmUnavailableError {
+function unavailable(flavour: Build | undefined): WasmUnavailableError {
   return new WasmUnavailableError(
-    flavour === 'simd' ? 'WebAssembly SIMD is not available in this runtime' : 'WebAssembly is not available in this runtime',
+    flavour === 'strings'
+      ? 'the js-string builtins of WebAssembly (wasm:js-string) are not available in this runtime'
+      : flavour === 'simd'
+        ? 'WebAssembly SIMD is not available in this runtime'
+        : 'WebAssembly is not available in this runtime',
   )
 }
 
@@ -96,9 +142,21 @@ function unavailable(flavour: WasmFlavour | undefined): WasmUnavailableError {
  * synchronously from the compiled module.
  */
 export async function loadWasm(): Promise<void> {
-  const flavour = bestFlavour()
-  if (flavour === undefined) throw unavailable(undefined)
-  const build = builds[flavour]
+  if (!runs('simd') && !runs('scalar')) throw unavailable(undefined)
+  const strings = builds.strings
+  if (strings.valid === undefined) {
+    try {
+      const compile = WebAssembly.compile as unknown as (bytes: BufferSource, options: object) => Promise<WebAssembly.Module>
+      strings.compiled = await compile(bytesOf(strings) as BufferSource, STRING_BUILTINS)
+      new WebAssembly.Instance(strings.compiled, noEvictions)
+      strings.valid = true
+    } catch {
+      strings.compiled = undefined
+      strings.valid = false
+    }
+  }
+  if (strings.valid) return
+  const build = builds[runs('simd') ? 'simd' : 'scalar']
   build.compiled ??= await WebAssembly.compile(bytesOf(build) as BufferSource)
 }
 
@@ -112,11 +170,11 @@ export function useWasmModule(module: WebAssembly.Module, flavour: WasmFlavour =
   build.valid = true
 }
 
-export function instantiateCore(evicted: (slot: number, reason: number) => void, flavour: WasmFlavour | undefined): CoreExports {
+export function instantiateCore(evicted: (slot: number, reason: number) => void, flavour: Build | undefined): CoreExports {
   if (flavour === undefined || !runs(flavour)) throw unavailable(flavour)
   const build = builds[flavour]
   try {
-    build.compiled ??= new WebAssembly.Module(bytesOf(build) as BufferSource)
+    build.compiled ??= compileSync(flavour)
     return new WebAssembly.Instance(build.compiled, { env: { evicted } }).exports as unknown as CoreExports
   } catch (error) {
     throw new WasmUnavailableError(`the WebAssembly core could not be compiled here: ${String(error)}`, error)
