@@ -120,6 +120,11 @@ export class Flights {
     }
   }
 
+  /** Resolves when the key's current holder releases it; undefined when nobody holds it. */
+  released(key: string): Promise<void> | undefined {
+    return this.flights.get(key)?.lock?.released
+  }
+
   /** Resolves true when the key's current holder releases it, false after `ms` (Infinity: never gives up). */
   wait(key: string, ms: number): Promise<boolean> {
     const lock = this.flights.get(key)?.lock

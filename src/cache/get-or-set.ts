@@ -134,23 +134,39 @@ function decide<T>(call: Miss<T>, code: number, forceFresh: boolean, now: number
   return waitTurn(call, stale)
 }
 
-/** Looks L1 up again (after waiting for another caller's factory): what the holder wrote is as fresh as ours would be. */
-function look<T>(call: Miss<T>): Promise<T> {
+/**
+ * Looks L1 up again (after waiting for another caller's factory): what the holder wrote is as fresh as ours
+ * would be. A hit is the value itself, so a waiter resumed by a `then` answers without another promise.
+ */
+function again<T>(call: Miss<T>): T | Promise<T> {
   const { rooms, scope, key, options, trace } = call
   const now = Date.now()
   const code = rooms.l1.lookup(key, now)
   if (isFresh(code)) {
     const value = rooms.l1.valueOf(rooms.l1.entryAt(code)) as T
     rooms.recorder.hit(options.key, false, 'l1', scope.namespaceName, trace)
-    return Promise.resolve(value)
+    return value
   }
   return decide(call, code, false, now)
 }
 
-/** Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale value), then look again. */
-async function waitTurn<T>(call: Miss<T>, stale: Fallback): Promise<T> {
-  const { rooms, scope, key, options, o, trace } = call
+/**
+ * Another caller is filling the key: wait for it (bounded by lockTimeout, or the soft timeout with a stale
+ * value), then look again. The usual wait (no bound, an L1 to look in) is one promise per waiter: a stampede of
+ * 10,000 calls spent a third of its time collecting the four each made.
+ */
+function waitTurn<T>(call: Miss<T>, stale: Fallback): Promise<T> {
+  const { rooms, key, o } = call
   const wait = stale.entry ? Math.min(o.timeout, o.lockTimeout) : o.lockTimeout
+  if (wait === Infinity && (rooms.l1.keeps || !rooms.l2.present)) {
+    const released = rooms.flights.released(key)
+    if (released !== undefined) return released.then(() => again(call))
+  }
+  return waitBounded(call, stale, wait)
+}
+
+async function waitBounded<T>(call: Miss<T>, stale: Fallback, wait: number): Promise<T> {
+  const { rooms, scope, key, options, o, trace } = call
   if (!(await rooms.flights.wait(key, wait))) {
     if (stale.entry) return serveStale(rooms, scope, options.key, stale, trace)
     throw new LockTimeoutError(rooms.showKey(options.key), o.lockTimeout)
@@ -164,7 +180,7 @@ async function waitTurn<T>(call: Miss<T>, stale: Fallback): Promise<T> {
       return remote.value as T
     }
   }
-  return look(call)
+  return again(call)
 }
 
 /** The key is ours: L2 (read once for the whole stampede), the distributed turn, then the factory. */
