@@ -172,11 +172,15 @@ console.log(`\nbench finished in ${((Date.now() - startedAt) / 1000).toFixed(0)}
 
 // Only the suites that ran overwrite their results.
 mkdirSync(join(here, 'results'), { recursive: true })
+// Runs on another Node major than the machine's (20) save apart (core-node24.json, cache-wasm-node26.json, ...),
+// each stamped with the run that made it, so the majors can be set side by side.
+const nodeMajor = process.versions.node.split('.')[0]
+const nodeTag = nodeMajor === '20' ? '' : `-node${nodeMajor}`
 const save = (name, data) => {
   // A quick run checks that the bench runs; its figures do not replace a full run's.
   if (quick) return
-  writeFileSync(join(here, 'results', `${name}.json`), JSON.stringify({ machine, rounds, time, ...data }, null, 2))
-  console.log(`wrote bench/results/${name}.json`)
+  writeFileSync(join(here, 'results', `${name}${nodeTag}.json`), JSON.stringify({ machine, rounds, time, ...data }, null, 2))
+  console.log(`wrote bench/results/${name}${nodeTag}.json`)
 }
 if (Object.keys(results).length > 0) save('core', { baseline: core.baseline, results, memory, exactness: exact })
 if (Object.keys(parts).length > 0) save('costs', { baseline: costs.baseline, results: parts })
