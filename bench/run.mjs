@@ -3,13 +3,13 @@
 // BENCH_ONLY=<text> runs only the core scenarios whose name contains it; BENCH_ONLY=cache the cache suite,
 // BENCH_ONLY=bookkeeping only its on/off comparison, BENCH_ONLY=l2 the Redis tier, BENCH_ONLY=costs the parts of a hit, BENCH_ONLY=hitratio the hit-ratio suite, BENCH_ONLY=policy what W-TinyLFU costs against LRU, BENCH_ONLY=observe what tracing, observers and l1.clone cost, BENCH_ONLY=service an HTTP service in front of a slow database (requests/s and database reads). BENCH_BASE_DIST=<dir> adds an
 // older build's cache to the cache suite (see bench/suites/cache.mjs).
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import os from 'node:os'
 import { printTable, ratioTable, runRounds } from './lib/harness.mjs'
 import { quick } from './lib/mode.mjs'
-import { chart, summarize, summaryTable } from './lib/report.mjs'
+import { chart, runtimeMatrix, summarize, summaryTable } from './lib/report.mjs'
 import * as core from './suites/core.mjs'
 import * as exactness from './suites/exactness.mjs'
 import * as costs from './suites/costs.mjs'
@@ -167,6 +167,10 @@ const summary = summarize([
 ])
 if (summary.length > 0) {
   printTable(summaryTable(summary), 'Summary: RustoCache against the fastest peer of each workload (ratio of time per operation; below 1x RustoCache is faster)')
+  if (coreRows) {
+    const matrix = runtimeMatrix([{ label: `${machine.node}, ${machine.cpu} (this run)`, results }, ...savedRuntimes()], core.jsPeers)
+    printTable(matrix, 'WasmCore against the fastest JS contender of each core row, on every runtime with results (this run, then saved runs, each with its date)')
+  }
 }
 console.log(`\nbench finished in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`)
 
@@ -176,6 +180,23 @@ mkdirSync(join(here, 'results'), { recursive: true })
 // each stamped with the run that made it, so the majors can be set side by side.
 const nodeMajor = process.versions.node.split('.')[0]
 const nodeTag = nodeMajor === '20' ? '' : `-node${nodeMajor}`
+/** Saved core results of the other runtimes: other Node majors (core-node<major>.json) and Chromium (browser.json). */
+function savedRuntimes() {
+  const out = []
+  const read = (file) => JSON.parse(readFileSync(join(here, 'results', file), 'utf8'))
+  const files = readdirSync(join(here, 'results')).filter((f) => /^core(-node\d+)?\.json$/.test(f)).sort()
+  for (const file of files) {
+    const saved = read(file)
+    if (saved.machine.node.split('.')[0] === machine.node.split('.')[0]) continue
+    out.push({ label: `${saved.machine.node}, ${saved.machine.cpu} (${saved.machine.date.slice(0, 10)})`, results: saved.results })
+  }
+  if (existsSync(join(here, 'results', 'browser.json'))) {
+    const browser = read('browser.json')
+    out.push({ label: `${browser.browser} (${browser.date.slice(0, 10)})`, results: browser.core })
+  }
+  return out
+}
+
 const save = (name, data) => {
   // A quick run checks that the bench runs; its figures do not replace a full run's.
   if (quick) return

@@ -98,3 +98,24 @@ export function versusBest(byContender, peers, contenders) {
   }
   return out
 }
+
+/**
+ * The core rows on every runtime with results: this run, plus the saved results of the runtimes not run this
+ * time (`core-node<major>.json`, `browser.json`), each column stamped with the run that made it. Rows
+ * applications live on (fresh keys) first. Each cell: WasmCore's median per-round ratio to the fastest of
+ * `peers` (below 1x it is faster).
+ */
+export function runtimeMatrix(runs, peers, ours = 'WasmCore') {
+  const scenarios = [...new Set(runs.flatMap((r) => Object.keys(r.results)))]
+  scenarios.sort((a, b) => Number(!a.includes('fresh')) - Number(!b.includes('fresh')))
+  return scenarios.map((scenario) => {
+    const row = { scenario }
+    for (const run of runs) {
+      const by = run.results[scenario]
+      const rounds = by?.[ours]?.rounds
+      const others = peers.filter((p) => by?.[p])
+      row[run.label] = rounds && others.length > 0 ? `${median(rounds.map((ns, i) => ns / Math.min(...others.map((p) => by[p].rounds[i])))).toFixed(2)}x` : ''
+    }
+    return row
+  })
+}
