@@ -8,10 +8,11 @@ import { moveToFront, unlink } from "./lru";
 import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
 import * as P from "./policy";
 export { setHashMask, hashBatchScalar } from "./batch";
+export { setHashSeed } from "./hash";
 
 const STALE: i32 = 0x40000000;
 
-export { find, findNext } from "./table";
+export { find, findNext, longestProbe } from "./table";
 export { ensureScratch } from "./layout";
 
 /** `policy`: 0 LRU, 1 W-TinyLFU (policy.ts). */

@@ -1,9 +1,9 @@
 // The core for runtimes with the js-string builtins (`wasm:js-string`, Node 22+, Chromium 130+): keys come in
 // as externref and WASM reads their code units itself, so a get is one call with no JavaScript loop over the
-// key. The hash is the same MurmurHash3 as hash.ts (JS computes it in src/core/hash.ts where these builtins are
-// missing), over the same words, so both builds and both cores agree on every hash.
+// key. The hash is the same keyed HalfSipHash as hash.ts (JS computes it in src/core/hash.ts where these
+// builtins are missing), over the same words, so both builds and both cores agree on every hash.
 export * from "./index";
-import { SEED, C1, C2, M5, N1, F1, F2 } from "./hash";
+import { K0, K1, INIT2, INIT3 } from "./hash";
 import { hashMask } from "./batch";
 import { lookup, set } from "./index";
 
@@ -15,28 +15,33 @@ declare function unitAt(key: externref, i: i32): u32;
 /** The hash of the last key hashed here: JS reads it on the rare paths that need it (a miss, a collision). */
 let last: u32 = 0;
 
-@inline function mix(h: u32, k: u32): u32 {
-  k *= C1;
-  k = rotl<u32>(k, 15);
-  k *= C2;
-  h ^= k;
-  h = rotl<u32>(h, 13);
-  return h * M5 + N1;
-}
-
 export function hashKey(key: externref): u32 {
   const len = keyLength(key);
-  let h: u32 = SEED ^ <u32>len;
+  let v0 = K0, v1 = K1, v2 = INIT2 ^ K0, v3 = INIT3 ^ K1;
   let i = 0;
-  for (; i + 1 < len; i += 2) h = mix(h, unitAt(key, i) | (unitAt(key, i + 1) << 16));
-  if (i < len) h = mix(h, unitAt(key, i));
-  h ^= <u32>len;
-  h ^= h >> 16;
-  h *= F1;
-  h ^= h >> 13;
-  h *= F2;
-  h ^= h >> 16;
-  last = h & hashMask;
+  for (; i + 1 < len; i += 2) {
+    const m = unitAt(key, i) | (unitAt(key, i + 1) << 16);
+    v3 ^= m;
+    v0 += v1; v1 = rotl<u32>(v1, 5); v1 ^= v0; v0 = rotl<u32>(v0, 16);
+    v2 += v3; v3 = rotl<u32>(v3, 8); v3 ^= v2;
+    v0 += v3; v3 = rotl<u32>(v3, 7); v3 ^= v0;
+    v2 += v1; v1 = rotl<u32>(v1, 13); v1 ^= v2; v2 = rotl<u32>(v2, 16);
+    v0 ^= m;
+  }
+  const b = (<u32>len << 25) | (i < len ? unitAt(key, i) : 0);
+  v3 ^= b;
+  for (let r = 0; r < 4; r++) {
+    // The final block's round, then v2 ^= 0xff and the three finishing rounds.
+    if (r == 1) {
+      v0 ^= b;
+      v2 ^= 0xff;
+    }
+    v0 += v1; v1 = rotl<u32>(v1, 5); v1 ^= v0; v0 = rotl<u32>(v0, 16);
+    v2 += v3; v3 = rotl<u32>(v3, 8); v3 ^= v2;
+    v0 += v3; v3 = rotl<u32>(v3, 7); v3 ^= v0;
+    v2 += v1; v1 = rotl<u32>(v1, 13); v1 ^= v2; v2 = rotl<u32>(v2, 16);
+  }
+  last = (v1 ^ v3) & hashMask;
   return last;
 }
 

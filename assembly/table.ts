@@ -75,6 +75,19 @@ export function findNext(h: u32): i32 {
   return probeFrom(nextBucket(cursor), h);
 }
 
+/** The longest distance of any entry from its home bucket: how far the longest probe walks (a test hook). */
+export function longestProbe(): u32 {
+  let longest: u32 = 0;
+  const mask = L.slotMask;
+  for (let i: u32 = 0; i < L.nbuckets; i++) {
+    const v = bucketAt(i);
+    if (v == 0) continue;
+    const d = gap(home(L.hashOf((v & mask) - 1)), i);
+    if (d > longest) longest = d;
+  }
+  return longest;
+}
+
 function indexInsert(s: u32, h: u32): void {
   let i = home(h);
   let d: u32 = 0;

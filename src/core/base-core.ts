@@ -9,6 +9,7 @@ import {
   type EvictionPolicy,
   type EvictionReason,
 } from './types.js'
+import { processSeed, type HashSeed } from './hash.js'
 
 /** Indexed by the reason codes of assembly/table.ts. */
 const REASONS: readonly EvictionReason[] = ['evict', 'expire', 'rejected']
@@ -17,6 +18,15 @@ export function checkPolicy(policy: unknown): EvictionPolicy {
   if (policy === undefined) return 'lru'
   if (policy !== 'lru' && policy !== 'tinylfu') throw new InvalidOptionError(`policy must be 'lru' or 'tinylfu', got ${shown(policy)}`)
   return policy
+}
+
+function checkSeed(seed: unknown): HashSeed {
+  if (seed === undefined) return processSeed()
+  const word = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= -0x80000000 && x <= 0xffffffff
+  if (!Array.isArray(seed) || seed.length !== 2 || !word(seed[0]) || !word(seed[1])) {
+    throw new InvalidOptionError(`hashSeed must be two 32-bit integers, [k0, k1], got ${shown(seed)}`)
+  }
+  return [seed[0] | 0, seed[1] | 0]
 }
 
 /** The value behind a lookup code when the entry is fresh, else undefined. */
@@ -73,6 +83,8 @@ export abstract class BaseCore<V> implements Core<V> {
   readonly maxItems: number
   readonly maxBytes: number
   readonly policy: EvictionPolicy
+  /** The key hash's key (hashSeed, else this process's). */
+  protected readonly seed: HashSeed
   protected readonly initialCapacity: number
   /** Key of slot s at [2s], its value at [2s + 1]: one cache line serves the key check and the value. */
   protected kv: unknown[] = []
@@ -92,6 +104,7 @@ export abstract class BaseCore<V> implements Core<V> {
     }
     this.onEvict = options.onEvict
     this.policy = checkPolicy(options.policy)
+    this.seed = checkSeed(options.hashSeed)
     this.hasEvictionListener = options.onEvict !== undefined
   }
 

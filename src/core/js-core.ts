@@ -1,6 +1,6 @@
 import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
 import { Clock, encodeDeadline, NEVER, shiftDeadline, tickOf } from './clock.js'
-import { hashKey } from './hash.js'
+import { hashWith } from './hash.js'
 import { TinyLfu, WINDOW } from './tinylfu.js'
 import { MISS, STALE, type CoreOptions } from './types.js'
 
@@ -154,13 +154,13 @@ export class JsCore<V = unknown> extends BaseCore<V> {
 
   /** Only W-TinyLFU needs hashes (its sketch counts them); LRU never computes one. */
   protected hashOne(key: string): number {
-    return this.lfu ? hashKey(key) & this.hashMask : 0
+    return this.lfu ? hashWith(key, this.seed[0], this.seed[1]) & this.hashMask : 0
   }
 
   protected hashMany(keys: readonly string[]): Int32Array | undefined {
     if (!this.lfu) return undefined
     const out = new Int32Array(keys.length)
-    for (let i = 0; i < keys.length; i++) out[i] = hashKey(keys[i]!) & this.hashMask
+    for (let i = 0; i < keys.length; i++) out[i] = hashWith(keys[i]!, this.seed[0], this.seed[1]) & this.hashMask
     return out
   }
 

@@ -38,6 +38,12 @@ export interface CoreOptions<V = unknown> {
   policy?: EvictionPolicy
   /** Told about each entry the core dropped by itself, after the call that dropped it has finished. */
   onEvict?: (key: string, value: V, reason: EvictionReason) => void
+  /**
+   * The key of the keyed key hash (HalfSipHash-1-3), as two 32-bit integers. By default a random one per
+   * process, so that nobody can choose keys that collide in the table; pass one only to replay a run exactly
+   * (W-TinyLFU's frequency sketch counts by hash, so its choices depend on it).
+   */
+  hashSeed?: readonly [number, number]
 }
 
 /** A lookup code: MISS, or a slot, with STALE set when the entry is past its ttl but within its grace. */

@@ -1,5 +1,5 @@
 import { BaseCore, checkKey, checkKeys, checkNow, freshValue } from './base-core.js'
-import { hashKey } from './hash.js'
+import { hashWith } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { InvalidOptionError, shown } from '../errors.js'
 import { bestBuild, instantiateCore, type Build, type CoreExports, type StringsExports } from './wasm-module.js'
@@ -59,7 +59,10 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   private laneWords: Uint32Array = new Uint32Array(16)
   private hashes: Int32Array = new Int32Array(64)
   private lastKey = ''
-  private lastHash = hashKey('')
+  private lastHash = 0
+  /** The key hash's key, in fields: read on every JS-hashed lookup. */
+  private readonly k0: number
+  private readonly k1: number
   /** All ones, except in tests that force collisions (maskHashes). */
   private hashMask = -1
 
@@ -74,6 +77,10 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     this.simd = build !== 'scalar'
     this.strings = build === 'strings'
     this.ex.configure(this.maxItems, this.maxBytes, this.initialCapacity, this.hasEvictionListener, this.policy === 'tinylfu' ? 1 : 0)
+    this.k0 = this.seed[0]
+    this.k1 = this.seed[1]
+    this.ex.setHashSeed(this.k0, this.k1)
+    this.lastHash = hashWith('', this.k0, this.k1)
   }
 
   get size(): number {
@@ -99,7 +106,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     const strings = this.strings
     // Hashed unconditionally: comparing with the remembered key would cost a string compare on every call.
     // With the builtins WASM hashes the key itself, and JS asks for the hash only on the rare paths below.
-    const hash = strings ? 0 : hashKey(key) & this.hashMask
+    const hash = strings ? 0 : hashWith(key, this.k0, this.k1) & this.hashMask
     let code = strings ? this.sx.lookupKey(key, now) : ex.lookup(hash, now)
     if (code === MISS) {
       // A set of this key usually follows a miss (read-through): let it skip hashing again.
@@ -193,7 +200,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
   protected hashOne(key: string): number {
     if (key !== this.lastKey) {
       this.lastKey = key
-      this.lastHash = this.strings ? this.sx.hashKey(key) : hashKey(key) & this.hashMask
+      this.lastHash = this.strings ? this.sx.hashKey(key) : hashWith(key, this.k0, this.k1) & this.hashMask
     }
     return this.lastHash
   }
@@ -317,8 +324,8 @@ export function maskHashes<V>(core: WasmCore<V> | JsCore<V>, mask: number): void
     ;(core as unknown as { hashMask: number }).hashMask = mask | 0
     return
   }
-  const inner = core as unknown as { hashMask: number; lastKey: string; lastHash: number; ex: CoreExports }
+  const inner = core as unknown as { hashMask: number; lastKey: string; lastHash: number; k0: number; k1: number; ex: CoreExports }
   inner.hashMask = mask | 0
-  inner.lastHash = hashKey(inner.lastKey) & inner.hashMask
+  inner.lastHash = hashWith(inner.lastKey, inner.k0, inner.k1) & inner.hashMask
   inner.ex.setHashMask(mask >>> 0)
 }

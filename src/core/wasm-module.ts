@@ -22,6 +22,10 @@ export interface CoreExports {
   hashBatch(n4: number): void
   /** The same hashes with scalar operations (the SIMD baseline in the bench). */
   hashBatchScalar(n4: number): void
+  /** The key of the key hash (HalfSipHash-1-3): this instance's, set once after configure. */
+  setHashSeed(k0: number, k1: number): void
+  /** Test hook: the longest distance of an entry from its home bucket. */
+  longestProbe(): number
   /** Test hook: ANDed into every batch hash (see maskHashes). */
   setHashMask(mask: number): void
   lookupBatch(n: number, n4: number): void
