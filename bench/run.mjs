@@ -218,6 +218,6 @@ if (services.length > 0) save('service', { rows: services })
 // The summary and its chart only from a complete run, so they always describe one run of one code.
 if (!only && !quick && summary.length > 0) {
   save('latest', { rows: summary })
-  writeFileSync(join(here, 'results', 'latest.svg'), chart(summary, { title: `RustoCache vs the fastest peer, ${machine.date.slice(0, 10)}, ${machine.node}, ${machine.cores} x ${machine.cpu}` }))
-  console.log('wrote bench/results/latest.svg')
+  writeFileSync(join(here, 'results', `latest${nodeTag}.svg`), chart(summary, { title: `RustoCache vs the fastest peer, ${machine.date.slice(0, 10)}, ${machine.node}, ${machine.cores} x ${machine.cpu}` }))
+  console.log(`wrote bench/results/latest${nodeTag}.svg`)
 }
