@@ -10,7 +10,7 @@ const expected: Record<string, RegExp> = {
   'get-or-set.mjs': /1000 callers, 1 factory call, got Ada/,
   'grace.mjs': /again \(backing off, no factory call\): 42 \| factory calls: 1/,
   'timeouts.mjs': /soft timeout answer: yesterday[\s\S]*after the background run: today[\s\S]*hard timeout: E_FACTORY_HARD_TIMEOUT[\s\S]*late value cached: today/,
-  'early-refresh.mjs': /hit past 80%: config v1[\s\S]*refreshed meanwhile: config v2/,
+  'early-refresh.mjs': /hit past half the ttl: config v1[\s\S]*refreshed meanwhile: config v2/,
   'tags.mjs': /still served within grace: \{ name: 'Linus' \}[\s\S]*deleted: \[ undefined, undefined \]/,
   'namespaces.mjs': /after users.clear\(\): undefined undefined global/,
   'events-stats-logging.mjs': /hit a \(graced\)/,
