@@ -62,6 +62,8 @@ export function hashWith(key: string, k0: number, k1: number): number {
     v2 = (v2 << 16) | (v2 >>> 16)
     v0 ^= m
   }
+  // The round is written out again below rather than shared: one loop over words and finishing rounds, with a
+  // branch per round, measured 2.5% slower per hash on Node 20 (the runtime that hashes here) and 9% on 24.
   const b = ((len << 25) | (i < len ? key.charCodeAt(i) : 0)) | 0
   v3 ^= b
   for (let r = 0; r < 4; r++) {
