@@ -6,6 +6,7 @@ import type { L1 } from './l1.js'
 import type { BusSettings } from './options.js'
 import type { Recorder } from './recorder.js'
 import type { Common } from './rooms.js'
+import { nowMs } from '../now.js'
 
 /** Most senders whose sequence numbers an instance keeps. */
 const MAX_SENDERS = 4096
@@ -127,7 +128,7 @@ export class Coherence {
   private beat(): void {
     if (this.closed || !this.transport || !this.quiet() || this.seq === this.beatSeq) return
     const seq = this.seq
-    const now = Date.now()
+    const now = nowMs()
     for (const [from, h] of this.heard) if (now - h.at > 3_600_000) this.heard.delete(from)
     const payload = encodeMessage({ from: this.id, type: 'sync', keys: [], seq })
     // Announced only once it went out: a beat lost in an outage is sent again at the next interval, or a
@@ -221,7 +222,7 @@ export class Coherence {
       // Re-inserted, so the Map's order is by last heard: past MAX_SENDERS the longest silent goes (forged
       // senders on an unsigned bus must not grow it without bound). A forgotten sender's next gap goes unseen.
       this.heard.delete(from)
-      this.heard.set(from, { seq, at: Date.now(), window })
+      this.heard.set(from, { seq, at: nowMs(), window })
       if (this.heard.size > MAX_SENDERS) this.heard.delete(this.heard.keys().next().value!)
     }
     return true
@@ -232,7 +233,7 @@ export class Coherence {
    * the new value from L2 and this copy stays a fallback; without an L2 there is nowhere to fetch from: drop it.
    */
   private applyRemote(message: BusMessage): void {
-    const now = Date.now()
+    const now = nowMs()
     switch (message.type) {
       case 'set':
         for (const key of message.keys) {

@@ -9,6 +9,7 @@ import { fallbackAfter, readOnce, serveStale, staleIn, type Fallback } from './r
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
 import { writeThrough } from './write.js'
+import { nowMs, recentMs } from '../now.js'
 
 const SKIP: unique symbol = Symbol('rustocache.skip')
 const SOFT: unique symbol = Symbol('rustocache.soft-timeout')
@@ -97,10 +98,10 @@ interface Miss<T> extends Call<T> {
  */
 export function getOrSet<T>(rooms: Rooms, scope: Scope, given: GetOrSetOptions<T>, trace: OperationContext | undefined): Promise<T> {
   try {
-    const key = scope.keyFor(options(given, 'getOrSet').key)
+    const key = scope.lookupKey(options(given, 'getOrSet').key)
     if (typeof given.factory !== 'function') throw new InvalidOptionError('getOrSet needs a factory function')
     const forceFresh = given.forceFresh === true
-    const now = Date.now()
+    const now = recentMs()
     // The call's only L1 lookup (a forceFresh call makes it too: its stale value is still a fallback).
     const code = rooms.l1.lookup(key, now)
     if (isFresh(code) && !forceFresh) {
@@ -112,6 +113,8 @@ export function getOrSet<T>(rooms: Rooms, scope: Scope, given: GetOrSetOptions<T
       rooms.recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
       return Promise.resolve(value)
     }
+    // Past a fresh hit, the key is checked in full (lookupKey checked only what the core needs).
+    scope.keyFor(given.key)
     // Spelled out, not spread from `call`: a spread object came out in dictionary mode, 3x the miss path's time.
     const miss: Miss<T> = { rooms, scope, key, options: given, trace, o: resolveOptions(rooms.defaults, given), tags: scope.tagsFor(given.tags), grace: callGrace(given.grace) }
     return decide(miss, code, forceFresh, now)
@@ -140,7 +143,7 @@ function decide<T>(call: Miss<T>, code: number, forceFresh: boolean, now: number
  */
 function again<T>(call: Miss<T>): T | Promise<T> {
   const { rooms, scope, key, options, trace } = call
-  const now = Date.now()
+  const now = recentMs()
   const code = rooms.l1.lookup(key, now)
   if (isFresh(code)) {
     const value = rooms.l1.valueOf(rooms.l1.entryAt(code)) as T
@@ -174,7 +177,7 @@ async function waitBounded<T>(call: Miss<T>, stale: Fallback, wait: number): Pro
   if (!rooms.l1.keeps && rooms.l2.present) {
     // L2-only: no L1 to re-read. Every waiter reads L2 at once (the drivers send one tick's reads as one
     // command) instead of taking the key one after another for a read each.
-    const remote = await readOnce(rooms, key, Date.now())
+    const remote = await readOnce(rooms, key, nowMs())
     if (remote?.fresh) {
       rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
       return remote.value as T
@@ -191,7 +194,7 @@ async function ownTurn<T>(call: Miss<T>, stale: Fallback, forceFresh: boolean): 
   try {
     let candidate = stale
     if (rooms.l2.present && !forceFresh) {
-      const now = Date.now()
+      const now = nowMs()
       const remote = await rooms.l2.read(key, now, turn, rooms.defaults.grace)
       if (remote?.fresh) {
         rooms.recorder.hit(options.key, false, 'l2', scope.namespaceName, trace)
@@ -200,7 +203,7 @@ async function ownTurn<T>(call: Miss<T>, stale: Fallback, forceFresh: boolean): 
       candidate = fallbackAfter(rooms.l1, remote, candidate, call.grace, now)
     }
     // L2-only: a failed refresh's backoff cannot live on an L1 entry; L1 keeps it by key.
-    if (candidate.entry && !rooms.l1.keeps && rooms.l1.backoffUntil(key, Date.now()) > 0) return serveStale(rooms, scope, options.key, candidate, trace)
+    if (candidate.entry && !rooms.l1.keeps && rooms.l1.backoffUntil(key, nowMs()) > 0) return serveStale(rooms, scope, options.key, candidate, trace)
     if (o.distributedLock && rooms.l2.locks) {
       const distributed = await distributedTurn(call, turn, forceFresh)
       if (distributed.kind === 'value') {
@@ -262,7 +265,7 @@ async function distributedTurn<T>(call: Miss<T>, turn: Turn, forceFresh: boolean
   const { l2 } = rooms
   const locks = l2.locks!
   const token = `${rooms.bus.id}:${Math.random().toString(36).slice(2)}`
-  const deadline = Date.now() + o.lockTimeout
+  const deadline = nowMs() + o.lockTimeout
   for (;;) {
     const acquired = await l2.call('lock', key, () => locks.acquire(key, token, o.distributedLockTtl), turn.deadline)
     if (acquired === undefined) return { kind: 'local' }
@@ -271,16 +274,16 @@ async function distributedTurn<T>(call: Miss<T>, turn: Turn, forceFresh: boolean
         await l2.call('unlock', key, () => locks.release(key, token))
       })
       // The previous owner may have finished between our L2 read and our lock (unless we must run anyway).
-      const remote = forceFresh ? undefined : await l2.read(key, Date.now(), turn, rooms.defaults.grace)
+      const remote = forceFresh ? undefined : await l2.read(key, nowMs(), turn, rooms.defaults.grace)
       return remote?.fresh ? { kind: 'value', value: remote.value } : { kind: 'owner' }
     }
     // Another instance runs the factory: wait for its value, or for its lock to go (finished, or owner died).
     for (;;) {
-      if (Date.now() > deadline) return { kind: 'timeout' }
+      if (nowMs() > deadline) return { kind: 'timeout' }
       await new Promise((resolve) => setTimeout(resolve, 25))
       // Waiting on another instance: each poll gets a budget of its own (lockTimeout bounds the wait).
       turn.deadline = l2.deadline()
-      const remote = await l2.read(key, Date.now(), turn, rooms.defaults.grace)
+      const remote = await l2.read(key, nowMs(), turn, rooms.defaults.grace)
       if (remote?.fresh) return { kind: 'value', value: remote.value }
       const held = await l2.call('lockHeld', key, () => locks.held(key), turn.deadline)
       if (held === undefined) return { kind: 'local' }
@@ -366,17 +369,17 @@ function factoryContext<T>(job: Job<T>, asked: Asked): FactoryContext<T> {
  */
 async function produce<T>(job: Job<T>): Promise<Outcome<T>> {
   const { rooms, scope, turn, userKey, o } = job
-  const started = Date.now()
+  const started = nowMs()
   const asked: Asked = { write: { ttl: jittered(o.ttl, o), grace: o.grace, tags: job.tags }, skipL2: false, skipBus: false, skipped: false, failed: undefined }
   const ctx = factoryContext(job, asked)
   rooms.recorder.count('factoryCalls')
   try {
     // Unwatched, the factory's own value is awaited (no wrapper's promise hop between its answer and the write).
     const value = await rooms.recorder.factory(scope.namespaceName, userKey, job.run.background, () => job.factory(ctx))
-    turn.deadline += Date.now() - started
+    turn.deadline += nowMs() - started
     if (asked.skipped || (value as unknown) === SKIP) return { ok: true, value: undefined }
     await writeThrough(rooms, scope, { key: turn.key, userKey, value, options: asked.write, skipL2: asked.skipL2, skipBus: asked.skipBus, ticket: turn })
-    scope.logger.debug({ key: userKey, op: 'factory', duration: Date.now() - started }, 'factory value cached')
+    scope.logger.debug({ key: userKey, op: 'factory', duration: nowMs() - started }, 'factory value cached')
     return { ok: true, value }
   } catch (error) {
     return { ok: false, error: failed(job, error, asked.failed, started) }
@@ -395,10 +398,10 @@ function failed<T>(job: Job<T>, error: unknown, thrownByFail: FactoryError | und
   const report = failure === error && failure !== thrownByFail ? new FactoryError(shownKey, `factory for ${keyText(shownKey)} failed: ${failure.message}`, failure, job.run.background) : (failure as FactoryError)
   rooms.recorder.count('factoryErrors')
   if (stale) {
-    stale.backoffUntil = Date.now() + o.graceBackoff
+    stale.backoffUntil = nowMs() + o.graceBackoff
     if (!rooms.l1.keeps) rooms.l1.backOff(job.turn.key, stale.backoffUntil)
   }
-  scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: Date.now() - started }, 'factory failed')
+  scope.logger.error({ key: userKey, op: 'factory', err: failure, duration: nowMs() - started }, 'factory failed')
   if (o.onFactoryError) {
     try {
       o.onFactoryError(report)

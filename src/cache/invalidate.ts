@@ -3,6 +3,7 @@ import { tagMessage } from './coherence.js'
 import type { KeyOptions } from './options.js'
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
+import { nowMs } from '../now.js'
 
 // Every invalidation runs the same three steps: L1 (a change: work in flight for the key is overtaken), then
 // L2 (awaited), then the retry queue, which tells the other instances once the L2 side is done. While the L2
@@ -19,7 +20,7 @@ export async function deleteKey(rooms: Rooms, scope: Scope, given: KeyOptions): 
   const key = scope.keyFor(given.key)
   const inL1 = l1.remove(key)
   // Stamped: a conditional driver keeps it as a tombstone that refuses writes made before it.
-  const stamp = flights.stamp(Date.now())
+  const stamp = flights.stamp(nowMs())
   const inL2 = await landing(rooms, [key], () => l2.call('delete', key, (driver) => driver.delete(key, stamp)))
   rooms.queue.announce({ type: 'delete', keys: [key], stamp }, inL2 !== undefined || !l2.present)
   const deleted = inL1 || inL2 === true
@@ -32,7 +33,7 @@ export async function deleteMany(rooms: Rooms, scope: Scope, userKeys: readonly 
   const keys = userKeys.map((k) => scope.keyFor(k))
   const deleted = keys.map((key) => l1.remove(key))
   // One UNLINK for the batch; its count covers keys that were only in L2.
-  const stamp = flights.stamp(Date.now())
+  const stamp = flights.stamp(nowMs())
   const inL2 = await landing(rooms, keys, () => l2.call('deleteMany', undefined, (driver) => driver.deleteMany(keys, stamp)))
   rooms.queue.announce({ type: 'delete', keys, stamp }, inL2 !== undefined || !l2.present)
   let n = 0
@@ -48,7 +49,7 @@ export async function deleteMany(rooms: Rooms, scope: Scope, userKeys: readonly 
 export async function expire(rooms: Rooms, scope: Scope, given: KeyOptions): Promise<boolean> {
   const { l1, l2 } = rooms
   const key = scope.keyFor(given.key)
-  const now = Date.now()
+  const now = nowMs()
   const inL1 = l1.expire(key, now)
   const inL2 = await landing(rooms, [key], () => l2.call('expire', key, (driver) => driver.expire(key, now)))
   rooms.queue.announce({ type: 'expire', keys: [key] }, inL2 !== undefined || !l2.present)
@@ -62,7 +63,7 @@ export async function invalidateTags(rooms: Rooms, scope: Scope, given: unknown,
   const { l1, l2, flights } = rooms
   if (given === undefined) throw new InvalidOptionError(`${how}ByTag needs tags: string[]`)
   const tags = scope.tagsFor(given) ?? []
-  const stamp = flights.stamp(Date.now())
+  const stamp = flights.stamp(nowMs())
   l1.invalidateTags(tags, how, stamp)
   const done = await l2.call(`${how}ByTag`, undefined, (driver) => driver.invalidateTags(tags, how, stamp).then(() => true))
   rooms.queue.announce({ type: tagMessage(how), keys: [], tags, stamp }, done === true || !l2.present)

@@ -8,6 +8,7 @@ import type { L1Settings } from './options.js'
 import type { Recorder } from './recorder.js'
 import type { Common } from './rooms.js'
 import { Found, type TagStamps } from './tags.js'
+import { nowMs } from '../now.js'
 
 /** What L1 keeps per key: the value and what the cache needs to judge it. */
 export interface Entry {
@@ -245,7 +246,7 @@ export class L1 {
    * from a full retry queue): its copy turns stale and outdated, so reads ask L2 again.
    */
   outdate(key: string): void {
-    const now = Date.now()
+    const now = nowMs()
     this.core.expire(key, now)
     this.supersede(key, now)
   }
@@ -271,9 +272,9 @@ export class L1 {
    * Records a tag invalidation stamped `stamp` (by this cache: now, when not given) and made at `origin` by
    * the instance that made it, then bounds the stamps kept (see sweepTags).
    */
-  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp = this.flights.stamp(Date.now()), origin = stamp): void {
+  invalidateTags(tags: readonly string[], how: 'delete' | 'expire', stamp = this.flights.stamp(nowMs()), origin = stamp): void {
     this.tags.record(tags, how, stamp, origin)
-    if (this.tags.size >= this.tagSweepAt) this.sweepTags(Date.now())
+    if (this.tags.size >= this.tagSweepAt) this.sweepTags(nowMs())
   }
 
   /** A tag change L2 does not know yet (it waits in the retry queue): no tag stamp is dropped until unpin(). */
@@ -315,7 +316,7 @@ export class L1 {
     // What is in flight may have read what the missed messages changed: none of it is kept (an L2 read that
     // began before a delete we never heard of would otherwise bring the deleted value back, fresh).
     this.flights.changedUnder('')
-    if (this.hasL2) this.staleBefore = this.flights.stamp(Date.now())
+    if (this.hasL2) this.staleBefore = this.flights.stamp(nowMs())
     else this.clear('')
     this.logger.warn({ tier: 'bus' }, 'bus subscription restored: L1 entries are revalidated against L2')
   }
@@ -381,7 +382,7 @@ export class L1 {
     this.backoffs.delete(key)
     this.backoffs.set(key, until)
     if (this.backoffs.size <= MAX_BACKOFFS) return
-    const now = Date.now()
+    const now = nowMs()
     for (const [k, t] of this.backoffs) if (t <= now) this.backoffs.delete(k)
     for (const k of this.backoffs.keys()) {
       if (this.backoffs.size <= MAX_BACKOFFS) break

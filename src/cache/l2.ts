@@ -10,6 +10,7 @@ import type { L2Settings } from './options.js'
 import type { Recorder } from './recorder.js'
 import type { Common } from './rooms.js'
 import { Found, type TagStamps } from './tags.js'
+import { nowMs } from '../now.js'
 
 /** What L2 answered for a key, judged: fresh or stale, its value, and the L1 entry it was copied into (if it was). */
 export interface L2Found {
@@ -117,7 +118,7 @@ export class L2 {
 
   /** A deadline for the L2 commands of a call starting now. */
   deadline(): number {
-    return Date.now() + this.timeoutMs
+    return nowMs() + this.timeoutMs
   }
 
   /**
@@ -127,7 +128,7 @@ export class L2 {
   async call<T>(op: string, key: string | undefined, run: (l2: L2Driver) => Promise<T>, deadline?: number): Promise<T | undefined> {
     const l2 = this.driver
     if (!l2) return undefined
-    if (this.breakerUntil > Date.now()) {
+    if (this.breakerUntil > nowMs()) {
       this.recorder.count('l2Errors')
       if (!this.suppressErrors) throw new L2CacheError(op, new Error('circuit breaker open'))
       return undefined
@@ -140,7 +141,7 @@ export class L2 {
       return result
     } catch (error) {
       this.recorder.count('l2Errors')
-      if (this.breakerMs > 0) this.breakerUntil = Date.now() + this.breakerMs
+      if (this.breakerMs > 0) this.breakerUntil = nowMs() + this.breakerMs
       this.unreachable(error)
       this.logger.error({ err: error, op, key, tier: 'l2' }, 'L2 command failed')
       if (!this.suppressErrors) throw new L2CacheError(op, error)
@@ -174,14 +175,14 @@ export class L2 {
    */
   private unreachable(error: unknown): void {
     if (this.downSince !== 0 || this.isPermanent(error)) return
-    this.downSince = Date.now()
+    this.downSince = nowMs()
     const down = new L2UnreachableError(this.target, error)
     this.logger.error({ err: down, tier: 'l2' }, `${down.message}; answering without L2 until it is back`)
     if (this.loud) console.warn(`rustocache: ${down.message}; answering without L2 until it is back (pass a logger to hear more)`)
   }
 
   private reachable(): void {
-    this.logger.warn({ tier: 'l2', downMs: Date.now() - this.downSince }, `${this.target} answers again`)
+    this.logger.warn({ tier: 'l2', downMs: nowMs() - this.downSince }, `${this.target} answers again`)
     this.downSince = 0
     this.tellReachable()
   }
@@ -226,8 +227,9 @@ export class L2 {
    * What L2 answered for one key, the one step of single and batch reads: judged against tag stamps (here and in
    * L2), counted, and copied into L1 unless the key changed while the read was on the wire. `remote` is null
    * when L2 answered that it has no entry, undefined when it could not answer; so is the result (GONE, undefined).
+   * A promise only for a tagged entry (its tag stamps may be asked of L2).
    */
-  async admit(key: string, remote: L2Entry | null | undefined, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+  admit(key: string, remote: L2Entry | null | undefined, now: number, ticket: Ticket, grace: number): L2Found | undefined | Promise<L2Found | undefined> {
     // A change of this instance to the key waits in the retry queue (its L2 side failed): L2 is behind, so for
     // this key it cannot answer yet. A delete completed here must not come back from L2's older copy.
     if (this.flights.isBehind(key)) return undefined
@@ -235,20 +237,27 @@ export class L2 {
       this.recorder.count('l2Misses')
       return remote === null ? GONE : undefined
     }
-    let found: Found = remote.expiresAt > now ? Found.Fresh : Found.Stale
-    const tags = remote.tags
-    // Untagged entries (most) are judged without an await.
-    if (tags !== undefined) {
-      // Older than the driver keeps tag stamps: an invalidation it may have forgotten cannot be ruled out.
-      const retention = this.driver?.tagRetentionMs
-      if (retention !== undefined && remote.createdAt < now - retention) {
-        this.recorder.count('l2Misses')
-        return GONE
-      }
-      const stamps = (await this.call('tagStamps', key, (l2) => l2.tagStamps(tags), ticket.deadline)) ?? []
-      found = this.tags.judgeRemote(tags, remote.createdAt, found, stamps)
+    const found: Found = remote.expiresAt > now ? Found.Fresh : Found.Stale
+    // Untagged entries (most) are judged without a promise: a batch of 100 made 100 of them.
+    return remote.tags === undefined ? this.keep(key, remote, found, now, ticket, grace) : this.admitTagged(key, remote, remote.tags, found, now, ticket, grace)
+  }
+
+  /** admit() for a tagged entry: judged against the tag stamps this cache and L2 hold. */
+  private async admitTagged(key: string, remote: L2Entry, tags: readonly string[], found: Found, now: number, ticket: Ticket, grace: number): Promise<L2Found | undefined> {
+    // Older than the driver keeps tag stamps: an invalidation it may have forgotten cannot be ruled out.
+    const retention = this.driver?.tagRetentionMs
+    if (retention !== undefined && remote.createdAt < now - retention) {
+      this.recorder.count('l2Misses')
+      return GONE
     }
+    const stamps = (await this.call('tagStamps', key, (l2) => l2.tagStamps(tags), ticket.deadline)) ?? []
+    return this.keep(key, remote, this.tags.judgeRemote(tags, remote.createdAt, found, stamps), now, ticket, grace)
+  }
+
+  /** An entry L2 answered, judged: counted, and copied into L1 unless the key changed while the read was out. */
+  private keep(key: string, remote: L2Entry, found: Found, now: number, ticket: Ticket, grace: number): L2Found {
     if (found === Found.Missing) return GONE
+    const tags = remote.tags
     this.recorder.count('l2Hits')
     const fresh = found === Found.Fresh
     // Overtaken by a change of the key or of one of the entry's tags (a deleteByTag while the read was out), or

@@ -5,6 +5,7 @@ import type { L2Found } from './l2.js'
 import { callGrace, options, withinGrace, type CallGrace, type GetOptions, type KeyOptions } from './options.js'
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
+import { recentMs } from '../now.js'
 
 /** A stale entry a read may fall back on, and the tier it came from (entry undefined: none). */
 export interface Fallback {
@@ -59,11 +60,15 @@ function recordStale(rooms: Rooms, scope: Scope, userKey: string, tier: Tier, tr
 export function get<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, trace: OperationContext | undefined): Promise<T | undefined> {
   try {
     const { l1 } = rooms
-    const key = scope.keyFor(options(given, 'get').key)
+    const key = scope.lookupKey(options(given, 'get').key)
     const grace = callGrace(given.grace)
-    const now = Date.now()
+    const now = recentMs()
     const code = l1.lookup(key, now)
-    if (!isFresh(code)) return getStale(rooms, scope, given, trace, { key, code, grace, now })
+    if (!isFresh(code)) {
+      // Past a fresh hit, the key is checked in full (lookupKey checked only what the core needs).
+      scope.keyFor(given.key)
+      return getStale(rooms, scope, given, trace, { key, code, grace, now })
+    }
     // The value before the event: a listener that writes the key cannot change this answer.
     const value = l1.valueOf(l1.entryAt(code)) as T
     rooms.recorder.hit(given.key, false, 'l1', scope.namespaceName, trace)
@@ -99,10 +104,12 @@ async function getStale<T>(rooms: Rooms, scope: Scope, given: GetOptions<T>, tra
  */
 export async function getMany<T>(rooms: Rooms, scope: Scope, userKeys: readonly unknown[], given: { grace?: Duration | false }, trace: OperationContext | undefined): Promise<(T | undefined)[]> {
   const { l1 } = rooms
-  const keys = userKeys.map((k) => scope.keyFor(k))
+  const keys = userKeys.map((k) => scope.lookupKey(k))
   const grace = callGrace(given.grace)
-  const now = Date.now()
+  const now = recentMs()
   const codes = l1.lookupMany(keys, now)
+  // Past a fresh hit, every key is checked in full (lookupKey checked only what the core needs), before any is answered.
+  for (let i = 0; i < keys.length; i++) if (!isFresh(codes[i]!)) scope.keyFor(userKeys[i])
   const batch: Batch = { values: new Array<unknown>(keys.length), fresh: new Array<boolean>(keys.length), stale: new Array<Entry | undefined>(keys.length), tier: new Array<Tier>(keys.length).fill('l1') }
   const ask: number[] = []
   for (let i = 0; i < keys.length; i++) {
@@ -165,9 +172,10 @@ async function askL2(rooms: Rooms, keys: readonly string[], ask: readonly number
   const tickets = ask.map((i) => flights.ticket(keys[i]!, deadline))
   try {
     const answer = await l2.call('getMany', undefined, (driver) => driver.getMany(ask.map((i) => keys[i]!)), deadline)
-    // Judged side by side: a tagged entry may need its tag stamps from L2.
-    const judged = await Promise.all(ask.map((i, j) => l2.admit(keys[i]!, answer === undefined ? undefined : (answer[j] ?? null), now, tickets[j]!, rooms.defaults.grace)))
-    judged.forEach((remote, j) => {
+    // Judged side by side: a tagged entry may need its tag stamps from L2 (a promise); untagged ones are judged now.
+    const judged = ask.map((i, j) => l2.admit(keys[i]!, answer === undefined ? undefined : (answer[j] ?? null), now, tickets[j]!, rooms.defaults.grace))
+    if (judged.some((found) => found instanceof Promise)) await Promise.all(judged.map(async (found, j) => (judged[j] = await found)))
+    ;(judged as Array<L2Found | undefined>).forEach((remote, j) => {
       const i = ask[j]!
       if (remote?.fresh) {
         batch.values[i] = remote.value
@@ -192,7 +200,7 @@ export async function has(rooms: Rooms, scope: Scope, given: KeyOptions & { grac
   const { l1 } = rooms
   const key = scope.keyFor(given.key)
   const grace = callGrace(given.grace)
-  const now = Date.now()
+  const now = recentMs()
   let yes: boolean
   let tier: Tier = 'l1'
   if (!l1.keeps) {

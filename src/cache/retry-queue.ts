@@ -9,6 +9,7 @@ import type { L2 } from './l2.js'
 import type { BusSettings } from './options.js'
 import type { Recorder } from './recorder.js'
 import type { Common } from './rooms.js'
+import { nowMs } from '../now.js'
 
 /** A change made here, to be told to the other instances (the sender's id and number are added on the way). */
 export type Change = Omit<BusMessage, 'from'>
@@ -333,7 +334,7 @@ export class RetryQueue {
   /** Brings L2 in line with this instance for one change (throws when L2 still fails). */
   private async reapply(message: BusMessage): Promise<void> {
     if (!this.l2.present) return
-    const now = Date.now()
+    const now = nowMs()
     switch (message.type) {
       case 'set':
         for (const key of message.keys) {

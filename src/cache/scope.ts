@@ -52,6 +52,16 @@ export class Scope {
     return new Scope(this.maxKeyBytes, path, namespace, this.logger.child({ namespace }))
   }
 
+  /**
+   * The full key for an L1 lookup, checked only as far as the core needs (a non-empty string it can hold): a key
+   * L1 holds passed keyFor when it was stored, so a fresh hit needs no more. Whatever does not hit must pass
+   * keyFor before it goes further (L2, a factory, a write). Throws what keyFor throws for what it refuses.
+   */
+  lookupKey(key: unknown): string {
+    if (typeof key === 'string' && key !== '' && key.length <= MAX_KEY_LENGTH - this.path.length) return this.path === '' ? key : this.path + key
+    return this.keyFor(key)
+  }
+
   /** The full key of a user key; throws E_INVALID_KEY for anything but a non-empty string within MAX_KEY_LENGTH. */
   keyFor(key: unknown): string {
     if (typeof key !== 'string') throw new InvalidKeyError(`cache keys must be strings, got ${key === null ? 'null' : typeof key}`)

@@ -5,6 +5,7 @@ import { jittered, options, resolveOptions, type ResolvedOptions, type SetManyOp
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'
 import type { TagStamps } from './tags.js'
+import { nowMs } from '../now.js'
 
 /**
  * Before a tagged write with an L2 is stamped: resolves once the clock is more than REMOTE_TIE_MS past every tag
@@ -14,10 +15,10 @@ import type { TagStamps } from './tags.js'
  * but the rare one just after a tag invalidation.
  */
 export function stampable(tags: TagStamps, tagged: boolean): Promise<void> | undefined {
-  if (!tagged || tags.writableAfter(Date.now()) === undefined) return undefined
+  if (!tagged || tags.writableAfter(nowMs()) === undefined) return undefined
   return (async () => {
-    for (let after = tags.writableAfter(Date.now()); after !== undefined; after = tags.writableAfter(Date.now())) {
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(after! - Date.now()) + 1))
+    for (let after = tags.writableAfter(nowMs()); after !== undefined; after = tags.writableAfter(nowMs())) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(after! - nowMs()) + 1))
     }
   })()
 }
@@ -54,7 +55,7 @@ export async function writeThrough(rooms: Rooms, scope: Scope, write: Write): Pr
   // Only L2 readers judge by stamps across instances: an L1-only write never waits.
   const wait = stampable(rooms.tags, toL2 && write.options.tags !== undefined)
   if (wait) await wait
-  const now = Date.now()
+  const now = nowMs()
   const stamp = flights.stamp(now)
   const remote = l2.prepare(key, write.value, write.options, stamp, now, toL2)
   const kept = l1.copyIn(key, write.value)
@@ -96,7 +97,7 @@ export async function setMany<T>(rooms: Rooms, scope: Scope, given: SetManyOptio
   // As writeThrough: tagged writes wait until they can be stamped past every tag invalidation known here.
   const wait = stampable(rooms.tags, l2.present && writes.some((w) => w.tags !== undefined))
   if (wait) await wait
-  const now = Date.now()
+  const now = nowMs()
   const stamps = keys.map(() => flights.stamp(now))
   const values = items.map((item, i) => l1.copyIn(keys[i]!, item.value))
   const remote = keys.map((key, i) => l2.prepare(key, values[i], writes[i]!, stamps[i]!, now, true))
