@@ -85,3 +85,22 @@ describe('formats newer than this version', () => {
     await cache.disconnect()
   })
 })
+
+describe('the L2 entry header', () => {
+  const read = (text: string) => decodeEntry(text, jsonSerializer)
+
+  it('reads every field in place: inf, a fractional stamp, tags, and a value holding bars', () => {
+    expect(read('r1|inf|1764000000000.0791|0|{"a":"x|y"}')).toEqual({ value: { a: 'x|y' }, expiresAt: Infinity, createdAt: 1764000000000.0791, tags: undefined })
+    expect(read('r1|1764000060000|1764000000000|7|["t:1"]7')).toEqual({ value: 7, expiresAt: 1764000060000, createdAt: 1764000000000, tags: ['t:1'] })
+  })
+
+  it('refuses a header it cannot read, whichever field is wrong', () => {
+    expect(read('r1|1|2|3')).toBe('no header')
+    expect(read('d1|1764000000000')).toBe('no header')
+    expect(read('r2|1|2|0|1')).toBe('unknown format "r2"')
+    expect(read('r|1|2|0|1')).toBe('unknown format "r"')
+    for (const bad of ['r1|x|2|0|1', 'r1||2|0|1', 'r1|1|x|0|1', 'r1|1||0|1', 'r1|1|2||1', 'r1|1|2|-1|1', 'r1|1|2|1e1|1', 'r1|1|2| 0|1', 'r1|1|2|9|1']) {
+      expect(read(bad)).toBe('broken header')
+    }
+  })
+})

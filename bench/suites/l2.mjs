@@ -79,6 +79,8 @@ export async function scenarios(url) {
   const contenders = {
     'RustoCache (wasm)': {
       getOrSet: (key) => rusto.getOrSet({ key, factory: () => value }),
+      getOrSetTagged: (key, tag) => rusto.getOrSet({ key, factory: () => value, tags: [tag] }),
+      setTagged: (key, v, tag) => rusto.set({ key, value: v, tags: [tag] }),
       get: (key) => rusto.get({ key }),
       set: (key, v) => rusto.set({ key, value: v }),
       getMany: (ks) => rusto.getMany({ keys: ks }),
@@ -87,6 +89,8 @@ export async function scenarios(url) {
       ? {
           [POSTGRES]: {
             getOrSet: (key) => onPostgres.getOrSet({ key, factory: () => value }),
+            getOrSetTagged: (key, tag) => onPostgres.getOrSet({ key, factory: () => value, tags: [tag] }),
+            setTagged: (key, v, tag) => onPostgres.set({ key, value: v, tags: [tag] }),
             get: (key) => onPostgres.get({ key }),
             set: (key, v) => onPostgres.set({ key, value: v }),
             getMany: (ks) => onPostgres.getMany({ keys: ks }),
@@ -95,6 +99,8 @@ export async function scenarios(url) {
       : {}),
     BentoCache: {
       getOrSet: (key) => bento.getOrSet({ key, factory: () => value }),
+      getOrSetTagged: (key, tag) => bento.getOrSet({ key, factory: () => value, tags: [tag] }),
+      setTagged: (key, v, tag) => bento.set({ key, value: v, tags: [tag] }),
       get: (key) => bento.get({ key }),
       set: (key, v) => bento.set({ key, value: v }),
       getMany: (ks) => Promise.all(ks.map((key) => bento.get({ key }))),
@@ -106,6 +112,14 @@ export async function scenarios(url) {
         await raw.set(`${run}:raw:${key}`, JSON.stringify(value), 'PX', 3_600_000)
         return value
       },
+      // A tagged entry: its GET, then the HMGETs of its tag's stamps (the two hashes RustoCache keeps), as it reads them.
+      getOrSetTagged: async (key, tag) => {
+        const text = await raw.get(`${run}:raw:${key}`)
+        if (text === null) throw new Error(`raw: ${key} is missing`)
+        await Promise.all([raw.hmget(`${run}:raw#tags:deleted`, tag), raw.hmget(`${run}:raw#tags:expired`, tag)])
+        return JSON.parse(text)
+      },
+      setTagged: (key, v) => raw.set(`${run}:raw:${key}`, JSON.stringify(v), 'PX', 3_600_000),
       get: async (key) => {
         const text = await raw.get(`${run}:raw:${key}`)
         return text === null ? undefined : JSON.parse(text)
@@ -114,11 +128,21 @@ export async function scenarios(url) {
       getMany: async (ks) => (await raw.mget(ks.map((k) => `${run}:raw:${k}`))).map((t) => (t === null ? undefined : JSON.parse(t))),
     },
   }
-  for (const c of Object.values(contenders)) for (const k of keys) await c.set(k, value)
+  const tagged = makeKeys(N, 'l2t:')
+  const tagOf = (i) => `team:${i % 100}`
+  for (const c of Object.values(contenders)) {
+    for (const k of keys) await c.set(k, value)
+    for (let i = 0; i < N; i++) await c.setTagged(tagged[i], value, tagOf(i))
+  }
 
   const each = (make) => Object.fromEntries(Object.entries(contenders).map(([name, c]) => [name, () => make(c)]))
   let p = 0
   const next = () => keys[idx[p++ & 0xffff]]
+  let q = 0
+  const nextTagged = (c) => {
+    const i = idx[q++ & 0xffff]
+    return c.getOrSetTagged(tagged[i], tagOf(i))
+  }
   const batches = Array.from({ length: 256 }, (_, b) => Array.from({ length: 100 }, (_, j) => keys[(b * 100 + j * 37) % N]))
   let b = 0
 
@@ -127,6 +151,7 @@ export async function scenarios(url) {
     columns: Object.keys(contenders),
     list: [
       { name: 'getOrSet, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.getOrSet(next()) }) },
+      { name: 'getOrSet of a tagged entry, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await nextTagged(c) }) },
       {
         name: `getOrSet, ${CONCURRENT.toLocaleString('en')} concurrent callers, distinct keys`,
         opsPerCall: CONCURRENT,

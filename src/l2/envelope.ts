@@ -31,19 +31,24 @@ function validTags(tags: unknown): tags is string[] {
  * the serializer cannot read). Never throws: what L2 holds is not trusted.
  */
 export function decodeEntry(text: string, serializer: Serializer): L2Entry | string {
-  let at = 0
-  const fields: string[] = []
-  for (let i = 0; i < 4; i++) {
-    const bar = text.indexOf('|', at)
-    if (bar < 0) return 'no header'
-    fields.push(text.slice(at, bar))
-    at = bar + 1
+  // Found by indexOf and read in place: an array of four sliced fields doubled the cost of a read from L2.
+  const b1 = text.indexOf('|')
+  const b2 = b1 < 0 ? -1 : text.indexOf('|', b1 + 1)
+  const b3 = b2 < 0 ? -1 : text.indexOf('|', b2 + 1)
+  const b4 = b3 < 0 ? -1 : text.indexOf('|', b3 + 1)
+  if (b4 < 0) return 'no header'
+  if (b1 !== VERSION.length || !text.startsWith(VERSION)) return `unknown format ${JSON.stringify(text.slice(0, b1).slice(0, 16))}`
+  const expiresAt = b2 - b1 === 4 && text.startsWith('inf', b1 + 1) ? Infinity : Number(text.slice(b1 + 1, b2))
+  const createdAt = Number(text.slice(b2 + 1, b3))
+  // The tags' length: decimal digits only.
+  let tagsLength = b4 > b3 + 1 ? 0 : -1
+  for (let i = b3 + 1; i < b4 && tagsLength >= 0; i++) {
+    const digit = text.charCodeAt(i) - 48
+    tagsLength = digit >= 0 && digit <= 9 ? tagsLength * 10 + digit : -1
   }
-  if (fields[0] !== VERSION) return `unknown format ${JSON.stringify(fields[0]!.slice(0, 16))}`
-  const expiresAt = fields[1] === 'inf' ? Infinity : Number(fields[1])
-  const createdAt = Number(fields[2])
-  const tagsLength = Number(fields[3])
-  if (Number.isNaN(expiresAt) || !Number.isFinite(createdAt) || !Number.isInteger(tagsLength) || tagsLength < 0 || at + tagsLength > text.length) {
+  const at = b4 + 1
+  // An empty field is broken, though Number('') would read it as 0.
+  if (b2 === b1 + 1 || b3 === b2 + 1 || Number.isNaN(expiresAt) || !Number.isFinite(createdAt) || tagsLength < 0 || at + tagsLength > text.length) {
     return 'broken header'
   }
   let tags: string[] | undefined
