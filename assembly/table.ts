@@ -225,7 +225,9 @@ function evictOne(candidate: u32, keep: u32, t: u32, quiet: bool): u32 {
     remove(v, quiet ? -1 : REASON_EVICT);
     return L.NIL;
   }
-  if (P.estimate(L.hashOf(candidate)) <= P.estimate(L.hashOf(v))) {
+  const freq = P.estimate(L.hashOf(candidate));
+  const victimFreq = P.estimate(L.hashOf(v));
+  if (freq <= victimFreq && !P.admitWarm(freq, victimFreq)) {
     remove(candidate, quiet ? -1 : REASON_REJECT);
     return L.NIL;
   }

@@ -96,7 +96,9 @@ if (!only || only === 'simd') {
 let ratios = []
 if (!only || only === 'hitratio') {
   ratios = hitratio.run({ quick, log })
-  printTable(hitratio.table(ratios), 'Hit ratio (%): each trace replayed at each cache size (ARC traces: Megiddo and Modha, FAST 03)')
+  printTable(hitratio.table(ratios), 'Hit ratio (%): each trace replayed at each cache size (traces: ARC paper, Megiddo and Modha, FAST 03; LIRS paper, Jiang and Zhang, SIGMETRICS 02; cache2k.org)')
+  const sum = hitratio.summary(ratios)
+  console.log(`W-TinyLFU against issue 20's targets: worst against LRU ${sum.worstVsLru.toFixed(2)} points (target >= -0.5), worst against ARC ${sum.worstVsArc.toFixed(2)} (>= -0.5), mean share of the optimum over the published traces ${(100 * sum.meanShareOfOptimal).toFixed(1)}% (>= 90%; LRU ${(100 * sum.lruMeanShareOfOptimal).toFixed(1)}%, ARC ${(100 * sum.arcMeanShareOfOptimal).toFixed(1)}%)`)
 }
 
 let costOfPolicy = {}

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { TinyLfu } from '../src/core/tinylfu.js'
 import { createCore, ErrorCodes, JsCore, MISS, RustoCacheError, WasmCore, type Core, type CoreOptions, type EvictionReason } from '../src/index.js'
 
 // W-TinyLFU's behaviour on each core. That both cores make the same choices is core.differential.test.ts's
@@ -134,5 +135,36 @@ describe.each(kinds)('%s core, policy tinylfu', (_kind, make) => {
     expect(createCore().policy).toBe('lru')
     expect(createCore({ kind: 'js' }).policy).toBe('lru')
     expect(() => createCore({ kind: 'js', policy: 'LRU' as 'lru' })).toThrow(/policy must be 'lru' or 'tinylfu', got "LRU"/)
+  })
+})
+
+// Issue 20: with a strict admission rule (a candidate must beat the victim), keys an attacker keeps at the
+// sketch's top count hold probation's tail and no candidate can ever pass them. A warm loser (estimate >= 6) to
+// a victim at the top counts (>= 14) is let in 1 time in 128, drawn from xorshift32 seeded by the hash key; the WASM twin (assembly/policy.ts
+// admitWarm) draws the same numbers, which the W-TinyLFU replays of test/hitratio.test.ts compare hit for hit.
+describe('W-TinyLFU admission of a warm candidate that loses', () => {
+  const lfu = (seed: [number, number]) => new TinyLfu({ prev: new Int32Array(1), next: new Int32Array(1), entrySizes: undefined }, 100, Infinity, seed)
+
+  it('lets a warm loser to a pinned victim in about 1 time in 128; a cold one, or one losing to a victim below the top, never', () => {
+    const policy = lfu([7, 11])
+    let warm = 0
+    let cold = 0
+    for (let i = 0; i < 128_000; i++) {
+      if (policy.admitWarm(6 + (i % 10), 14 + (i % 2))) warm++
+      if (policy.admitWarm(i % 6, 15)) cold++
+      if (policy.admitWarm(15, i % 14)) cold++
+    }
+    expect(cold).toBe(0)
+    expect(warm).toBeGreaterThan(800)
+    expect(warm).toBeLessThan(1200)
+  })
+
+  it('draws differently under another hash key, the same under the same one', () => {
+    const draws = (seed: [number, number]) => {
+      const policy = lfu(seed)
+      return Array.from({ length: 4096 }, () => policy.admitWarm(15, 15))
+    }
+    expect(draws([7, 11])).toEqual(draws([7, 11]))
+    expect(draws([7, 11])).not.toEqual(draws([8, 11]))
   })
 })

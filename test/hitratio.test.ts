@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { replayBelady, replayCore, replayLruCache, replayReferenceLru } from '../bench/lib/simulate.mjs'
+import { replayArc, replayBelady, replayCore, replayLruCache, replayReferenceLru } from '../bench/lib/simulate.mjs'
 import { arcTrace, PUBLISHED, zipfTrace } from '../bench/lib/traces.mjs'
 
 // The hit-ratio simulator of `npm run bench` (BENCH_ONLY=hitratio), checked against the published figures and
@@ -16,6 +16,13 @@ describe('hit-ratio simulator', () => {
       for (const kind of ['wasm', 'js'] as const) {
         expect(pct(replayCore(oltp, size, { kind }), oltp.length), `${kind} core at ${size}`).toBe(PUBLISHED.OLTP![size]!.lru.toFixed(2))
       }
+    }
+  })
+
+  it("reproduces the ARC paper's ARC hit ratios on OLTP (the suite's ARC column)", () => {
+    const oltp = arcTrace('OLTP')
+    for (const size of [1000, 2000]) {
+      expect(Number(pct(replayArc(oltp, size), oltp.length))).toBeCloseTo(PUBLISHED.OLTP![size]!.arc, 1)
     }
   })
 

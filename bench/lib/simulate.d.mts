@@ -3,3 +3,4 @@ export function replayCore(stream: Uint32Array, size: number, options?: { kind?:
 export function replayLruCache(stream: Uint32Array, size: number): number
 export function replayReferenceLru(stream: Uint32Array, size: number): number
 export function replayBelady(stream: Uint32Array, size: number): number
+export function replayArc(stream: Uint32Array, size: number): number

@@ -46,6 +46,67 @@ export function replayReferenceLru(stream, size) {
 }
 
 /**
+ * ARC (Megiddo and Modha, FAST 03, its Fig. 4): T1 and T2 cached, B1 and B2 their ghosts, p the target size of
+ * T1, adapted by ghost hits. Checked against the paper's OLTP and P6 figures (test/hitratio.test.ts).
+ */
+export function replayArc(stream, c) {
+  const T1 = new Map()
+  const T2 = new Map()
+  const B1 = new Map()
+  const B2 = new Map()
+  let p = 0
+  let hits = 0
+  const oldest = (m) => m.keys().next().value
+  const replace = (inB2) => {
+    if (T1.size > 0 && (T1.size > p || (inB2 && T1.size === p))) {
+      const x = oldest(T1)
+      T1.delete(x)
+      B1.set(x, true)
+    } else {
+      const x = oldest(T2)
+      T2.delete(x)
+      B2.set(x, true)
+    }
+  }
+  for (let i = 0; i < stream.length; i++) {
+    const x = stream[i]
+    if (T1.has(x)) {
+      hits++
+      T1.delete(x)
+      T2.set(x, true)
+    } else if (T2.has(x)) {
+      hits++
+      T2.delete(x)
+      T2.set(x, true)
+    } else if (B1.has(x)) {
+      p = Math.min(c, p + Math.max(B2.size / B1.size, 1))
+      replace(false)
+      B1.delete(x)
+      T2.set(x, true)
+    } else if (B2.has(x)) {
+      p = Math.max(0, p - Math.max(B1.size / B2.size, 1))
+      replace(true)
+      B2.delete(x)
+      T2.set(x, true)
+    } else {
+      const l1 = T1.size + B1.size
+      const all = l1 + T2.size + B2.size
+      if (l1 === c) {
+        if (T1.size < c) {
+          B1.delete(oldest(B1))
+          replace(false)
+        } else T1.delete(oldest(T1))
+      } else if (l1 < c && all >= c) {
+        if (all === 2 * c) B2.delete(oldest(B2))
+        replace(false)
+      }
+      T1.set(x, true)
+    }
+  }
+  return hits
+}
+
+/**
  * Belady's optimal policy with bypass: on a miss, evict the cached id used again furthest in the future, or do
  * not cache the new id at all if it is used again later than all of them (admission policies may refuse too,
  * so this is their bound). Offline: next uses come from one backward pass; a max-heap with lazy deletion.

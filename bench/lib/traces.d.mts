@@ -5,3 +5,5 @@ export function zipfTrace(items: number, length: number, s: number, seed?: numbe
 export function scanMixTrace(items: number, length: number, scanLength: number, scanShare?: number, seed?: number): Uint32Array
 export function loopTrace(items: number, length: number): Uint32Array
 export function recencyTrace(length: number, window: number, seed?: number): Uint32Array
+export function lirsTrace(name: 'loop' | 'multi2' | 'sprite' | 'web12'): Uint32Array
+export function distinctIds(stream: Uint32Array): number

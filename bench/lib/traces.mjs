@@ -3,6 +3,7 @@
 // Uint32Array of item ids; the replay turns each id into a key.
 import { Buffer } from 'node:buffer'
 import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decompress } from 'fzstd'
@@ -42,6 +43,25 @@ export function arcTrace(name, limit = Infinity) {
     }
   }
   return out.subarray(0, n)
+}
+
+/**
+ * Reads a LIRS or cache2k trace (bench/traces/<name>.trace.gz: one id per line, lines that are not a number
+ * skipped). Cite the LIRS paper (loop, multi2, sprite) or cache2k (web12) wherever they are used.
+ */
+export function lirsTrace(name) {
+  const text = gunzipSync(readFileSync(join(here, '..', 'traces', `${name}.trace.gz`))).toString('latin1')
+  const out = []
+  for (const line of text.split('\n')) {
+    const t = line.trim()
+    if (/^\d+$/.test(t)) out.push(Number(t))
+  }
+  return Uint32Array.from(out)
+}
+
+/** Distinct ids of a stream. */
+export function distinctIds(stream) {
+  return new Set(stream).size
 }
 
 /** Zipf over `items` ids with skew `s`. */

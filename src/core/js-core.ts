@@ -57,7 +57,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
   constructor(options: CoreOptions<V> = {}) {
     super(options)
     this.trackSizes = this.maxBytes < Infinity
-    this.lfu = this.policy === 'tinylfu' ? new TinyLfu(this, this.maxItems, this.maxBytes) : undefined
+    this.lfu = this.policy === 'tinylfu' ? new TinyLfu(this, this.maxItems, this.maxBytes, this.seed) : undefined
     this.resize(this.initialCapacity, false)
   }
 
@@ -295,7 +295,9 @@ export class JsCore<V = unknown> extends BaseCore<V> {
       return NIL
     }
     const hashes = this.hashes!
-    if (lfu.estimate(hashes[candidate]!) <= lfu.estimate(hashes[v]!)) {
+    const freq = lfu.estimate(hashes[candidate]!)
+    const victimFreq = lfu.estimate(hashes[v]!)
+    if (freq <= victimFreq && !lfu.admitWarm(freq, victimFreq)) {
       this.remove(candidate, REJECT)
       return NIL
     }

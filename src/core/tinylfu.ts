@@ -10,6 +10,9 @@ const SKETCH_COUNTERS = 16
 /** Keys iterate the lists in this order (assembly/policy.ts firstSlot): the last key is the next victim. */
 const ORDER: readonly number[] = [WINDOW, PROTECTED, PROBATION]
 const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
+/** assembly/policy.ts WARM and PINNED: a warm candidate losing to a pinned victim is admitted 1 time in 128. */
+const WARM = 6
+const PINNED = 14
 
 /** The links the lists are made of: JsCore's arrays, which it replaces when it grows; sizes under a byte limit. */
 export interface Links {
@@ -46,6 +49,7 @@ export class TinyLfu {
   private blocks = 0
   private additions = 0
   private cap = 0
+  private rng = 0
 
   /** What the regions share, in weight: maxBytes under a byte limit, else maxItems (assembly/policy.ts capacity). */
   private readonly capacity: number
@@ -54,6 +58,8 @@ export class TinyLfu {
     private readonly links: Links,
     private readonly maxItems: number,
     maxBytes = Infinity,
+    /** The core's hash key: seeds the admission draws (assembly/policy.ts admitWarm). */
+    private readonly seed: readonly [number, number] = [0, 0],
   ) {
     this.capacity = maxBytes < Infinity ? maxBytes : maxItems
     this.setWindowMax(Math.max(1, Math.floor((this.capacity + 50) / 100)))
@@ -214,6 +220,18 @@ export class TinyLfu {
       this.unlinkIn(s)
       this.pushFrontIn(r, s)
     }
+  }
+
+  /** assembly/policy.ts admitWarm: a warm candidate that lost to a pinned victim is let in 1 time in 128. */
+  admitWarm(freq: number, victimFreq: number): boolean {
+    if (freq < WARM || victimFreq < PINNED) return false
+    let x = this.rng
+    if (x === 0) x = (this.seed[0] ^ Math.imul(this.seed[1], 0x9e3779b9 | 0)) | 1
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    this.rng = x
+    return (x & 127) === 0
   }
 
   hit(s: number, h: number): void {
