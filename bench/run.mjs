@@ -142,8 +142,11 @@ if (!only || only === 'l2') {
   } else {
     const suite = await l2.scenarios(url)
     try {
-      tiers = await runRounds(suite.list, { rounds, time, gcEach: !quick, baseline: l2.baseline, log })
-      printTable(ratioTable(tiers, suite.columns), `L2 tier (Redis at ${url}; PostgreSQL when one answered), L1 missing: median ns/op over ${rounds} rounds (ratio vs raw ioredis on Redis)`)
+      // Three times the rounds, each a third as long: a loopback round trip here swings between ~20 and ~85 us for
+      // seconds at a time (CPU idle states), and shorter rounds put every contender of a round in the same state.
+      const l2Rounds = rounds * 3
+      tiers = await runRounds(suite.list, { rounds: l2Rounds, time: Math.max(10, Math.round(time / 3)), gcEach: !quick, baseline: l2.baseline, log })
+      printTable(ratioTable(tiers, suite.columns), `L2 tier (Redis at ${url}; PostgreSQL when one answered), L1 missing: median ns/op over ${l2Rounds} rounds (ratio vs raw ioredis on Redis)`)
     } finally {
       for (const close of suite.closers) await close()
     }

@@ -150,16 +150,16 @@ export async function scenarios(url) {
     closers,
     columns: Object.keys(contenders),
     list: [
-      { name: 'getOrSet, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.getOrSet(next()) }) },
-      { name: 'getOrSet of a tagged entry, one await at a time', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await nextTagged(c) }) },
+      { name: 'getOrSet, one await at a time', opsPerCall: 16, iterations: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.getOrSet(next()) }) },
+      { name: 'getOrSet of a tagged entry, one await at a time', opsPerCall: 16, iterations: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await nextTagged(c) }) },
       {
         name: `getOrSet, ${CONCURRENT.toLocaleString('en')} concurrent callers, distinct keys`,
         opsPerCall: CONCURRENT,
         iterations: 10,
         contenders: each((c) => () => Promise.all(Array.from({ length: CONCURRENT }, (_, i) => c.getOrSet(keys[(p++ + i * 3) % N])))),
       },
-      { name: 'tiered get (L1 miss, L2 hit)', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.get(next()) }) },
-      { name: 'set (L1 + L2)', opsPerCall: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.set(next(), value) }) },
+      { name: 'tiered get (L1 miss, L2 hit)', opsPerCall: 16, iterations: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.get(next()) }) },
+      { name: 'set (L1 + L2)', opsPerCall: 16, iterations: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.set(next(), value) }) },
       { name: 'getMany of 100 keys (per key)', opsPerCall: 100, contenders: each((c) => () => c.getMany(batches[b++ & 255])) },
     ],
   }
