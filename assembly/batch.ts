@@ -11,7 +11,7 @@
 // has fewer than j + 1 full words keeps its state (bitselect on a mask), which is what the scalar loop does by
 // stopping early, and picks up its odd last unit (word j, zero-padded) as the final block's tail.
 import * as L from "./layout";
-import { K0, K1, INIT2, INIT3 } from "./hash";
+import { K0, K1, INIT2, INIT3, finish } from "./hash";
 import { find } from "./table";
 
 @inline export function lensAt(n4: u32): usize { return L.oScratch; }
@@ -108,18 +108,7 @@ export function hashBatchScalar(n4: u32): void {
         v0 ^= m;
       }
       const b = (len << 25) | (len & 1 ? load<u32>(data + (<usize>full << 4) + (<usize>lane << 2)) : 0);
-      v3 ^= b;
-      for (let r = 0; r < 4; r++) {
-        if (r == 1) {
-          v0 ^= b;
-          v2 ^= 0xff;
-        }
-        v0 += v1; v1 = rotl<u32>(v1, 5); v1 ^= v0; v0 = rotl<u32>(v0, 16);
-        v2 += v3; v3 = rotl<u32>(v3, 8); v3 ^= v2;
-        v0 += v3; v3 = rotl<u32>(v3, 7); v3 ^= v0;
-        v2 += v1; v1 = rotl<u32>(v1, 13); v1 ^= v2; v2 = rotl<u32>(v2, 16);
-      }
-      store<u32>(hashes + (<usize>i << 2), (v1 ^ v3) & hashMask);
+      store<u32>(hashes + (<usize>i << 2), finish(v0, v1, v2, v3, b) & hashMask);
     }
     data += <usize>w << 4;
   }

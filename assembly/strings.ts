@@ -3,7 +3,7 @@
 // key. The hash is the same keyed HalfSipHash as hash.ts (JS computes it in src/core/hash.ts where these
 // builtins are missing), over the same words, so both builds and both cores agree on every hash.
 export * from "./index";
-import { K0, K1, INIT2, INIT3 } from "./hash";
+import { K0, K1, INIT2, INIT3, finish } from "./hash";
 import { hashMask } from "./batch";
 import { lookup, set } from "./index";
 
@@ -29,19 +29,7 @@ export function hashKey(key: externref): u32 {
     v0 ^= m;
   }
   const b = (<u32>len << 25) | (i < len ? unitAt(key, i) : 0);
-  v3 ^= b;
-  for (let r = 0; r < 4; r++) {
-    // The final block's round, then v2 ^= 0xff and the three finishing rounds.
-    if (r == 1) {
-      v0 ^= b;
-      v2 ^= 0xff;
-    }
-    v0 += v1; v1 = rotl<u32>(v1, 5); v1 ^= v0; v0 = rotl<u32>(v0, 16);
-    v2 += v3; v3 = rotl<u32>(v3, 8); v3 ^= v2;
-    v0 += v3; v3 = rotl<u32>(v3, 7); v3 ^= v0;
-    v2 += v1; v1 = rotl<u32>(v1, 13); v1 ^= v2; v2 = rotl<u32>(v2, 16);
-  }
-  last = (v1 ^ v3) & hashMask;
+  last = finish(v0, v1, v2, v3, b) & hashMask;
   return last;
 }
 
