@@ -7,6 +7,7 @@ import { relative, tickOf, resetClock } from "./time";
 import { moveToFront, unlink } from "./lru";
 import { slotsAt, probeBatch, hashBatch as hashOnly } from "./batch";
 import * as P from "./policy";
+import * as M from "./minis";
 export { setHashMask, hashBatchScalar } from "./batch";
 export { setHashSeed } from "./hash";
 
@@ -19,8 +20,10 @@ export { ensureScratch } from "./layout";
 export function configure(maxItems: u32, maxBytes: f64, initialCapacity: u32, notifyEvictions: bool, policy: u32): void {
   resetClock();
   T.setNotifyEvictions(notifyEvictions);
-  L.configure(maxItems, maxBytes, initialCapacity, policy);
-  if (policy != 0) P.configure();
+  // The window is sized by mini-simulations unless a byte limit is set (policy.ts climbIfDue).
+  const sims = policy != 0 && maxBytes == Infinity;
+  L.configure(maxItems, maxBytes, initialCapacity, policy, sims ? M.bytesFor(maxItems) : 0);
+  if (policy != 0) P.configure(sims);
 }
 
 /** Fresh is decided from the record alone; only a stale entry reads its physical deadline. */

@@ -1,5 +1,6 @@
 // Memory layout and state of the L1 table. Everything the core knows lives here; the other files only read
-// and write through it. From `base` (16-byte aligned, after AssemblyScript's static data):
+// and write through it. After AssemblyScript's static data come the bytes reserved at configure (W-TinyLFU's
+// mini-simulations, minis.ts), then from `base` (64-byte aligned):
 //
 //   RECORDS  cap records of 16 bytes, one per slot, four to a cache line, so a lookup touches one line:
 //            +0  HASH  u32  the key's 32-bit hash (growth and deletion never need the key itself)
@@ -89,8 +90,13 @@ export const SKETCH_COUNTERS: u32 = 16;
   return <u32>((<u64>c * SKETCH_COUNTERS + 127) >> 7);
 }
 
-export function configure(items: u32, bytes: f64, initialCap: u32, pol: u32): void {
-  base = (__heap_base + 15) & ~<usize>15;
+/** Where the bytes `reserved` at configure start: below the table, which never moves them (minis.ts). */
+export let oReserved: usize = 0;
+
+export function configure(items: u32, bytes: f64, initialCap: u32, pol: u32, reserved: usize): void {
+  oReserved = (__heap_base + 15) & ~<usize>15;
+  base = (oReserved + reserved + 63) & ~<usize>63;
+  ensureMemory(base);
   policy = pol;
   maxItems = items;
   maxBytes = bytes;

@@ -13,10 +13,13 @@
 //
 // The frequency sketch: count-min, 4 rows of 4-bit counters, in 64-byte blocks (one cache line per key): row r
 // of a block is its bytes [16r, 16r + 16), 32 counters. A key's block comes from its mixed hash, its counter in
-// row r from the top 5 bits of (mixed * ROW_r). Every sample additions (10 x capacity) halve all counters.
+// row r from the top 5 bits of (mixed * ROW_r). Every AGE_EVERY x capacity additions halve all counters (20
+// measured better than Caffeine's 10 once the window is sized by the minis: recency-heavy traces keep their
+// frequencies longer without losing the frequency-heavy ones).
 // Aging runs only at writes, so a lookup's increment can be undone exactly (see undo).
 import * as L from "./layout";
 import { K0, K1 } from "./hash";
+import * as M from "./minis";
 
 export const WINDOW: u32 = 0;
 export const PROBATION: u32 = 1;
@@ -43,8 +46,12 @@ const WEIGHTS = memory.data(24);
 let windowMax: f64 = 1;
 let protectedMax: f64 = 0;
 
-// Hill climbing (Caffeine): every period requests (10 x maxItems lookups), compare the hit rate with the last
-// period's (see climbIfDue).
+// The window's size: by the mini-simulations (minis.ts) every SIM_PERIOD x maxItems requests, or under a byte
+// limit by hill climbing (Caffeine's first rule): every 10 x maxItems requests, compare the hit rate with the
+// last period's (see climbIfDue).
+let sims: bool = false;
+const SIM_PERIOD: u32 = 5;
+const AGE_EVERY: u32 = 20;
 let requests: u32 = 0;
 let hits: u32 = 0;
 let previousRate: f64 = 0;
@@ -97,7 +104,9 @@ export function resetLists(): void {
   }
 }
 
-export function configure(): void {
+export function configure(withSims: bool): void {
+  sims = withSims;
+  if (sims) M.configure(L.oReserved, L.maxItems);
   resetLists();
   const w = Math.floor((capacity() + 50) / 100);
   setWindowMax(w > 0 ? w : 1);
@@ -281,7 +290,7 @@ export function setSimdPositions(on: bool): void {
 
 /** Halves every counter once sample additions have been made (at writes only: see the top of this file). */
 export function ageIfDue(): void {
-  if (additions < L.cap * 10) return;
+  if (additions < L.cap * AGE_EVERY) return;
   const end = L.oSketch + (<usize>L.sketchBlocks << 6);
   if (ASC_FEATURE_SIMD) {
     const m = i32x4.splat(0x77777777);
@@ -305,7 +314,7 @@ let undoRegion: u32 = 0;
 let undoPrev: u32 = L.NIL;
 let undoNext: u32 = L.NIL;
 let undoDemoted: u32 = L.NIL;
-let undoHit: bool = false;
+let undoRecorded: bool = false;
 
 /** Moves a hit entry: within window or protected to the front, from probation into protected. */
 export function access(s: u32): void {
@@ -321,11 +330,19 @@ export function access(s: u32): void {
   }
 }
 
+/** A new entry's key: counted in the sketch and, as a request, by the mini-simulations. */
+export function inserted(h: u32): void {
+  ageIfDue();
+  increment(h);
+  if (sims) M.record(h);
+}
+
 /** A hit from a lookup: counted, its key's frequency raised, the entry moved; all of it undoable. */
 export function hit(s: u32, h: u32): void {
   requests++;
   hits++;
   increment(h);
+  undoRecorded = sims && M.record(h);
   undoSlot = s;
   undoRegion = regionOf(s);
   undoPrev = L.prevOf(s);
@@ -361,6 +378,7 @@ export function undo(): void {
   setLen(r, len(r) + 1);
   addWt(r, weightOf(s));
   undoIncrement();
+  if (undoRecorded) M.unrecord();
   requests--;
   hits--;
 }
@@ -395,6 +413,17 @@ function demoteProtected(): void {
  * when the rate moves by 5 points or more. The step is fractional; the window moves by its whole part.
  */
 export function climbIfDue(): void {
+  if (sims) {
+    if (<u64>requests < <u64>L.maxItems * SIM_PERIOD) return;
+    const most: f64 = capacity() > 1 ? capacity() - 1 : 1;
+    let w = Math.floor(capacity() * M.best() + 0.5);
+    if (w < 1) w = 1;
+    if (w > most) w = most;
+    if (w != windowMax) resizeWindow(w);
+    requests = 0;
+    hits = 0;
+    return;
+  }
   const period: u32 = L.maxItems * 10;
   if (requests < period) return;
   const rate = <f64>hits / <f64>requests;

@@ -261,8 +261,7 @@ export function insert(h: u32, rel: f64, ttl: f64, grace: f64, size: u32): i32 {
     L.addBytes(<f64>size);
   }
   if (tiny) {
-    P.ageIfDue();
-    P.increment(h);
+    P.inserted(h);
     P.pushFrontIn(P.WINDOW, s);
   } else pushFront(s);
   writeDeadlines(s, rel, ttl, grace);

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { MiniSims, SHARES, sampleRate } from '../src/core/minis.js'
 import { TinyLfu } from '../src/core/tinylfu.js'
 import { createCore, ErrorCodes, JsCore, MISS, RustoCacheError, WasmCore, type Core, type CoreOptions, type EvictionReason } from '../src/index.js'
 
@@ -166,5 +167,66 @@ describe('W-TinyLFU admission of a warm candidate that loses', () => {
     }
     expect(draws([7, 11])).toEqual(draws([7, 11]))
     expect(draws([7, 11])).not.toEqual(draws([8, 11]))
+  })
+})
+
+// Issue 20: the window is sized by mini-simulations (assembly/minis.ts, src/core/minis.ts). Each mini is a small
+// W-TinyLFU with one window share; the share whose mini hits most wins.
+describe('W-TinyLFU window sizing by mini-simulations', () => {
+  const spread = (i: number) => Math.imul(i + 1, 0x9e3779b1) >>> 0
+
+  it('samples one key in a power of two, so each mini holds 512 to 1,023 entries (all of a smaller cache)', () => {
+    expect(sampleRate(100)).toBe(1)
+    expect(sampleRate(1023)).toBe(1)
+    expect(sampleRate(1024)).toBe(2)
+    expect(sampleRate(100_000)).toBe(128)
+    expect(sampleRate(4_000_000_000)).toBe(4_194_304)
+  })
+
+  it('picks the largest window for a stream of recency (each key used twice, close together)', () => {
+    const sims = new MiniSims(100, () => 0)
+    // Key i, then key i again 40 requests later: only a window of 40+ entries keeps it (the main cache admits
+    // nothing: every estimate is 0, a tie, which the candidate loses).
+    for (let i = 0; i < 5000; i++) {
+      sims.record(spread(i))
+      if (i >= 40) sims.record(spread(i - 40))
+    }
+    expect(sims.best()).toBe(SHARES[SHARES.length - 1])
+  })
+
+  it('picks a small window for a stream of frequency (a hot set the size of the cache, among one-time keys)', () => {
+    const counts = new Map<number, number>()
+    const sims = new MiniSims(100, (h) => Math.min(15, counts.get(h) ?? 0))
+    for (let i = 0; i < 20_000; i++) {
+      const h = i % 2 === 0 ? spread(i % 180) : spread(1_000_000 + i)
+      counts.set(h, (counts.get(h) ?? 0) + 1)
+      sims.record(h)
+    }
+    expect(sims.best()).toBeLessThanOrEqual(0.1)
+  })
+
+  it('decays scores, so a change of workload changes the choice within a few decisions', () => {
+    const counts = new Map<number, number>()
+    const sims = new MiniSims(100, (h) => Math.min(15, counts.get(h) ?? 0))
+    const frequency = (from: number) => {
+      for (let i = from; i < from + 2000; i++) {
+        const h = i % 2 === 0 ? spread(i % 180) : spread(1_000_000 + i)
+        counts.set(h, (counts.get(h) ?? 0) + 1)
+        sims.record(h)
+      }
+    }
+    for (let d = 0; d < 10; d++) frequency(d * 2000)
+    expect(sims.best()).toBeLessThanOrEqual(0.1)
+    counts.clear() // the sketch has aged out: recency now
+    let share = 0
+    for (let d = 0; d < 20; d++) {
+      for (let i = 0; i < 500; i++) {
+        const k = 2_000_000 + d * 500 + i
+        sims.record(spread(k))
+        sims.record(spread(k - 40))
+      }
+      share = sims.best()
+    }
+    expect(share).toBe(1)
   })
 })

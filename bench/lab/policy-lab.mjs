@@ -3,10 +3,9 @@
 // the admission rule as knobs, to try a change on every trace in seconds before building it into both cores.
 // Its 'simple' climber with default knobs tracks the cores within about a point (a different hash); 'ghost'
 // sizes the window by ghost hits (ARC's adaptation), 'minisim' by mini-simulations over a hash sample of the
-// keys ('minisims': the same in typed arrays, bench/lab/minisims.mjs, the form the cores will take).
+// keys (the rule both cores now use: assembly/minis.ts; the lab's copy keeps its knobs).
 // `node bench/lab/run.mjs` (V='{"name": {knobs}}', ONLY=<trace regex>) prints each against LRU, ARC and
 // Belady. Not part of the package or of `npm run bench`.
-import { MiniSims } from './minisims.mjs'
 
 function fmix(h) {
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16
@@ -107,20 +106,10 @@ export function wtlfu(stream, cap, k = {}) {
     if (target !== windowMax) resizeWindow(target)
     for (const m of minis) m.score *= o.decayScore ?? 0.5
   }
-  const sims = o.climber === 'minisims' ? new MiniSims(cap, estimate, { miniMin: o.miniMin, protectedShare: o.protectedShare, decay: o.decayScore }) : undefined
-  let simsRequests = 0
   let hits = 0
   for (let i = 0; i < stream.length; i++) {
     const id = stream[i]
     if (minis.length > 0) { miniStep(id, fmix(id + 1)); miniDecide() }
-    if (sims) {
-      sims.access(fmix(id + 1))
-      if (++simsRequests >= miniPeriod) {
-        simsRequests = 0
-        const target = Math.min(cap - 1, Math.max(1, Math.round(cap * sims.best())))
-        if (target !== windowMax) resizeWindow(target)
-      }
-    }
     const s0 = slot.get(id)
     if (s0 !== undefined) {
       hits++; requests++; hitsN++

@@ -221,8 +221,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     if (this.trackSizes) this.totalBytes += size
     if (lfu) {
       this.hashes![s] = hash
-      lfu.ageIfDue()
-      lfu.increment(hash)
+      lfu.inserted(hash)
       lfu.pushFrontIn(WINDOW, s)
     } else this.pushFront(s)
     this.writeDeadlines(s, rel, ttl, grace)

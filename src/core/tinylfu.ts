@@ -1,6 +1,8 @@
 // W-TinyLFU for JsCore: assembly/policy.ts step for step (its header has the design), over JsCore's own link
 // arrays, so both cores keep the same lists, the same sketch bytes and the same climber, and evict alike.
 
+import { MiniSims } from './minis.js'
+
 const NIL = -1
 export const WINDOW = 0
 export const PROBATION = 1
@@ -11,6 +13,10 @@ const SKETCH_COUNTERS = 16
 const ORDER: readonly number[] = [WINDOW, PROTECTED, PROBATION]
 const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
 /** assembly/policy.ts WARM and PINNED: a warm candidate losing to a pinned victim is admitted 1 time in 128. */
+/** The sketch halves its counters every AGE_EVERY x capacity additions (assembly/policy.ts AGE_EVERY). */
+const AGE_EVERY = 20
+/** Under mini-simulations the window is set every SIM_PERIOD x maxItems requests (assembly/minis.ts). */
+const SIM_PERIOD = 5
 const WARM = 6
 const PINNED = 14
 
@@ -50,6 +56,8 @@ export class TinyLfu {
   private additions = 0
   private cap = 0
   private rng = 0
+  /** The window's sizing by mini-simulations (assembly/minis.ts); undefined under a byte limit (hill climbing). */
+  private readonly sims: MiniSims | undefined
 
   /** What the regions share, in weight: maxBytes under a byte limit, else maxItems (assembly/policy.ts capacity). */
   private readonly capacity: number
@@ -64,6 +72,7 @@ export class TinyLfu {
     this.capacity = maxBytes < Infinity ? maxBytes : maxItems
     this.setWindowMax(Math.max(1, Math.floor((this.capacity + 50) / 100)))
     this.step = -firstStep(this.capacity)
+    this.sims = maxBytes < Infinity ? undefined : new MiniSims(maxItems, (h) => this.estimate(h))
   }
 
   /** An entry's weight: its byte size under a byte limit, else 1. */
@@ -106,7 +115,7 @@ export class TinyLfu {
   }
 
   memoryBytes(): number {
-    return this.region.byteLength + this.sketch.byteLength
+    return this.region.byteLength + this.sketch.byteLength + (this.sims?.memoryBytes() ?? 0)
   }
 
   resetLists(): void {
@@ -204,7 +213,7 @@ export class TinyLfu {
   }
 
   ageIfDue(): void {
-    if (this.additions < this.cap * 10) return
+    if (this.additions < this.cap * AGE_EVERY) return
     const words = new Uint32Array(this.sketch.buffer)
     for (let i = 0; i < words.length; i++) words[i] = (words[i]! >>> 1) & 0x77777777
     this.additions >>>= 1
@@ -238,7 +247,15 @@ export class TinyLfu {
     this.requests++
     this.hits++
     this.increment(h)
+    this.sims?.record(h)
     this.access(s)
+  }
+
+  /** A new entry's key: counted in the sketch and, as a request, by the mini-simulations. */
+  inserted(h: number): void {
+    this.ageIfDue()
+    this.increment(h)
+    this.sims?.record(h)
   }
 
   miss(): void {
@@ -264,6 +281,16 @@ export class TinyLfu {
   }
 
   climbIfDue(): void {
+    const sims = this.sims
+    if (sims) {
+      if (this.requests < this.maxItems * SIM_PERIOD) return
+      const most = this.capacity > 1 ? this.capacity - 1 : 1
+      const target = Math.min(most, Math.max(1, Math.floor(this.capacity * sims.best() + 0.5)))
+      if (target !== this.windowMax) this.resizeWindow(target)
+      this.requests = 0
+      this.hits = 0
+      return
+    }
     if (this.requests < this.maxItems * 10) return
     const rate = this.hits / this.requests
     const change = rate - this.previousRate
