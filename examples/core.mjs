@@ -1,7 +1,8 @@
-// The L1 core on its own: exact string keys, LRU, two deadlines per entry; you pass the time in.
+// The L1 core on its own: exact string keys, two deadlines per entry; you pass the time in. Policy 'lru' here
+// for a predictable order; the default, 'tinylfu', is in eviction-policy.mjs.
 import { createCore, MISS, STALE } from 'rustocache'
 
-const core = createCore({ maxItems: 2, onEvict: (key, _value, reason) => console.log('dropped', key, reason) })
+const core = createCore({ maxItems: 2, policy: 'lru', onEvict: (key, _value, reason) => console.log('dropped', key, reason) })
 const now = Date.now()
 core.set('a', 1, now, 1_000, 60_000)
 core.set('b', 2, now)

@@ -1,5 +1,5 @@
-// l1.policy: 'tinylfu' (W-TinyLFU) keeps frequently used keys when a scan of one-time keys passes through a
-// full L1; 'lru' (the default) lets the scan push them out.
+// l1.policy: 'tinylfu' (W-TinyLFU, the default) keeps frequently used keys when a scan of one-time keys passes
+// through a full L1; 'lru' lets the scan push them out.
 import { RustoCache } from 'rustocache'
 
 for (const policy of ['lru', 'tinylfu']) {

@@ -15,7 +15,7 @@ let answers = 0
 observe(cache, { request: () => void answers++ })
 const value = await cache.getOrSet({ key: 'k', factory: async () => ({ hello: 'browser' }) })
 await cache.setMany({ items: [{ key: 'a', value: 1 }, { key: 'b', value: 2 }] })
-const core = createCore({ maxItems: 2 })
+const core = createCore({ maxItems: 2, policy: 'lru' })
 core.set('x', 1, 0); core.set('y', 2, 0); core.set('z', 3, 0)
 window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().core, value,
   many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()], tracing: tracingChannelAvailable, answers }

@@ -23,6 +23,9 @@ const kinds = [
   // Keys hashed in JS: the strings build is the default where the builtins exist, so this keeps the other.
   ['wasm jshash', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ ...o, strings: false })],
   ['js', <V>(o?: CoreOptions<V>) => new JsCore<V>(o)],
+  // The default policy is 'tinylfu'; everything but eviction order holds under 'lru' as well.
+  ['wasm lru', <V>(o?: CoreOptions<V>) => new WasmCore<V>({ policy: 'lru', ...o })],
+  ['js lru', <V>(o?: CoreOptions<V>) => new JsCore<V>({ policy: 'lru', ...o })],
 ] as const
 
 /** Two distinct keys with the same 32-bit hash, found by birthday search. */
@@ -181,9 +184,11 @@ describe.each(kinds)('%s core', (kind, make) => {
   })
 
   describe('LRU order and limits', () => {
+    // Policy 'lru' (the default is 'tinylfu', core.tinylfu.test.ts).
+    const lru = <V,>(o: CoreOptions<V> = {}) => make<V>({ policy: 'lru', ...o })
     it('evicts the least recently used entry; lookups promote, peeks do not', () => {
       const evicted: string[] = []
-      const core = make<number>({ maxItems: 3, onEvict: (k) => evicted.push(k) })
+      const core = lru<number>({ maxItems: 3, onEvict: (k) => evicted.push(k) })
       core.setMany(['a', 'b', 'c'], [1, 2, 3], T0)
       expect([...core.keys()]).toEqual(['c', 'b', 'a'])
       core.lookup('a', T0)
@@ -199,7 +204,7 @@ describe.each(kinds)('%s core', (kind, make) => {
 
     it('evicts as many entries as maxBytes needs, and refuses an entry larger than maxBytes', () => {
       const evicted: string[] = []
-      const core = make<string>({ maxBytes: 100, onEvict: (k) => evicted.push(k) })
+      const core = lru<string>({ maxBytes: 100, onEvict: (k) => evicted.push(k) })
       for (let i = 0; i < 10; i++) core.set(`s${i}`, 'v', T0, Infinity, 0, 10)
       expect(core.bytes).toBe(100)
       core.set('big', 'B', T0, Infinity, 0, 35)
@@ -216,7 +221,7 @@ describe.each(kinds)('%s core', (kind, make) => {
     })
 
     it('reuses the slots of deleted entries instead of growing', () => {
-      const core = make<number>({ maxItems: 1_000, initialCapacity: 16 })
+      const core = lru<number>({ maxItems: 1_000, initialCapacity: 16 })
       for (let round = 0; round < 5; round++) {
         for (let i = 0; i < 16; i++) core.set(`r${round}:${i}`, i, T0)
         for (let i = 0; i < 16; i++) expect(core.delete(`r${round}:${i}`)).toBe(true)
@@ -228,7 +233,7 @@ describe.each(kinds)('%s core', (kind, make) => {
     })
 
     it('grows from 16 slots to 1,000,000 entries without losing one', () => {
-      const core = make<number>({ maxItems: 1_000_000 })
+      const core = lru<number>({ maxItems: 1_000_000 })
       expect(core.capacity).toBe(16)
       const keys = Array.from({ length: 1_000_000 }, (_, i) => `user:${i}`)
       for (let i = 0; i < keys.length; i++) core.set(keys[i]!, i, T0, 60_000)
@@ -241,7 +246,7 @@ describe.each(kinds)('%s core', (kind, make) => {
     })
 
     it('clears everything and starts refilling in the same slots', () => {
-      const core = make<number>({ maxItems: 100 })
+      const core = lru<number>({ maxItems: 100 })
       for (let i = 0; i < 50; i++) core.set(`k${i}`, i, T0)
       const capacity = core.capacity
       core.clear()
@@ -255,7 +260,7 @@ describe.each(kinds)('%s core', (kind, make) => {
 
     it('lets an eviction listener call back into the core', () => {
       const seen: string[] = []
-      const core: Core<number> = make<number>({
+      const core: Core<number> = lru<number>({
         maxItems: 2,
         onEvict: (k, v) => {
           seen.push(k)

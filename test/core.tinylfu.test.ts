@@ -124,7 +124,7 @@ describe.each(kinds)('%s core, policy tinylfu', (_kind, make) => {
     )
   })
 
-  it('rejects an unknown policy; LRU stays the default', () => {
+  it("rejects an unknown policy; 'tinylfu' is the default, 'lru' is kept on request", () => {
     let caught: unknown
     try {
       make({ policy: 'lfu' as 'lru' })
@@ -133,8 +133,9 @@ describe.each(kinds)('%s core, policy tinylfu', (_kind, make) => {
     }
     expect(caught).toBeInstanceOf(RustoCacheError)
     expect((caught as RustoCacheError).code).toBe(ErrorCodes.E_INVALID_OPTION)
-    expect(createCore().policy).toBe('lru')
-    expect(createCore({ kind: 'js' }).policy).toBe('lru')
+    expect(createCore().policy).toBe('tinylfu')
+    expect(createCore({ kind: 'js' }).policy).toBe('tinylfu')
+    expect(createCore({ policy: 'lru' }).policy).toBe('lru')
     expect(() => createCore({ kind: 'js', policy: 'LRU' as 'lru' })).toThrow(/policy must be 'lru' or 'tinylfu', got "LRU"/)
   })
 })

@@ -15,7 +15,7 @@ const expected: Record<string, RegExp> = {
   'namespaces.mjs': /after users.clear\(\): undefined undefined global/,
   'events-stats-logging.mjs': /hit a \(graced\)/,
   'batch.mjs': /\[ 9, undefined, 64 \]/,
-  'byte-limits.mjs': /a: undefined, b: 400, c: 400, huge: undefined/,
+  'byte-limits.mjs': /a: 400, b: undefined, c: 400, huge: undefined/,
   'core.mjs': /dropped a evict\n(wasm|js) fresh 2 \[ 'b', 'c' \]/,
   'redis.mjs': /b read from L2: Ada true\nb after a changed it: Ada Lovelace\nb stats: \{"l2Hits":2,"busReceived":2\}/,
   'invalidation-and-errors.mjs': /gets: 100\nbut the cache did not keep it: undefined \| discarded: 1\nrefused: true E_INVALID_KEY\nrefused: true E_UNDEFINED_VALUE\nrefused: true E_INVALID_TTL\nstill there: safe/,

@@ -14,7 +14,7 @@ describe('hit-ratio simulator', () => {
     expect(oltp.length).toBe(914_145)
     for (const size of [1000, 2000]) {
       for (const kind of ['wasm', 'js'] as const) {
-        expect(pct(replayCore(oltp, size, { kind }), oltp.length), `${kind} core at ${size}`).toBe(PUBLISHED.OLTP![size]!.lru.toFixed(2))
+        expect(pct(replayCore(oltp, size, { kind, policy: 'lru' }), oltp.length), `${kind} core at ${size}`).toBe(PUBLISHED.OLTP![size]!.lru.toFixed(2))
       }
     }
   })
@@ -31,9 +31,9 @@ describe('hit-ratio simulator', () => {
     expect(p6.length).toBe(300_000)
     for (const size of [1000, 32_768]) {
       const reference = replayReferenceLru(p6, size)
-      expect(replayCore(p6, size, { kind: 'wasm' })).toBe(reference)
-      expect(replayCore(p6, size, { kind: 'wasm', simd: false })).toBe(reference)
-      expect(replayCore(p6, size, { kind: 'js' })).toBe(reference)
+      expect(replayCore(p6, size, { kind: 'wasm', policy: 'lru' })).toBe(reference)
+      expect(replayCore(p6, size, { kind: 'wasm', simd: false, policy: 'lru' })).toBe(reference)
+      expect(replayCore(p6, size, { kind: 'js', policy: 'lru' })).toBe(reference)
       expect(replayLruCache(p6, size)).toBe(reference)
     }
   })

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 
 // The built package, as a user's Node resolves it through the exports map (npm test builds dist/ first).
 const run = (args: string[]): string => execFileSync(process.execPath, args, { cwd: process.cwd(), encoding: 'utf8' }).trim()
-const script = `const c = createCore({ maxItems: 2 }); c.set('a', 1, 0); c.set('b', 2, 0); c.set('c', 3, 0);
+const script = `const c = createCore({ maxItems: 2, policy: 'lru' }); c.set('a', 1, 0); c.set('b', 2, 0); c.set('c', 3, 0);
   console.log(JSON.stringify([c.kind, c.get('a', 0), c.get('c', 0)]))`
 
 describe('the published package', () => {

@@ -21,7 +21,7 @@ export default {
     let answers = 0
     observe(cache, { request: () => void answers++ })
     const value = await cache.getOrSet({ key: 'k', factory: () => ({ hello: 'edge' }) })
-    const core = createCore({ maxItems: 2 })
+    const core = createCore({ maxItems: 2, policy: 'lru' })
     core.set('a', 1, 0); core.set('b', 2, 0); core.set('c', 3, 0)
     const many = await cache.getMany({ keys: ['k', 'missing'] })
     return new Response(JSON.stringify({ core: cache.stats().core, value, lru: [...core.keys()], many, tracing: tracingChannelAvailable, answers }))

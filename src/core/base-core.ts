@@ -15,7 +15,7 @@ import { processSeed, type HashSeed } from './hash.js'
 const REASONS: readonly EvictionReason[] = ['evict', 'expire', 'rejected']
 
 export function checkPolicy(policy: unknown): EvictionPolicy {
-  if (policy === undefined) return 'lru'
+  if (policy === undefined) return 'tinylfu'
   if (policy !== 'lru' && policy !== 'tinylfu') throw new InvalidOptionError(`policy must be 'lru' or 'tinylfu', got ${shown(policy)}`)
   return policy
 }

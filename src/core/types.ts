@@ -33,7 +33,7 @@ export interface CoreOptions<V = unknown> {
   initialCapacity?: number
   /**
    * Eviction policy; see EvictionPolicy. Both cores implement both, identically.
-   * @default 'lru'
+   * @default 'tinylfu'
    */
   policy?: EvictionPolicy
   /** Told about each entry the core dropped by itself, after the call that dropped it has finished. */
