@@ -176,10 +176,13 @@ describe('W-TinyLFU admission of a warm candidate that loses', () => {
 describe('W-TinyLFU window sizing by mini-simulations', () => {
   const spread = (i: number) => Math.imul(i + 1, 0x9e3779b1) >>> 0
 
-  it('samples one key in a power of two, so each mini holds 512 to 1,023 entries (all of a smaller cache)', () => {
+  it('samples one key in a power of two: each mini holds 512 to 1,023 entries, half a smaller cache, all of a tiny one', () => {
     expect(sampleRate(100)).toBe(1)
-    expect(sampleRate(1023)).toBe(1)
+    expect(sampleRate(255)).toBe(1)
+    expect(sampleRate(256)).toBe(2)
+    expect(sampleRate(1023)).toBe(2)
     expect(sampleRate(1024)).toBe(2)
+    expect(sampleRate(2048)).toBe(4)
     expect(sampleRate(100_000)).toBe(128)
     expect(sampleRate(4_000_000_000)).toBe(4_194_304)
   })

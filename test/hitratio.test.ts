@@ -72,8 +72,8 @@ describe('hit-ratio simulator', () => {
         const arc = pctOf(replayArc(stream, size))
         rows.push(`${name}@${size}: tinylfu ${tiny.toFixed(2)} LRU ${lru.toFixed(2)} ARC ${arc.toFixed(2)}`)
         expect(tiny - lru, rows.at(-1)).toBeGreaterThanOrEqual(-0.5)
-        // The one miss (README, "Eviction"): web12 at 30%, 0.72 below ARC; no window size reaches ARC there.
-        expect(tiny - arc, rows.at(-1)).toBeGreaterThanOrEqual(name === 'web12' && size > 4000 ? -0.75 : -0.5)
+        // The one miss (README, "Eviction policies"): web12 at 30%, 0.57 below ARC; no window size reaches it.
+        expect(tiny - arc, rows.at(-1)).toBeGreaterThanOrEqual(name === 'web12' && size > 4000 ? -0.6 : -0.5)
         if (name === 'loop' && size === 101) expect(tiny, rows.at(-1)).toBeGreaterThanOrEqual(8)
       }
     }

@@ -40,6 +40,27 @@ export function scenarios() {
       contenders: each((policy) => specialize(loop("c.set(keyOf('new:', fresh++), 1, now)"), { ...env, keyOf, c: filledCore(Core, policy) })),
     })
   }
+  // A small full cache: under 1,024 entries every request runs in all eleven mini-simulations (README,
+  // "Eviction policies"), which the rows above, at 1 request in 128, do not show.
+  const SMALL = 1000
+  const smallCore = (Core, policy) => {
+    const c = new Core({ maxItems: SMALL, policy })
+    for (let i = 0; i < SMALL; i++) c.set(ks[i], i, env.now)
+    return c
+  }
+  const uniform = Uint32Array.from({ length: 1 << 16 }, (_, i) => Math.imul(i, 7919) % SMALL)
+  for (const [label, Core] of [['WasmCore', WasmCore], ['JsCore', JsCore]]) {
+    rows.push({
+      name: `${label} get hit, ${SMALL.toLocaleString('en')} entries`,
+      opsPerCall: OPS,
+      contenders: each((policy) => specialize(loop('if (c.get(ks[idx[p]], now) !== undefined) sink++'), { ...env, idx: uniform, c: smallCore(Core, policy) })),
+    })
+    rows.push({
+      name: `${label} set that evicts, ${SMALL.toLocaleString('en')} entries`,
+      opsPerCall: OPS,
+      contenders: each((policy) => specialize(loop("c.set(keyOf('new:', fresh++), 1, now)"), { ...env, keyOf, c: smallCore(Core, policy) })),
+    })
+  }
   rows.push({
     name: 'RustoCache (wasm) getOrSet hit (zipf)',
     opsPerCall: OPS,

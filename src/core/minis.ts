@@ -2,7 +2,7 @@
 // cores size the window alike and evict alike.
 
 /** The window shares the mini-simulations try, as fractions of capacity (assembly/minis.ts SHARES). */
-export const SHARES: readonly number[] = [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 1]
+export const SHARES: readonly number[] = [0.01, 0.03, 0.1, 0.25, 0.5, 0.8, 1]
 const M = SHARES.length
 const NIL = -1
 const WIN = 0
@@ -10,6 +10,8 @@ const PROB = 1
 const PROT = 2
 /** Each mini holds at least this many entries (fewer only when the cache itself is smaller). */
 const MINI_MIN = 512
+/** Caches this large or larger sample at least one key in two (assembly/minis.ts SAMPLE_FROM). */
+const SAMPLE_FROM = 256
 /** Scores decay by this much at every decision, so the last periods weigh most. */
 const DECAY = 0.9
 /** Sampled requests wait here until the next decision or until it is full (assembly/minis.ts RING). */
@@ -24,11 +26,14 @@ function sampleMix(h: number): number {
   return (x ^ (x >>> 16)) >>> 0
 }
 
-/** One key in `rate` reaches the minis: the largest power of two with capacity / rate >= MINI_MIN. */
+/**
+ * One key in `rate` reaches the minis: the largest power of two with capacity / rate >= MINI_MIN, and at least
+ * 2 from SAMPLE_FROM entries on (assembly/minis.ts sampleRate).
+ */
 export function sampleRate(capacity: number): number {
   let rate = 1
   while (rate * 2 * MINI_MIN <= capacity) rate *= 2
-  return rate
+  return rate === 1 && capacity >= SAMPLE_FROM ? 2 : rate
 }
 
 export class MiniSims {
