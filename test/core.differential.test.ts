@@ -134,4 +134,51 @@ describe('WasmCore and JsCore', () => {
       )
     })
   }
+
+  // From 256 entries on, W-TinyLFU's mini-simulations see one key in two or more (assembly/minis.ts sampleRate),
+  // and decide every 5 x maxItems requests: read-through streams long enough for several decisions, on caches
+  // the operation sequences above are too small and too short to reach.
+  it('agree over read-through streams on hundreds of slots (the minis sample keys and decide many times)', () => {
+    const config = fc.record({
+      maxItems: fc.oneof(fc.integer({ min: 200, max: 511 }), fc.integer({ min: 512, max: 2100 })),
+      seed: fc.integer({ min: 1, max: 0x7fffffff }),
+      skew: fc.constantFrom(1, 2, 4),
+      mask: fc.constantFrom(-1, 0xffff),
+      build: fc.constantFrom(...BUILDS),
+    })
+    fc.assert(
+      fc.property(config, (cfg) => {
+        const evicted = { wasm: [] as string[], js: [] as string[] }
+        const options = (kind: 'wasm' | 'js') => ({
+          maxItems: cfg.maxItems,
+          policy: 'tinylfu' as const,
+          onEvict: (k: string, _v: string, reason: string) => evicted[kind].push(`${k}:${reason}`),
+        })
+        const wasm = new WasmCore<string>({ ...options('wasm'), ...BUILD_OPTIONS[cfg.build] })
+        const js = new JsCore<string>(options('js'))
+        if (cfg.mask !== -1) {
+          maskHashes(wasm, cfg.mask)
+          maskHashes(js, cfg.mask)
+        }
+        let x = cfg.seed
+        const keys = 4 * cfg.maxItems
+        for (let n = 0; n < 25 * cfg.maxItems; n++) {
+          x ^= x << 13
+          x ^= x >>> 17
+          x ^= x << 5
+          const k = `s${Math.floor(keys * ((x >>> 0) / 2 ** 32) ** cfg.skew)}`
+          const got = wasm.get(k, 0)
+          expect(got, `request ${n}`).toBe(js.get(k, 0))
+          if (got === undefined) {
+            wasm.set(k, `v${n}`, 0)
+            js.set(k, `v${n}`, 0)
+          }
+          if (n % 1000 === 0) expect([...wasm.keys()], `request ${n}`).toEqual([...js.keys()])
+        }
+        expect([...wasm.keys()]).toEqual([...js.keys()])
+        expect(evicted.wasm).toEqual(evicted.js)
+      }),
+      { numRuns: Number(process.env.DIFF_RUNS ?? 8), endOnFailure: true },
+    )
+  })
 })
