@@ -10,6 +10,7 @@ const entry = {
   prometheus: 'src/prometheus/index.ts',
   postgres: 'src/postgres/index.ts',
   'test-suite': 'src/test-suite/index.ts',
+  browser: 'src/browser/index.ts',
 }
 
 // Shared chunks, in CJS too: rustocache/redis, /chaos, /otel and /prometheus must throw the same RustoCacheError class as

@@ -21,6 +21,14 @@ window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().c
   many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()], tracing: tracingChannelAvailable, answers }
 </script>`
 
+// A page with a cache on the BroadcastChannel bus (rustocache/browser), driven by the test through page.evaluate.
+const BUS_PAGE = `<!doctype html><script type="module">
+import { RustoCache } from '/dist/index.js'
+import { broadcastBus } from '/dist/browser.js'
+window.cache = new RustoCache({ bus: broadcastBus({ channel: 'pages' }) })
+window.ready = true
+</script>`
+
 let server: Server
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 let context: BrowserContext
@@ -30,6 +38,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+    } else if (req.url === '/bus') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(BUS_PAGE)
     } else if (req.url?.startsWith('/dist/') && req.url.endsWith('.js')) {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(resolve('.' + req.url)))
     } else res.writeHead(404).end()
@@ -65,5 +75,29 @@ describe('Chromium', () => {
       tracing: false,
       answers: 4,
     })
+  })
+
+  it('keeps the L1 of three pages of one origin coherent over broadcastBus', async () => {
+    const pages = await Promise.all([0, 1, 2].map(() => context.newPage()))
+    const errors: string[] = []
+    for (const page of pages) {
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${base}/bus`)
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready, undefined, { timeout: 20_000 })
+    }
+    const [a, b, c] = pages as [(typeof pages)[number], (typeof pages)[number], (typeof pages)[number]]
+    type Win = { cache: { set(o: object): Promise<boolean>; get(o: object): Promise<unknown>; getOrSet(o: object): Promise<unknown>; stats(): { busReceived: number } } }
+    for (const [page, value] of [[b, 'b'], [c, 'c']] as const) {
+      expect(await page.evaluate((v) => (window as unknown as Win).cache.getOrSet({ key: 'k', factory: () => v }), value)).toBe(value)
+    }
+    await a.evaluate(() => (window as unknown as Win).cache.set({ key: 'k', value: 'a' }))
+    await a.waitForTimeout(100)
+    for (const page of [b, c]) {
+      // No L2: the copy is gone, not stale.
+      expect(await page.evaluate(() => (window as unknown as Win).cache.get({ key: 'k' }))).toBeUndefined()
+      expect(await page.evaluate(() => (window as unknown as Win).cache.stats().busReceived)).toBeGreaterThanOrEqual(1)
+    }
+    expect(errors).toEqual([])
+    await Promise.all(pages.map((p) => p.close()))
   })
 })

@@ -3,6 +3,7 @@
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { afterAll, describe, expect, inject, it } from 'vitest'
+import { broadcastBus } from '../src/browser/index.js'
 import { memoryBus } from '../src/index.js'
 import { postgresDriver } from '../src/postgres/index.js'
 import { redisBus, redisDriver } from '../src/redis/index.js'
@@ -37,6 +38,7 @@ busSuite({ name: 'redisBus', bus: () => redisBus({ connection: redisUrl }), desc
 // One in-process medium for all the instances of a test.
 const sharedMemoryBus = memoryBus()
 busSuite({ name: 'memoryBus', bus: () => sharedMemoryBus, describe, it })
+busSuite({ name: 'broadcastBus', bus: () => broadcastBus({ channel: `conformance-${process.pid}` }), describe, it })
 
 describe('the suite under node:test', () => {
   it('passes for the built Redis and PostgreSQL drivers and the Redis bus', async () => {

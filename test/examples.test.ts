@@ -13,6 +13,7 @@ const expected: Record<string, RegExp> = {
   'early-refresh.mjs': /hit past half the ttl: config v1[\s\S]*refreshed meanwhile: config v2/,
   'tags.mjs': /still served within grace: \{ name: 'Linus' \}[\s\S]*deleted: \[ undefined, undefined \]/,
   'namespaces.mjs': /after users.clear\(\): undefined undefined global/,
+  'worker-threads.mjs': /worker cached: 10\nworker reads after main wrote: gone/,
   'events-stats-logging.mjs': /hit a \(graced\)/,
   'batch.mjs': /\[ 9, undefined, 64 \]/,
   'byte-limits.mjs': /a: 400, b: undefined, c: 400, huge: undefined/,

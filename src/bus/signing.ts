@@ -7,6 +7,7 @@
 // seen (a replay within the window). s1 payloads (before 0.2, no channel) are still heard, so a deploy can mix
 // versions; the cache refuses their replays by sequence number as it does every other message's.
 import { InvalidOptionError } from '../errors.js'
+import { toMs, type Duration } from '../ttl.js'
 
 const VERSION = 's2'
 /** The format before the channel was signed: read, never written. */
@@ -35,6 +36,11 @@ export interface SigningOptions {
   secret: string
   /** How far a message's send time may be from the receiver's clock. @default 30_000 ms */
   windowMs?: number
+}
+
+/** A bus factory's signing from its `secret` and `signatureWindow` options (none without a secret). */
+export function signingOf(options: { secret?: string; signatureWindow?: Duration }): SigningOptions | undefined {
+  return options.secret === undefined ? undefined : { secret: options.secret, windowMs: toMs(options.signatureWindow ?? '30s', 'signatureWindow') }
 }
 
 /** Why a message was refused, and whether it was authentic (signed with the secret): those are lost changes. */

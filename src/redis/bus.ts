@@ -3,7 +3,8 @@ import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.j
 import type { Logger } from '../logger.js'
 import { connect, whenReady, type RedisConnection } from './driver.js'
 import { InvalidOptionError } from '../errors.js'
-import { toMs, type Duration } from '../ttl.js'
+import { type Duration } from '../ttl.js'
+import { signingOf } from '../bus/signing.js'
 import { Watchdog } from '../watchdog.js'
 
 export interface RedisBusOptions {
@@ -96,7 +97,7 @@ export function redisBus(options: RedisBusOptions): BusFactory {
   return {
     kind: 'redis',
     retryQueue: options.retryQueue ?? {},
-    signing: options.secret === undefined ? undefined : { secret: options.secret, windowMs: toMs(options.signatureWindow ?? '30s', 'signatureWindow') },
+    signing: signingOf(options),
     create: ({ channel, logger }) => new RedisBusTransport(options, channel, logger),
   }
 }

@@ -1,0 +1,2 @@
+// rustocache/browser: the tiers built on the web platform's own parts. Nothing here imports Node.
+export { broadcastBus, type BroadcastBusOptions } from './broadcast-bus.js'
