@@ -29,6 +29,14 @@ window.cache = new RustoCache({ bus: broadcastBus({ channel: 'pages' }) })
 window.ready = true
 </script>`
 
+// IndexedDB as L2 and BroadcastChannel as the bus: the tiers of rustocache/browser together.
+const TIERS_PAGE = `<!doctype html><script type="module">
+import { RustoCache } from '/dist/index.js'
+import { broadcastBus, indexedDbDriver } from '/dist/browser.js'
+window.cache = new RustoCache({ ttl: '1h', l2: indexedDbDriver({ name: 'tiers' }), bus: broadcastBus({ channel: 'tiers' }) })
+window.ready = true
+</script>`
+
 let server: Server
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 let context: BrowserContext
@@ -38,6 +46,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+    } else if (req.url === '/tiers') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(TIERS_PAGE)
     } else if (req.url === '/bus') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(BUS_PAGE)
     } else if (req.url?.startsWith('/dist/') && req.url.endsWith('.js')) {
@@ -99,5 +109,35 @@ describe('Chromium', () => {
     }
     expect(errors).toEqual([])
     await Promise.all(pages.map((p) => p.close()))
+  })
+
+  it('shares IndexedDB between pages and across a reload, with invalidations heard over the bus', async () => {
+    type Win = { cache: { set(o: object): Promise<boolean>; get(o: object): Promise<unknown>; delete(o: object): Promise<boolean>; getOrSet(o: object): Promise<unknown>; stats(): { l2Hits: number } } }
+    const errors: string[] = []
+    const openPage = async () => {
+      const page = await context.newPage()
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${base}/tiers`)
+      await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready, undefined, { timeout: 20_000 })
+      return page
+    }
+    const a = await openPage()
+    const b = await openPage()
+    await a.evaluate(() => (window as unknown as Win).cache.set({ key: 'user:1', value: { name: 'Ada' } }))
+    // B never computed it: it comes from IndexedDB.
+    expect(await b.evaluate(() => (window as unknown as Win).cache.get({ key: 'user:1' }))).toEqual({ name: 'Ada' })
+    expect(await b.evaluate(() => (window as unknown as Win).cache.stats().l2Hits)).toBe(1)
+    // A's copy is in its L1; B deletes, and once its delete has resolved and a message has had time to arrive, A misses.
+    await b.evaluate(() => (window as unknown as Win).cache.delete({ key: 'user:1' }))
+    await a.waitForTimeout(100)
+    expect(await a.evaluate(() => (window as unknown as Win).cache.get({ key: 'user:1' }))).toBeUndefined()
+    // A value written before a reload is there after it.
+    await a.evaluate(() => (window as unknown as Win).cache.set({ key: 'kept', value: 42 }))
+    await b.reload()
+    await b.waitForFunction(() => (window as unknown as { ready?: boolean }).ready, undefined, { timeout: 20_000 })
+    expect(await b.evaluate(() => (window as unknown as Win).cache.get({ key: 'kept' }))).toBe(42)
+    expect(errors).toEqual([])
+    await a.close()
+    await b.close()
   })
 })

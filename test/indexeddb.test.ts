@@ -1,0 +1,146 @@
+import 'fake-indexeddb/auto'
+import { IDBFactory } from 'fake-indexeddb'
+import { afterEach, describe, expect, it } from 'vitest'
+import { indexedDbDriver } from '../src/browser/index.js'
+import { ErrorCodes, RustoCache, RustoCacheError } from '../src/index.js'
+import { l2DriverSuite } from '../src/test-suite/index.js'
+
+// The IndexedDB L2 (rustocache/browser) on fake-indexeddb, an implementation of the IndexedDB spec for Node; the
+// acceptance in a real browser is test/browser.test.ts (pages of one origin sharing it, a reload keeping it).
+function rawPut(name: string, prefix: string, key: string, row: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(name, 1)
+    open.onsuccess = () => {
+      const db = open.result
+      const tx = db.transaction(['entries'], 'readwrite')
+      tx.objectStore('entries').put(row, [prefix, key])
+      tx.oncomplete = () => {
+        db.close()
+        resolve()
+      }
+      tx.onabort = () => reject(tx.error)
+    }
+    open.onerror = () => reject(open.error)
+  })
+}
+
+let databases = 0
+const fresh = () => `test-${++databases}`
+
+l2DriverSuite({
+  name: 'indexedDbDriver',
+  driver: () => indexedDbDriver({ name: 'conformance' }),
+  writeRaw: (prefix, key, text) => rawPut('conformance', prefix, key, { p: text, until: Infinity }),
+  describe,
+  it,
+})
+
+const open: RustoCache[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.disconnect()))
+})
+function cache(options: ConstructorParameters<typeof RustoCache>[0]) {
+  const c = new RustoCache(options)
+  open.push(c)
+  return c
+}
+
+describe('indexedDbDriver', () => {
+  it('shares entries between caches on one database and keeps them for the next one (a reload)', async () => {
+    const name = fresh()
+    const a = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    const b = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    await a.set({ key: 'user:1', value: { name: 'Ada' }, tags: ['users'] })
+    expect(await b.get({ key: 'user:1' })).toEqual({ name: 'Ada' })
+    await a.disconnect()
+    const reloaded = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    expect(await reloaded.get({ key: 'user:1' })).toEqual({ name: 'Ada' })
+    await b.deleteByTag({ tags: ['users'] })
+    const again = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    expect(await again.get({ key: 'user:1' })).toBeUndefined()
+  })
+
+  it('keeps the newer of two writes of one key, whichever lands last (conditional writes, as the Redis driver)', async () => {
+    const driver = indexedDbDriver({ name: fresh() }).create({ prefix: 'p', logger: console as never, rejected() {} })
+    const at = (createdAt: number) => driver.encode({ value: createdAt, expiresAt: Infinity, createdAt, tags: undefined })
+    expect(await driver.set('k', at(2000), Infinity)).toBe(true)
+    expect(await driver.set('k', at(1000), Infinity)).toBe(false)
+    expect((await driver.get('k'))?.value).toBe(2000)
+    expect(await driver.delete('k', 3000)).toBe(true)
+    expect(await driver.set('k', at(2500), Infinity)).toBe(false) // made before the delete: refused by its tombstone
+    expect(await driver.set('k', at(3500), Infinity)).toBe(true)
+    await driver.disconnect()
+  })
+
+  it('serves from L1 where IndexedDB is missing, saying so once, and loses nothing it held', async () => {
+    const warnings: string[] = []
+    const say = (o: unknown, m?: string) => void warnings.push(`${m ?? ''} ${JSON.stringify(o, (_k, v) => (v instanceof Error ? v.message : v))}`)
+    const logger = { trace() {}, debug() {}, info() {}, warn: say, error: say, fatal: say, child: () => logger }
+    const c = cache({ l2: indexedDbDriver({ indexedDB: null }), logger })
+    await c.set({ key: 'k', value: 1 })
+    await c.set({ key: 'j', value: 2 })
+    expect(await c.get({ key: 'k' })).toBe(1)
+    expect(await c.getOrSet({ key: 'f', factory: () => 3 })).toBe(3)
+    expect(c.stats().l2Errors).toBeGreaterThanOrEqual(1)
+    // The outage is said once (E_L2_UNREACHABLE, naming the database); each failed command is logged too.
+    expect(warnings.filter((w) => /answering without L2 until it is back/.test(w) && /IndexedDB is not available/.test(w))).toHaveLength(1)
+    await expect(c.connect()).rejects.toMatchObject({ code: ErrorCodes.E_L2_UNREACHABLE })
+  })
+
+  it('reopens after the database is deleted under it (storage cleared), and after another tab upgrades it', async () => {
+    const name = fresh()
+    const factory = new IDBFactory()
+    const driver = indexedDbDriver({ name, indexedDB: factory }).create({ prefix: 'p', logger: console as never, rejected() {} })
+    const entry = (value: number) => driver.encode({ value, expiresAt: Infinity, createdAt: Date.now(), tags: undefined })
+    await driver.set('k', entry(1), Infinity)
+    // A delete waits for open connections: ours closes on versionchange, so it goes through.
+    await new Promise<void>((resolve, reject) => {
+      const del = factory.deleteDatabase(name)
+      del.onsuccess = () => resolve()
+      del.onerror = () => reject(del.error)
+    })
+    expect(await driver.get('k')).toBeUndefined()
+    expect(await driver.set('k', entry(2), Infinity)).toBe(true)
+    expect((await driver.get('k'))?.value).toBe(2)
+    await driver.disconnect()
+  })
+
+  it('classes a full quota and a value it cannot hold as permanent, anything else as transient', () => {
+    const driver = indexedDbDriver({ name: fresh() }).create({ prefix: 'p', logger: console as never, rejected() {} })
+    expect(driver.isPermanent!(new DOMException('full', 'QuotaExceededError'))).toBe(true)
+    expect(driver.isPermanent!(new DOMException('bad', 'DataCloneError'))).toBe(true)
+    expect(driver.isPermanent!(new DOMException('gone', 'AbortError'))).toBe(false)
+    expect(driver.isPermanent!(new DOMException('closing', 'InvalidStateError'))).toBe(false)
+    expect(driver.isPermanent!(new Error('other'))).toBe(false)
+  })
+
+  it('rejects bad options with E_INVALID_OPTION or E_INVALID_TTL', () => {
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn()
+      } catch (error) {
+        return (error as RustoCacheError).code
+      }
+      return undefined
+    }
+    expect(codeOf(() => indexedDbDriver({ name: '' }))).toBe(ErrorCodes.E_INVALID_OPTION)
+    expect(codeOf(() => indexedDbDriver(null as never))).toBe(ErrorCodes.E_INVALID_OPTION)
+    expect(codeOf(() => indexedDbDriver({ pruneInterval: 'soon' }))).toBe(ErrorCodes.E_INVALID_TTL)
+  })
+
+  it('prunes expired entries and old tombstones', async () => {
+    const name = fresh()
+    const driver = indexedDbDriver({ name, pruneInterval: null }).create({ prefix: 'p', logger: console as never, rejected() {} }) as unknown as {
+      set(k: string, p: string, t: number): Promise<boolean>
+      encode(e: object): string
+      prune(): Promise<number>
+      disconnect(): Promise<void>
+    }
+    await driver.set('short', driver.encode({ value: 1, expiresAt: Infinity, createdAt: Date.now(), tags: undefined }), 1)
+    await driver.set('long', driver.encode({ value: 2, expiresAt: Infinity, createdAt: Date.now(), tags: undefined }), Infinity)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(await driver.prune()).toBe(1)
+    expect(await driver.prune()).toBe(0)
+    await driver.disconnect()
+  })
+})
