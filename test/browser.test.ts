@@ -37,6 +37,15 @@ window.cache = new RustoCache({ ttl: '1h', l2: indexedDbDriver({ name: 'tiers' }
 window.ready = true
 </script>`
 
+// lock: { distributed: true } over the Web Locks API: one page runs a cold key's factory.
+const LOCKS_PAGE = `<!doctype html><script type="module">
+import { RustoCache } from '/dist/index.js'
+import { indexedDbDriver } from '/dist/browser.js'
+window.cache = new RustoCache({ ttl: '1h', lock: { distributed: true }, l2: indexedDbDriver({ name: 'locks' }) })
+window.runs = 0
+window.ready = true
+</script>`
+
 let server: Server
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 let context: BrowserContext
@@ -46,6 +55,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+    } else if (req.url === '/locks') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(LOCKS_PAGE)
     } else if (req.url === '/tiers') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(TIERS_PAGE)
     } else if (req.url === '/bus') {
@@ -139,5 +150,45 @@ describe('Chromium', () => {
     expect(errors).toEqual([])
     await a.close()
     await b.close()
+  })
+
+  it('runs a cold key\'s factory in one page of three with Web Locks, and in another when that page closes', async () => {
+    type Win = { runs: number; cache: { getOrSet(o: object): Promise<unknown> } }
+    const errors: string[] = []
+    const pages = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const page = await context.newPage()
+        page.on('pageerror', (e) => errors.push(e.message))
+        await page.goto(`${base}/locks`)
+        await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready, undefined, { timeout: 20_000 })
+        return page
+      }),
+    )
+    const slow = (page: (typeof pages)[number], key: string) =>
+      page.evaluate(
+        (k) =>
+          (window as unknown as Win).cache.getOrSet({
+            key: k,
+            factory: async () => {
+              ;(window as unknown as Win).runs++
+              await new Promise((r) => setTimeout(r, 300))
+              return 'made once'
+            },
+          }),
+        key,
+      )
+    expect(await Promise.all(pages.map((p) => slow(p, 'report')))).toEqual(['made once', 'made once', 'made once'])
+    const runs = await Promise.all(pages.map((p) => p.evaluate(() => (window as unknown as Win).runs)))
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(1)
+    // The first page takes the lock with a factory that never ends, then closes: the second runs its own.
+    const [first, second] = pages as [(typeof pages)[number], (typeof pages)[number]]
+    void first.evaluate(() => (window as unknown as Win).cache.getOrSet({ key: 'stuck', factory: () => new Promise(() => {}) })).catch(() => undefined)
+    await first.waitForFunction(() => navigator.locks.query().then((s) => (s.held ?? []).length > 0))
+    const waiting = second.evaluate(() => (window as unknown as Win).cache.getOrSet({ key: 'stuck', factory: async () => 'from the second page' }))
+    await second.waitForTimeout(100)
+    await first.close()
+    expect(await waiting).toBe('from the second page')
+    expect(errors).toEqual([])
+    await Promise.all(pages.slice(1).map((p) => p.close()))
   })
 })

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { indexedDbDriver } from '../src/browser/index.js'
 import { ErrorCodes, RustoCache, RustoCacheError } from '../src/index.js'
 import { l2DriverSuite } from '../src/test-suite/index.js'
+import { LockRegistry } from './helpers/fake-locks.js'
 
 // The IndexedDB L2 (rustocache/browser) on fake-indexeddb, an implementation of the IndexedDB spec for Node; the
 // acceptance in a real browser is test/browser.test.ts (pages of one origin sharing it, a reload keeping it).
@@ -27,9 +28,10 @@ function rawPut(name: string, prefix: string, key: string, row: object): Promise
 let databases = 0
 const fresh = () => `test-${++databases}`
 
+const conformanceLocks = new LockRegistry()
 l2DriverSuite({
   name: 'indexedDbDriver',
-  driver: () => indexedDbDriver({ name: 'conformance' }),
+  driver: () => indexedDbDriver({ name: 'conformance', locks: conformanceLocks.tab() as unknown as LockManager }),
   writeRaw: (prefix, key, text) => rawPut('conformance', prefix, key, { p: text, until: Infinity }),
   describe,
   it,
@@ -142,5 +144,45 @@ describe('indexedDbDriver', () => {
     expect(await driver.prune()).toBe(1)
     expect(await driver.prune()).toBe(0)
     await driver.disconnect()
+  })
+
+  it('runs a cold key\'s factory in one tab of three with lock.distributed (Web Locks), the others read its value', async () => {
+    const name = fresh()
+    const registry = new LockRegistry()
+    let runs = 0
+    const tabs = [0, 1, 2].map(() =>
+      cache({ ttl: '1h', lock: { distributed: true }, l2: indexedDbDriver({ name, locks: registry.tab() as unknown as LockManager }) }),
+    )
+    const values = await Promise.all(
+      tabs.map((c) =>
+        c.getOrSet({
+          key: 'report',
+          factory: async () => {
+            runs++
+            await new Promise((r) => setTimeout(r, 100))
+            return 'made once'
+          },
+        }),
+      ),
+    )
+    expect(values).toEqual(['made once', 'made once', 'made once'])
+    expect(runs).toBe(1)
+  })
+
+  it('lets another tab run the factory when the tab holding the lock closes mid-factory', async () => {
+    const name = fresh()
+    const registry = new LockRegistry()
+    const first = registry.tab()
+    const owner = cache({ ttl: '1h', lock: { distributed: true }, l2: indexedDbDriver({ name, locks: first as unknown as LockManager }) })
+    const other = cache({ ttl: '1h', lock: { distributed: true }, timeout: 0, l2: indexedDbDriver({ name, locks: registry.tab() as unknown as LockManager }) })
+    let started!: () => void
+    const running = new Promise<void>((r) => (started = r))
+    // The owner's factory never finishes: its tab closes.
+    void owner.getOrSet({ key: 'k', factory: () => (started(), new Promise<string>(() => {})) }).catch(() => undefined)
+    await running
+    const waiting = other.getOrSet({ key: 'k', factory: async () => 'from the second tab' })
+    await new Promise((r) => setTimeout(r, 60))
+    first.close()
+    expect(await waiting).toBe('from the second tab')
   })
 })

@@ -28,6 +28,12 @@ export interface IndexedDbDriverOptions {
   blockedTimeout?: Duration
   /** The IndexedDB factory: `globalThis.indexedDB` by default; null for none (to try the fallback). */
   indexedDB?: IDBFactory | null
+  /**
+   * The Web Locks API behind `lock: { distributed: true }`: one tab runs a cold key's factory, the others wait
+   * for its value in IndexedDB, and a tab closed mid-factory lets the lock go. `navigator.locks` by default;
+   * null for none (the cache then locks within the tab only).
+   */
+  locks?: LockManager | null
 }
 
 const VERSION = 1
@@ -65,6 +71,69 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
 /** Names of DOMExceptions that the same command will meet again (a full quota, a value it cannot hold). */
 const PERMANENT = new Set(['QuotaExceededError', 'DataError', 'DataCloneError', 'ConstraintError'])
 
+/**
+ * L2Driver.locks over the Web Locks API. A lock is held while a callback's promise is pending, so acquiring one
+ * keeps that promise until release (by the owner's token) or until ttlMs, as a Redis lock's expiry; the browser
+ * lets it go when the tab that holds it closes.
+ */
+class WebLocks {
+  private readonly owned = new Map<string, { token: string; release: () => void; gone: Promise<unknown> }>()
+
+  constructor(
+    private readonly manager: LockManager,
+    private readonly scope: string,
+  ) {}
+
+  private name(key: string): string {
+    return `${this.scope}:${key}`
+  }
+
+  acquire(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const name = this.name(key)
+    return new Promise<boolean>((resolve, reject) => {
+      let markGone: () => void = () => undefined
+      // Settles once the lock manager has let the lock go.
+      const freed = new Promise<void>((r) => (markGone = r))
+      const request = this.manager.request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(false)
+        return new Promise<void>((free) => {
+          const timer = setTimeout(release, ttlMs)
+          function release() {
+            clearTimeout(timer)
+            free()
+          }
+          this.owned.set(name, { token, release, gone: freed })
+          resolve(true)
+        })
+      })
+      request.then(
+        () => {
+          if (this.owned.get(name)?.token === token) this.owned.delete(name)
+          markGone()
+        },
+        (error: unknown) => {
+          markGone()
+          reject(error)
+        },
+      )
+    })
+  }
+
+  /** Lets the lock go if `token` owns it, once the lock manager has freed it. */
+  async release(key: string, token: string): Promise<void> {
+    const held = this.owned.get(this.name(key))
+    if (held?.token !== token) return
+    held.release()
+    await held.gone.catch(() => undefined)
+  }
+
+  async held(key: string): Promise<boolean> {
+    const name = this.name(key)
+    const state = await this.manager.query()
+    return (state.held ?? []).some((lock) => lock.name === name)
+  }
+}
+
 export class IndexedDbDriver implements L2Driver {
   readonly lateWrites = 'refused' as const
   readonly target: string
@@ -73,6 +142,7 @@ export class IndexedDbDriver implements L2Driver {
   private readonly pruneTimer: ReturnType<typeof setInterval> | undefined
   private readonly recovered: Array<() => void> = []
   private failed = false
+  readonly locks: WebLocks | undefined
 
   constructor(
     private readonly factory: IDBFactory | undefined,
@@ -83,8 +153,10 @@ export class IndexedDbDriver implements L2Driver {
     private readonly logger: Logger,
     private readonly blockedMs: number,
     pruneMs: number,
+    lockManager: LockManager | undefined,
   ) {
     this.target = `IndexedDB database "${name}"`
+    this.locks = lockManager ? new WebLocks(lockManager, `rustocache:${name}:${ns}`) : undefined
     if (pruneMs < Infinity) {
       this.pruneTimer = setInterval(() => {
         this.prune().catch((error: unknown) => this.logger.debug({ err: error, tier: 'l2' }, 'pruning IndexedDB failed (reads skip expired entries)'))
@@ -363,9 +435,10 @@ export function indexedDbDriver(options: IndexedDbDriverOptions = {}): L2DriverF
   const pruneMs = options.pruneInterval === null ? Infinity : toMs(options.pruneInterval ?? '1m', 'pruneInterval')
   const blockedMs = toMs(options.blockedTimeout ?? '5s', 'blockedTimeout')
   const factory = options.indexedDB === null ? undefined : (options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB)
+  const locks = options.locks === null ? undefined : (options.locks ?? (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks)
   return {
     kind: 'indexeddb',
     create: ({ prefix, logger, rejected }) =>
-      new IndexedDbDriver(factory, name, prefix, options.serializer ?? jsonSerializer, rejected, logger, blockedMs, pruneMs),
+      new IndexedDbDriver(factory, name, prefix, options.serializer ?? jsonSerializer, rejected, logger, blockedMs, pruneMs, locks),
   }
 }
