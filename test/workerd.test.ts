@@ -28,14 +28,14 @@ export default {
   },
 }`
 
-async function runInWorkerd(entry: 'edge.js' | 'index.js'): Promise<unknown> {
+async function runInWorkerd(entry: 'edge.js' | 'index.js', worker = WORKER, paths: string[] = ['/']): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'rustocache-workerd-'))
   copyFileSync(resolve('dist', entry), join(dir, 'entry.js'))
   copyFileSync(resolve('dist/rustocache.wasm'), join(dir, 'rustocache.wasm'))
   // The chunks an ESM entry imports (code the entries share), each a module of the worker.
   const chunks = readdirSync('dist').filter((f) => f.startsWith('chunk-') && f.endsWith('.js'))
   for (const chunk of chunks) copyFileSync(resolve('dist', chunk), join(dir, chunk))
-  writeFileSync(join(dir, 'worker.js'), WORKER)
+  writeFileSync(join(dir, 'worker.js'), worker)
   const port = await freePort()
   writeFileSync(
     join(dir, 'config.capnp'),
@@ -61,14 +61,42 @@ ${chunks.map((c) => `    (name = "${c}", esModule = embed "${c}"),\n`).join('')}
   const until = Date.now() + 20_000
   for (;;) {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/`)
-      return await response.json()
+      const answers: unknown[] = []
+      for (const path of paths) answers.push(await (await fetch(`http://127.0.0.1:${port}${path}`)).json())
+      return paths.length === 1 ? answers[0] : answers
     } catch (error) {
       if (Date.now() > until || child.exitCode !== null) throw new Error(`workerd did not answer:\n${log}`, { cause: error })
       await new Promise((r) => setTimeout(r, 100))
     }
   }
 }
+
+// A cache at module scope lives across requests; each request hands its background work to ctx.waitUntil.
+const REFRESH_WORKER = `import { RustoCache } from './entry.js'
+const cache = new RustoCache({ ttl: 50, grace: '1h' })
+let version = 0
+export default {
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname
+    if (path === '/seed') {
+      await cache.set({ key: 'k', value: 'v0' })
+      await new Promise((r) => setTimeout(r, 80))
+      return Response.json({ seeded: true })
+    }
+    // A later request: the refresh behind the last answer has had time to finish, if it was let to.
+    if (path === '/later') await new Promise((r) => setTimeout(r, 100))
+    // Stale now: answered at once with what L1 holds, refreshed behind the answer.
+    const value = await cache.getOrSet({
+      key: 'k',
+      waitUntil: new URL(request.url).searchParams.has('plain') ? undefined : ctx.waitUntil.bind(ctx),
+      factory: async () => {
+        await new Promise((r) => setTimeout(r, 30))
+        return 'v' + ++version
+      },
+    })
+    return Response.json({ value })
+  },
+}`
 
 describe('workerd (edge runtime)', () => {
   it('runs the WASM core through the workerd entry, which imports the .wasm file as a module', async () => {
@@ -77,5 +105,13 @@ describe('workerd (edge runtime)', () => {
 
   it('falls back to the TypeScript core with the default entry, whose inline bytes workerd will not compile', async () => {
     expect(await runInWorkerd('index.js')).toMatchObject({ core: 'js', value: { hello: 'edge' }, lru: ['c', 'b'] })
+  })
+
+  it('hands a refresh behind a stale answer to ctx.waitUntil, so the next request sees it', async () => {
+    // The cache is made in the module's global scope, where workerd refuses random values: its core is made by
+    // the first request. The first read answers stale (v0) and refreshes; a later one answers v1.
+    expect(await runInWorkerd('edge.js', REFRESH_WORKER, ['/seed', '/read', '/later'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v1' }])
+    // Without waitUntil, workerd cancels the refresh once the response is sent: the next request gets v0 again.
+    expect(await runInWorkerd('edge.js', REFRESH_WORKER, ['/seed', '/read?plain', '/later?plain'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v0' }])
   })
 })

@@ -1,6 +1,7 @@
 import { background } from '../background.js'
 import { FactoryError, FactoryHardTimeoutError, FactorySoftTimeoutError, InvalidOptionError, keyText, LockTimeoutError, RustoCacheError, shown } from '../errors.js'
 import type { OperationContext } from '../observe.js'
+import type { Logger } from '../logger.js'
 import { toMs } from '../ttl.js'
 import type { Ticket } from './flights.js'
 import { isFresh, type Entry, type WriteOptions } from './l1.js'
@@ -231,8 +232,13 @@ async function runFactory<T>(call: Miss<T>, turn: Turn, candidate: Fallback): Pr
   const stale = candidate.entry
   const run: Run = { background: stale !== undefined && o.timeout === 0 }
   const result = produce({ rooms, scope, turn, userKey: options.key, factory: options.factory, o, tags: call.tags, stale, run })
-  if (run.background) return serveStale(rooms, scope, options.key, candidate, trace)
+  if (run.background) {
+    handOff(o, result, scope.logger)
+    return serveStale(rooms, scope, options.key, candidate, trace)
+  }
   const outcome = await race(result, stale ? o.timeout : Infinity, o.hardTimeout, run)
+  // Answered before the factory run ended: it runs on, and the platform is asked to wait for it.
+  if (outcome === SOFT || outcome === HARD) handOff(o, result, scope.logger)
   if (outcome === SOFT) {
     rooms.recorder.count('softTimeouts')
     const err = new FactorySoftTimeoutError(rooms.showKey(options.key), o.timeout)
@@ -306,8 +312,22 @@ function refreshEarly<T>(call: Call<T>, entry: Entry, now: number): void {
     return
   }
   const job: Job<T> = { rooms, scope, turn: new Turn(rooms, key), userKey: options.key, factory: options.factory, o, tags, stale: entry, run: { background: true } }
-  background(produce(job), scope.logger, 'early refresh')
+  const refresh = produce(job)
+  background(refresh, scope.logger, 'early refresh')
+  handOff(o, refresh, scope.logger)
 }
+
+/** Gives a run the call answered before to the platform's waitUntil (o.waitUntil), which must not see it fail. */
+function handOff(o: ResolvedOptions, work: Promise<unknown>, logger: Logger): void {
+  if (!o.waitUntil) return
+  try {
+    o.waitUntil(work.then(noop, noop))
+  } catch (error) {
+    logger.error({ err: error }, 'waitUntil threw')
+  }
+}
+
+function noop(): void {}
 
 /** A factory run: what it makes, for which turn, and what it may fall back on. */
 interface Job<T> {

@@ -1,4 +1,5 @@
 import { createCore } from '../core/create-core.js'
+import { SeedUnavailable } from '../core/hash.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
 import { InvalidOptionError, keyText, shown, UncloneableValueError, UndefinedValueError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -63,7 +64,9 @@ function newEntry(value: unknown, options: WriteOptions, stamp: number, at: numb
  * made here too. In L2-only mode (`l1: false`) entries are judged as usual but never kept.
  */
 export class L1 {
-  private readonly core: Core<Entry>
+  /** The core, made at construction, or at first use where the hash key cannot be drawn yet (see core). */
+  private made: Core<Entry> | undefined
+  private readonly makeCore: () => Core<Entry>
   /** False in L2-only mode: nothing is kept between calls. */
   readonly keeps: boolean
   private readonly cloneValues: boolean
@@ -95,16 +98,36 @@ export class L1 {
     this.cloneValues = settings.clone
     this.sizeOf = settings.sizeOf
     this.maxEntrySize = settings.maxEntrySize
-    this.core = createCore<Entry>({
-      kind: settings.core,
-      maxItems: settings.maxItems,
-      maxBytes: settings.maxBytes,
-      policy: settings.policy,
-      onEvict: (_key, _entry, reason) => {
-        // A candidate W-TinyLFU turned away left L1 to make room, as an evicted entry does.
-        if (reason !== 'expire') recorder.count('evictions')
-      },
-    })
+    this.makeCore = () =>
+      createCore<Entry>({
+        kind: settings.core,
+        maxItems: settings.maxItems,
+        maxBytes: settings.maxBytes,
+        policy: settings.policy,
+        onEvict: (_key, _entry, reason) => {
+          // A candidate W-TinyLFU turned away left L1 to make room, as an evicted entry does.
+          if (reason !== 'expire') recorder.count('evictions')
+        },
+      })
+    try {
+      this.made = this.build()
+    } catch (error) {
+      if (!(error instanceof SeedUnavailable)) throw error
+    }
+  }
+
+  private build(): Core<Entry> {
+    const core = this.makeCore()
+    this.recorder.setCore(this.keeps ? core.kind : 'none')
+    return core
+  }
+
+  /**
+   * Workers refuse random values in a module's global scope, where a cache shared by every request is made:
+   * there the core is made by the first call, inside a request, once the hash key can be drawn.
+   */
+  private get core(): Core<Entry> {
+    return (this.made ??= this.build())
   }
 
   get kind(): Core<Entry>['kind'] | 'none' {

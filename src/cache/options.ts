@@ -58,6 +58,14 @@ export interface EntryOptions {
    */
   onFactoryError?: (error: FactoryError) => void
   /**
+   * Where a call hands the work it leaves running (a refresh behind a stale answer, an early refresh, a factory
+   * past its soft or hard timeout, with its writes to L1 and L2), so that a serverless platform keeps the
+   * request alive until it is done: `ctx.waitUntil.bind(ctx)` in Cloudflare Workers, `waitUntil` from
+   * `@vercel/functions`. Set it per call (the request's context) or on the cache (a platform-wide one).
+   * @default undefined (the work runs on; nothing waits for it)
+   */
+  waitUntil?: (promise: Promise<unknown>) => void
+  /**
    * Stampede protection across instances (needs an L2 with locks, such as Redis): the first instance to miss
    * takes a lock for `ttl`; the others wait for its value in L2 instead of running their own factory, and take
    * over if the lock expires because its owner died.
@@ -80,6 +88,7 @@ export interface ResolvedOptions {
   lockTimeout: number
   earlyExpiration: number
   onFactoryError: ((error: FactoryError) => void) | undefined
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined
 }
 
 export interface L1Options {
@@ -185,6 +194,7 @@ export const DEFAULTS: ResolvedOptions = {
   lockTimeout: Infinity,
   earlyExpiration: 0,
   onFactoryError: undefined,
+  waitUntil: undefined,
 }
 
 export function fraction(value: unknown): number {
@@ -236,7 +246,8 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
     given.lockTimeout === undefined &&
     given.earlyExpiration === undefined &&
     given.lock === undefined &&
-    given.onFactoryError === undefined
+    given.onFactoryError === undefined &&
+    given.waitUntil === undefined
   ) {
     return base
   }
@@ -257,6 +268,10 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
   if (given.onFactoryError !== undefined) {
     if (typeof given.onFactoryError !== 'function') throw new InvalidOptionError('onFactoryError must be a function')
     out.onFactoryError = given.onFactoryError
+  }
+  if (given.waitUntil !== undefined) {
+    if (typeof given.waitUntil !== 'function') throw new InvalidOptionError(`waitUntil must be a function, got ${shown(given.waitUntil)}`)
+    out.waitUntil = given.waitUntil
   }
   return out
 }

@@ -44,7 +44,6 @@ export function buildRooms(settings: CacheSettings): Rooms {
   const flights = new Flights(tags)
   const common: Common = { logger, showKey, recorder, tags, flights }
   const l1 = new L1(settings.l1, common, hasL2)
-  recorder.setCore(l1.kind)
   const l2 = new L2(settings.l2, prefix, common, l1, settings.loud)
   let bus: Coherence
   try {

@@ -1,4 +1,5 @@
 import { InvalidOptionError, shown } from '../errors.js'
+import { SeedUnavailable } from './hash.js'
 import { JsCore } from './js-core.js'
 import type { Core, CoreKind } from './types.js'
 import { checkSimdOption, checkStringsOption, WasmCore, type WasmCoreOptions } from './wasm-core.js'
@@ -27,8 +28,9 @@ export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Cor
   try {
     return new WasmCore<V>(options)
   } catch (error) {
-    // Option errors are the caller's; anything else means this runtime cannot run the module.
-    if (error instanceof InvalidOptionError) throw error
+    // Option errors are the caller's, and no hash key yet is for later (see SeedUnavailable); anything else
+    // means this runtime cannot run the module.
+    if (error instanceof InvalidOptionError || error instanceof SeedUnavailable) throw error
     return new JsCore<V>(options)
   }
 }

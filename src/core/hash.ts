@@ -10,11 +10,19 @@
 /** A 64-bit hash key as two 32-bit halves. */
 export type HashSeed = readonly [number, number]
 
+/** The runtime refused to give random values now (workerd, in a module's global scope); later it will. */
+export class SeedUnavailable extends Error {}
+
 function randomSeed(): HashSeed {
   const words = new Uint32Array(2)
   const crypto = (globalThis as { crypto?: { getRandomValues?(a: Uint32Array): Uint32Array } }).crypto
-  if (crypto?.getRandomValues) crypto.getRandomValues(words)
-  else for (let i = 0; i < 2; i++) words[i] = (Math.random() * 0x100000000) >>> 0
+  if (crypto?.getRandomValues) {
+    try {
+      crypto.getRandomValues(words)
+    } catch (error) {
+      throw new SeedUnavailable(`no random values here yet: ${String(error)}`, { cause: error })
+    }
+  } else for (let i = 0; i < 2; i++) words[i] = (Math.random() * 0x100000000) >>> 0
   return [words[0]! | 0, words[1]! | 0]
 }
 
