@@ -60,6 +60,20 @@ export function keyText(key: string | undefined): string {
 }
 
 /** The root of every error RustoCache raises; `code` says which, `cause` keeps the underlying error. */
+/** Marks this package's errors and caches in every copy of it (ESM and CJS, an edge bundle's chunks). */
+const ERROR_BRAND = Symbol.for('rustocache.error')
+
+/**
+ * `instanceof` asks the brand, not the prototype chain, so an error from another copy of the package (the CJS
+ * build beside the ESM one, another bundle's chunk) is still a RustoCacheError, and an InvalidKeyError one of
+ * the same name.
+ */
+function brandedInstance(ctor: abstract new (...args: never[]) => unknown, brand: symbol, root: unknown, x: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(ctor, x)) return true
+  if (typeof x !== 'object' || x === null || (x as Record<symbol, unknown>)[brand] !== true) return false
+  return ctor === root || (x as { name?: unknown }).name === ctor.name
+}
+
 export class RustoCacheError extends Error {
   readonly code: ErrorCode
 
@@ -68,7 +82,16 @@ export class RustoCacheError extends Error {
     this.name = new.target.name
     this.code = code
   }
+
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return brandedInstance(this, ERROR_BRAND, RustoCacheError, x)
+  }
 }
+Object.defineProperty(RustoCacheError.prototype, ERROR_BRAND, { value: true })
+
+/** The cache's brand and its instanceof (see RustoCacheError): rusto-cache.ts uses them. */
+export const CACHE_BRAND = Symbol.for('rustocache.cache')
+export { brandedInstance }
 
 export class InvalidKeyError extends RustoCacheError {
   constructor(message: string) {

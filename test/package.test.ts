@@ -30,6 +30,18 @@ describe('the published package', () => {
     expect(run(['--input-type=module', '-e', `import { RustoCacheError } from 'rustocache'; import { redisDriver } from 'rustocache/redis'; ${check}`])).toBe('true E_INVALID_TTL')
   })
 
+  it('takes a cache and its errors from the other format: instanceof asks a brand, so two copies agree', () => {
+    const script = `const cjs = require('rustocache')
+      import('rustocache').then((esm) => {
+        const cache = new cjs.RustoCache()
+        esm.observe(cache, {})()
+        let e
+        try { new cjs.RustoCache({ ttl: -1 }) } catch (x) { e = x }
+        console.log([cache instanceof esm.RustoCache, e instanceof esm.RustoCacheError, e instanceof esm.InvalidTtlError, e instanceof esm.InvalidKeyError, {} instanceof esm.RustoCache].join(' '))
+      })`
+    expect(run(['-e', script])).toBe('true true true false false')
+  })
+
   it('instruments a cache from the core entry with rustocache/otel and rustocache/prometheus, in CJS and ESM', () => {
     const body = `const cache = new RustoCache(); const stop = instrument(cache); collect(cache, { registry: new Registry() }); stop(); console.log('ok')`
     expect(run(['-e', `const { RustoCache } = require('rustocache'); const { instrument } = require('rustocache/otel'); const { collect } = require('rustocache/prometheus'); const { Registry } = require('prom-client'); ${body}`])).toBe('ok')

@@ -1,4 +1,4 @@
-import { InvalidKeyError, InvalidOptionError, shown } from '../errors.js'
+import { brandedInstance, CACHE_BRAND, InvalidKeyError, InvalidOptionError, shown } from '../errors.js'
 import type { CacheEventName, CacheEvents } from '../events.js'
 import type { CacheObserver, CacheOperation, OperationContext } from '../observe.js'
 import type { CacheStats } from '../stats.js'
@@ -54,6 +54,14 @@ function keyList(given: { keys: unknown } | undefined, call: string): unknown[] 
 export class RustoCache {
   private readonly rooms: Rooms
   private readonly scope: Scope
+
+  /**
+   * A cache made by another copy of the package (the CJS build beside the ESM one, an edge bundle's other
+   * chunk) is a RustoCache too: observe, instrument and collect take it.
+   */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    return brandedInstance(this, CACHE_BRAND, RustoCache, x)
+  }
 
   constructor(config: RustoCacheOptions = {}) {
     // Every option is checked before the first connection is made (the L2 driver's, in buildRooms).
@@ -213,6 +221,8 @@ export class RustoCache {
     return this.rooms.recorder.stats()
   }
 }
+
+Object.defineProperty(RustoCache.prototype, CACHE_BRAND, { value: true })
 
 const HOOKS = ['operation', 'l2', 'factory', 'request', 'bus'] as const
 
