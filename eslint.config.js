@@ -35,6 +35,11 @@ export default tseslint.config(
     },
   },
   {
+    // A Worker module: the fetch API's globals.
+    files: ['examples/worker.mjs'],
+    languageOptions: { globals: { Request: 'readonly', Response: 'readonly' } },
+  },
+  {
     files: ['test/**', 'bench/**', 'scripts/**', 'examples/**', '*.config.*', 'src/redis/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -55,6 +55,8 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)
+    } else if (req.url === '/example') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(readFileSync('examples/browser/index.html'))
     } else if (req.url === '/locks') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(LOCKS_PAGE)
     } else if (req.url === '/tiers') {
@@ -190,5 +192,27 @@ describe('Chromium', () => {
     expect(await waiting).toBe('from the second page')
     expect(errors).toEqual([])
     await Promise.all(pages.slice(1).map((p) => p.close()))
+  })
+
+  it('runs examples/browser: two tabs show one report, computed once, and a change in one shows in the other', async () => {
+    type Win = { factoryRuns: number; cache: { get(o: object): Promise<unknown> } }
+    const errors: string[] = []
+    const open = async () => {
+      const page = await context.newPage()
+      page.on('pageerror', (e) => errors.push(e.message))
+      await page.goto(`${base}/example`)
+      return page
+    }
+    const [a, b] = await Promise.all([open(), open()])
+    for (const page of [a!, b!]) await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready, undefined, { timeout: 20_000 })
+    const shown = (page: NonNullable<typeof a>) => page.evaluate(() => document.querySelector('#report')!.textContent)
+    expect(await shown(a!)).toBe(await shown(b!))
+    const runs = await Promise.all([a!, b!].map((p) => p.evaluate(() => (window as unknown as Win).factoryRuns)))
+    expect(runs[0]! + runs[1]!).toBe(1)
+    await a!.click('#change')
+    await b!.waitForFunction(() => document.querySelector('#report')!.textContent!.startsWith('changed at'), undefined, { timeout: 5_000 })
+    expect(errors).toEqual([])
+    await a!.close()
+    await b!.close()
   })
 })

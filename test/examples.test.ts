@@ -14,6 +14,7 @@ const expected: Record<string, RegExp> = {
   'tags.mjs': /still served within grace: \{ name: 'Linus' \}[\s\S]*deleted: \[ undefined, undefined \]/,
   'namespaces.mjs': /after users.clear\(\): undefined undefined global/,
   'worker-threads.mjs': /worker cached: 10\nworker reads after main wrote: gone/,
+  'worker.mjs': /first request: 10\nstale, answered at once: 10 \| handed to waitUntil: 1\nnext request: 11/,
   'events-stats-logging.mjs': /hit a \(graced\)/,
   'batch.mjs': /\[ 9, undefined, 64 \]/,
   'byte-limits.mjs': /a: 400, b: undefined, c: 400, huge: undefined/,
