@@ -9,6 +9,19 @@
 // Keyed at random per process (JS passes the key in: setHashSeed), so that keys chosen to share a hash or a
 // home bucket cannot be made without knowing it; MurmurHash3, used before, has multicollisions for every seed.
 
+/**
+ * A 32-bit finalizer of MurmurHash3's shape, with its constants as arguments: the sketch (policy.ts mixed) and
+ * the minis' sample (minis.ts) take the key hash through different ones, so their bits are independent.
+ */
+@inline export function mix32(h: u32, salt: u32, m1: u32, shift: u32, m2: u32): u32 {
+  let x = h ^ salt;
+  x ^= x >> 16;
+  x *= m1;
+  x ^= x >> shift;
+  x *= m2;
+  return x ^ (x >> 16);
+}
+
 export let K0: u32 = 0;
 export let K1: u32 = 0;
 

@@ -20,6 +20,7 @@
 // `buckets` i32 (slot + 1, 0 empty; linear probing, backward-shift deletion). 120-180 KB for any cache of
 // 1,024 entries or more, a share of an entry's bytes that falls as the cache grows.
 import { estimate } from "./policy";
+import { mix32 } from "./hash";
 
 const M: u32 = 7;
 const SHARES = memory.data<f64>([0.01, 0.03, 0.1, 0.25, 0.5, 0.8, 1]);
@@ -116,12 +117,7 @@ export function configure(at: usize, capacity: u32): void {
 }
 
 @inline function sampleMix(h: u32): u32 {
-  let x = h ^ 0x5f3759df;
-  x ^= x >> 16;
-  x *= 0x85ebca6b;
-  x ^= x >> 13;
-  x *= 0xc2b2ae35;
-  return x ^ (x >> 16);
+  return mix32(h, 0x5f3759df, 0x85ebca6b, 13, 0xc2b2ae35);
 }
 
 /** Queues one request for key hash `h` if its key is in the sample; true if it did (see unrecord). */

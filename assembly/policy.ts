@@ -18,7 +18,7 @@
 // frequencies longer without losing the frequency-heavy ones).
 // Aging runs only at writes, so a lookup's increment can be undone exactly (see undo).
 import * as L from "./layout";
-import { K0, K1 } from "./hash";
+import { K0, K1, mix32 } from "./hash";
 import * as M from "./minis";
 
 export const WINDOW: u32 = 0;
@@ -190,12 +190,7 @@ const ROW2: u32 = 0xc2b2ae3d;
 const ROW3: u32 = 0x27d4eb2f;
 
 @inline function mixed(h: u32): u32 {
-  let x = h ^ 0x5bd1e995;
-  x ^= x >> 16;
-  x *= 0x7feb352d;
-  x ^= x >> 15;
-  x *= 0x846ca68b;
-  return x ^ (x >> 16);
+  return mix32(h, 0x5bd1e995, 0x7feb352d, 15, 0x846ca68b);
 }
 
 @inline function blockOf(x: u32): usize {
