@@ -1,4 +1,5 @@
 import { copyFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { defineConfig } from 'tsup'
 
 // One line per public entry; each gets ESM, CJS and types.
@@ -25,6 +26,15 @@ export default defineConfig([
     entry: { edge: 'src/edge.ts' },
     format: ['esm'],
     external: ['./rustocache.wasm'],
+    // It takes the .wasm file, so the inline base64 builds are left out (src/core/wasm-bytes.none.ts).
+    esbuildPlugins: [
+      {
+        name: 'no-inline-wasm',
+        setup(build) {
+          build.onResolve({ filter: /wasm-bytes\.generated\.js$/ }, () => ({ path: resolve('src/core/wasm-bytes.none.ts') }))
+        },
+      },
+    ],
     onSuccess: async () => {
       copyFileSync('build/rustocache.wasm', 'dist/rustocache.wasm')
       copyFileSync('build/rustocache-scalar.wasm', 'dist/rustocache-scalar.wasm')
