@@ -57,7 +57,7 @@ export async function scenarios(url) {
   const { hostname, port } = new URL(url)
   const connection = { host: hostname, port: Number(port || 6379) }
 
-  const rusto = new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16 }, l2: redisDriver({ connection: url }) })
+  const rusto = new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16, policy: 'lru' }, l2: redisDriver({ connection: url }) })
   const bento = new BentoCache({
     default: 'c',
     ttl: '1h',
@@ -69,7 +69,7 @@ export async function scenarios(url) {
   closers.push(() => rusto.disconnect(), () => bento.disconnect(), () => raw.quit())
   const databaseUrl = await reachablePostgres()
   const onPostgres = databaseUrl
-    ? new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16 }, l2: postgresDriver({ connection: databaseUrl, table: 'rustocache_bench', pruneInterval: null }) })
+    ? new RustoCache({ prefix: `${run}:rusto`, ttl: '1h', l1: { maxItems: 16, policy: 'lru' }, l2: postgresDriver({ connection: databaseUrl, table: 'rustocache_bench', pruneInterval: null }) })
     : undefined
   if (onPostgres) closers.push(async () => {
     await onPostgres.clear()
