@@ -9,7 +9,7 @@
 //   tags     key [prefix, tag]  { deleted, expired }: the last invalidation stamps of each tag
 import { REMOTE_TIE_MS } from '../cache/tags.js'
 import { InvalidOptionError, shown } from '../errors.js'
-import { decodeEntry, encodeEntry } from '../l2/envelope.js'
+import { createdAtOf, encodeEntry, readStored } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
@@ -47,18 +47,10 @@ interface Row {
   s?: number
 }
 
-/** createdAt of an encoded entry (r1|<expiresAt>|<createdAt>|...), NaN when it is not one. */
-function createdOf(payload: string): number {
-  const b1 = payload.indexOf('|')
-  const b2 = payload.indexOf('|', b1 + 1)
-  const b3 = payload.indexOf('|', b2 + 1)
-  return b1 === 2 && b3 > b2 + 1 ? Number(payload.slice(b2 + 1, b3)) : Number.NaN
-}
-
 /** When the row was made: its entry's createdAt or its tombstone's stamp. */
 function madeAt(row: Row | undefined): number {
   if (!row) return Number.NaN
-  return row.p !== undefined ? createdOf(row.p) : (row.d ?? Number.NaN)
+  return row.p !== undefined ? createdAtOf(row.p) : (row.d ?? Number.NaN)
 }
 
 function done<T>(request: IDBRequest<T>): Promise<T> {
@@ -253,13 +245,7 @@ export class IndexedDbDriver implements L2Driver {
 
   private decode(key: string, row: Row | undefined, now: number): L2Entry | undefined {
     if (!row || row.p === undefined || row.until <= now) return undefined
-    const entry = decodeEntry(row.p, this.serializer)
-    if (typeof entry === 'string') {
-      this.rejected(key, entry)
-      return undefined
-    }
-    if (row.s !== undefined && row.s < entry.expiresAt) entry.expiresAt = row.s
-    return entry
+    return readStored(key, row.p, row.s, this.serializer, this.rejected)
   }
 
   encode(entry: L2Entry): string {
@@ -307,7 +293,7 @@ export class IndexedDbDriver implements L2Driver {
       for (const item of items) {
         const current = await done(store.get(this.id(item.key)) as IDBRequest<Row | undefined>)
         const live = current !== undefined && current.until > now
-        const made = createdOf(item.payload)
+        const made = createdAtOf(item.payload)
         if (live && madeAt(current) >= made + REMOTE_TIE_MS) {
           out.push(false)
           continue
@@ -334,7 +320,7 @@ export class IndexedDbDriver implements L2Driver {
       for (const key of new Set(keys)) {
         const current = await done(store.get(this.id(key)) as IDBRequest<Row | undefined>)
         const alive = current !== undefined && current.until > now
-        if (alive && current.p !== undefined && createdOf(current.p) >= stamp + REMOTE_TIE_MS) continue
+        if (alive && current.p !== undefined && createdAtOf(current.p) >= stamp + REMOTE_TIE_MS) continue
         if (alive && current.p !== undefined) live++
         await done(store.put({ d: stamp, until: now + TOMBSTONE_MS } satisfies Row, this.id(key)))
       }

@@ -67,3 +67,31 @@ export function decodeEntry(text: string, serializer: Serializer): L2Entry | str
     return `the serializer cannot read the value: ${shown(error)}`
   }
 }
+
+/**
+ * A stored entry as a driver answers it: decoded, or undefined after telling `rejected` why it cannot be (the
+ * read is a miss); `staleAt`, where the driver keeps expire()'s time beside the text, caps expiresAt.
+ */
+export function readStored(
+  key: string,
+  text: string,
+  staleAt: number | null | undefined,
+  serializer: Serializer,
+  rejected: (key: string, reason: string) => void,
+): L2Entry | undefined {
+  const entry = decodeEntry(text, serializer)
+  if (typeof entry === 'string') {
+    rejected(key, entry)
+    return undefined
+  }
+  if (staleAt != null && staleAt < entry.expiresAt) entry.expiresAt = staleAt
+  return entry
+}
+
+/** createdAt from an entry's header (what a conditional write compares), NaN when the text is not an entry. */
+export function createdAtOf(text: string): number {
+  const b1 = text.indexOf('|')
+  const b2 = text.indexOf('|', b1 + 1)
+  const b3 = text.indexOf('|', b2 + 1)
+  return b1 === VERSION.length && text.startsWith(VERSION) && b3 > b2 + 1 ? Number(text.slice(b2 + 1, b3)) : Number.NaN
+}

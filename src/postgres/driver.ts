@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { InvalidOptionError } from '../errors.js'
 import { CoalescedReads } from '../l2/coalesce.js'
-import { decodeEntry, encodeEntry } from '../l2/envelope.js'
+import { encodeEntry, readStored } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
@@ -191,15 +191,9 @@ export class PostgresDriver implements L2Driver {
     return this.watchdog.guard(this.pool.query<R>(text, values))
   }
 
+  /** expire() records when the entry went stale beside it (stale_at), rather than rewriting the payload. */
   private decode(key: string, stored: string, staleAt: number | null): L2Entry | undefined {
-    const entry = decodeEntry(readPayload(stored), this.serializer)
-    if (typeof entry === 'string') {
-      this.rejected(key, entry)
-      return undefined
-    }
-    // expire() records when the entry went stale beside it, rather than rewriting the payload.
-    if (staleAt !== null && staleAt < entry.expiresAt) entry.expiresAt = staleAt
-    return entry
+    return readStored(key, readPayload(stored), staleAt, this.serializer, this.rejected)
   }
 
   encode(entry: L2Entry): string {

@@ -3,7 +3,7 @@ import calculateSlot from 'cluster-key-slot'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { CoalescedReads } from '../l2/coalesce.js'
 import { REMOTE_TIE_MS } from '../cache/tags.js'
-import { decodeEntry, encodeEntry } from '../l2/envelope.js'
+import { encodeEntry, readStored } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { InvalidOptionError } from '../errors.js'
@@ -301,10 +301,7 @@ export class RedisDriver implements L2Driver {
   private decode(key: string, text: string | null): L2Entry | undefined {
     // A tombstone: the key was deleted (see DELETE_SCRIPT).
     if (text === null || text.startsWith('d1|')) return undefined
-    const entry = decodeEntry(text, this.serializer)
-    if (typeof entry !== 'string') return entry
-    this.rejected(key, entry)
-    return undefined
+    return readStored(key, text, undefined, this.serializer, this.rejected)
   }
 
   /** A Redis error reply refuses the command itself (wrong type, a script error), except the transient ones. */
