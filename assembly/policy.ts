@@ -402,32 +402,25 @@ function demoteProtected(): void {
 }
 
 /**
- * Runs at inserts: once a period of requests has passed, moves the window by the step and sets the next step
- * as Caffeine's hill climber does: the same direction while the hit rate does not fall, the other way when it
+ * Runs at inserts: once a period of requests has passed, sets the window to the best mini's share (minis.ts),
+ * or, under a byte limit, moves it by the step and sets the next step as Caffeine's hill climber does: the same direction while the hit rate does not fall, the other way when it
  * does; steps start at 6.25% of maxItems (first towards a smaller window), decay by 2% a period, and start again
  * when the rate moves by 5 points or more. The step is fractional; the window moves by its whole part.
  */
 export function climbIfDue(): void {
-  if (sims) {
-    if (<u64>requests < <u64>L.maxItems * SIM_PERIOD) return;
-    const most: f64 = capacity() > 1 ? capacity() - 1 : 1;
-    let w = Math.floor(capacity() * M.best() + 0.5);
-    if (w < 1) w = 1;
-    if (w > most) w = most;
-    if (w != windowMax) resizeWindow(w);
-    requests = 0;
-    hits = 0;
-    return;
+  // maxItems is at most MAX_ITEMS (2^24): the period fits in a u32.
+  if (requests < L.maxItems * (sims ? SIM_PERIOD : 10)) return;
+  let target: f64;
+  if (sims) target = Math.floor(capacity() * M.best() + 0.5);
+  else {
+    const rate = <f64>hits / <f64>requests;
+    const change = rate - previousRate;
+    const amount = change >= 0 ? step : -step;
+    step = Math.abs(change) >= 0.05 ? firstStep() * (amount >= 0 ? 1 : -1) : 0.98 * amount;
+    previousRate = rate;
+    target = windowMax + trunc(amount);
   }
-  const period: u32 = L.maxItems * 10;
-  if (requests < period) return;
-  const rate = <f64>hits / <f64>requests;
-  const change = rate - previousRate;
-  const amount = change >= 0 ? step : -step;
-  step = Math.abs(change) >= 0.05 ? firstStep() * (amount >= 0 ? 1 : -1) : 0.98 * amount;
-  previousRate = rate;
   const most: f64 = capacity() > 1 ? Math.floor(capacity()) - 1 : 1;
-  let target = windowMax + trunc(amount);
   if (target < 1) target = 1;
   if (target > most) target = most;
   if (target != windowMax) resizeWindow(target);

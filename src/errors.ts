@@ -59,7 +59,6 @@ export function keyText(key: string | undefined): string {
   return key === undefined ? 'a key (not shown: see traceKeys)' : `key "${key}"`
 }
 
-/** The root of every error RustoCache raises; `code` says which, `cause` keeps the underlying error. */
 /** Marks this package's errors and caches in every copy of it (ESM and CJS, an edge bundle's chunks). */
 const ERROR_BRAND = Symbol.for('rustocache.error')
 
@@ -74,6 +73,7 @@ function brandedInstance(ctor: abstract new (...args: never[]) => unknown, brand
   return ctor === root || (x as { name?: unknown }).name === ctor.name
 }
 
+/** The root of every error RustoCache raises; `code` says which, `cause` keeps the underlying error. */
 export class RustoCacheError extends Error {
   readonly code: ErrorCode
 

@@ -1,4 +1,4 @@
-import { createCore } from '../core/create-core.js'
+import { createCore, type CreateCoreOptions } from '../core/create-core.js'
 import { SeedUnavailable } from '../core/hash.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
 import { InvalidOptionError, keyText, shown, UncloneableValueError, UndefinedValueError } from '../errors.js'
@@ -66,7 +66,7 @@ function newEntry(value: unknown, options: WriteOptions, stamp: number, at: numb
 export class L1 {
   /** The core, made at construction, or at first use where the hash key cannot be drawn yet (see core). */
   private made: Core<Entry> | undefined
-  private readonly makeCore: () => Core<Entry>
+  private readonly coreOptions: CreateCoreOptions<Entry>
   /** False in L2-only mode: nothing is kept between calls. */
   readonly keeps: boolean
   private readonly cloneValues: boolean
@@ -98,17 +98,16 @@ export class L1 {
     this.cloneValues = settings.clone
     this.sizeOf = settings.sizeOf
     this.maxEntrySize = settings.maxEntrySize
-    this.makeCore = () =>
-      createCore<Entry>({
-        kind: settings.core,
-        maxItems: settings.maxItems,
-        maxBytes: settings.maxBytes,
-        policy: settings.policy,
-        onEvict: (_key, _entry, reason) => {
-          // A candidate W-TinyLFU turned away left L1 to make room, as an evicted entry does.
-          if (reason !== 'expire') recorder.count('evictions')
-        },
-      })
+    this.coreOptions = {
+      kind: settings.core,
+      maxItems: settings.maxItems,
+      maxBytes: settings.maxBytes,
+      policy: settings.policy,
+      onEvict: (_key, _entry, reason) => {
+        // A candidate W-TinyLFU turned away left L1 to make room, as an evicted entry does.
+        if (reason !== 'expire') recorder.count('evictions')
+      },
+    }
     try {
       this.made = this.build()
     } catch (error) {
@@ -117,7 +116,7 @@ export class L1 {
   }
 
   private build(): Core<Entry> {
-    const core = this.makeCore()
+    const core = createCore<Entry>(this.coreOptions)
     this.recorder.setCore(this.keeps ? core.kind : 'none')
     return core
   }

@@ -12,11 +12,11 @@ const SKETCH_COUNTERS = 16
 /** Keys iterate the lists in this order (assembly/policy.ts firstSlot): the last key is the next victim. */
 const ORDER: readonly number[] = [WINDOW, PROTECTED, PROBATION]
 const ROWS = [0x9e3779b1 | 0, 0x85ebca77 | 0, 0xc2b2ae3d | 0, 0x27d4eb2f | 0] as const
-/** assembly/policy.ts WARM and PINNED: a warm candidate losing to a pinned victim is admitted 1 time in 128. */
 /** The sketch halves its counters every AGE_EVERY x capacity additions (assembly/policy.ts AGE_EVERY). */
 const AGE_EVERY = 20
 /** Under mini-simulations the window is set every SIM_PERIOD x maxItems requests (assembly/minis.ts). */
 const SIM_PERIOD = 5
+/** assembly/policy.ts WARM and PINNED: a warm candidate losing to a pinned victim is admitted 1 time in 128. */
 const WARM = 6
 const PINNED = 14
 
@@ -282,23 +282,19 @@ export class TinyLfu {
 
   climbIfDue(): void {
     const sims = this.sims
-    if (sims) {
-      if (this.requests < this.maxItems * SIM_PERIOD) return
-      const most = this.capacity > 1 ? this.capacity - 1 : 1
-      const target = Math.min(most, Math.max(1, Math.floor(this.capacity * sims.best() + 0.5)))
-      if (target !== this.windowMax) this.resizeWindow(target)
-      this.requests = 0
-      this.hits = 0
-      return
+    if (this.requests < this.maxItems * (sims ? SIM_PERIOD : 10)) return
+    let target: number
+    if (sims) target = Math.floor(this.capacity * sims.best() + 0.5)
+    else {
+      const rate = this.hits / this.requests
+      const change = rate - this.previousRate
+      const amount = change >= 0 ? this.step : -this.step
+      this.step = Math.abs(change) >= 0.05 ? firstStep(this.capacity) * (amount >= 0 ? 1 : -1) : 0.98 * amount
+      this.previousRate = rate
+      target = this.windowMax + Math.trunc(amount)
     }
-    if (this.requests < this.maxItems * 10) return
-    const rate = this.hits / this.requests
-    const change = rate - this.previousRate
-    const amount = change >= 0 ? this.step : -this.step
-    this.step = Math.abs(change) >= 0.05 ? firstStep(this.capacity) * (amount >= 0 ? 1 : -1) : 0.98 * amount
-    this.previousRate = rate
     const most = this.capacity > 1 ? Math.floor(this.capacity) - 1 : 1
-    const target = Math.min(most, Math.max(1, this.windowMax + Math.trunc(amount)))
+    target = Math.min(most, Math.max(1, target))
     if (target !== this.windowMax) this.resizeWindow(target)
     this.requests = 0
     this.hits = 0
