@@ -12,6 +12,7 @@ const entry = {
   postgres: 'src/postgres/index.ts',
   'test-suite': 'src/test-suite/index.ts',
   browser: 'src/browser/index.ts',
+  'edge-drivers': 'src/edge-drivers/index.ts',
 }
 
 // Shared chunks, in CJS too: rustocache/redis, /chaos, /otel and /prometheus must throw the same RustoCacheError class as

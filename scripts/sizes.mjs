@@ -7,6 +7,7 @@ import { gzipSync } from 'node:zlib'
 export const ENTRIES = [
   { name: 'rustocache (browser)', file: 'dist/index.js', platform: 'browser' },
   { name: 'rustocache/browser', file: 'dist/browser.js', platform: 'browser' },
+  { name: 'rustocache/edge-drivers', file: 'dist/edge-drivers.js', platform: 'neutral' },
   { name: 'rustocache (workerd)', file: 'dist/edge.js', platform: 'neutral', external: ['./rustocache.wasm'] },
 ]
 

@@ -72,6 +72,8 @@ export class L1 {
   private readonly cloneValues: boolean
   private readonly sizeOf: ((value: unknown, key: string) => number) | undefined
   private readonly maxEntrySize: number
+  /** Longest an entry stays in L1 (l1.ttl), fresh and stale together; its L2 copy keeps its own ttl and grace. */
+  private readonly maxTtl: number
   /** L2-only mode: after a failed refresh served a stale value, no factory call for the key before this time. */
   private readonly backoffs = new Map<string, number>()
   /** Entries that entered before this stamp are stale (messages may have been missed while the bus was away). */
@@ -98,6 +100,7 @@ export class L1 {
     this.cloneValues = settings.clone
     this.sizeOf = settings.sizeOf
     this.maxEntrySize = settings.maxEntrySize
+    this.maxTtl = settings.maxTtl
     this.coreOptions = {
       kind: settings.core,
       maxItems: settings.maxItems,
@@ -239,8 +242,8 @@ export class L1 {
       kept.map((k) => keys[k]!),
       kept.map((k) => newEntry(values[k], options[k]!, stamps[k]!, stamps[k]!)),
       now,
-      kept.map((k) => options[k]!.ttl),
-      kept.map((k) => options[k]!.grace),
+      kept.map((k) => Math.min(options[k]!.ttl, this.maxTtl)),
+      kept.map((k) => Math.min(options[k]!.grace, this.maxTtl - Math.min(options[k]!.ttl, this.maxTtl))),
       kept.map((k) => sizes[k]!),
     )
     this.recorder.count('writes', kept.length)
@@ -361,7 +364,8 @@ export class L1 {
       this.refuse(key)
       return undefined
     }
-    if (this.core.set(key, entry, now, entry.ttl, entry.grace, size) === MISS) {
+    const ttl = Math.min(entry.ttl, this.maxTtl)
+    if (this.core.set(key, entry, now, ttl, Math.min(entry.grace, this.maxTtl - ttl), size) === MISS) {
       this.recorder.count('oversized')
       return undefined
     }

@@ -124,6 +124,13 @@ export interface L1Options {
    * @default false
    */
   clone?: boolean
+  /**
+   * Longest an entry stays in L1, fresh and stale together (its L2 copy keeps the entry's own ttl and grace):
+   * after it, the next read goes to L2. Bounds how long an instance without a bus serves a value changed
+   * elsewhere. null: no bound. Edge drivers (httpRedisDriver, kvDriver) used without a bus set '5s'.
+   * @default null, or the L2 driver's l1TtlWithoutBus when there is no bus
+   */
+  ttl?: Duration | null
 }
 
 export interface RustoCacheOptions extends EntryOptions {
@@ -355,6 +362,8 @@ export interface L1Settings {
   sizeOf: ((value: unknown, key: string) => number) | undefined
   policy: L1Options['policy']
   clone: boolean
+  /** l1.ttl in ms (Infinity: none). */
+  maxTtl: number
 }
 
 export interface L2Settings {
@@ -429,7 +438,7 @@ function loggerFor(config: RustoCacheOptions, prefix: string): { logger: Logger;
   return { logger, keyPolicy }
 }
 
-function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | undefined): L1Settings {
+function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | undefined, bus: BusFactory | undefined): L1Settings {
   if (given === false && l2 === undefined) throw new InvalidOptionError('l1: false (L2-only mode) needs an l2 driver')
   // L2-only: an empty TypeScript core (no WASM to compile in a short-lived function) that is never written.
   const l1: L1Options = given === false ? { core: 'js', maxItems: 1 } : (given ?? {})
@@ -441,6 +450,10 @@ function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | 
     throw new InvalidOptionError('l1.sizeCalculation must be a function (value, key) => bytes')
   }
   const limited = maxBytes !== undefined || maxEntrySize < Infinity
+  // An explicit l1.ttl wins; else an edge driver without a bus bounds how long a change elsewhere goes unseen.
+  const busless = bus === undefined ? l2?.l1TtlWithoutBus : undefined
+  const maxTtl = l1.ttl === null ? Infinity : l1.ttl !== undefined ? toMs(l1.ttl, 'l1.ttl') : (busless ?? Infinity)
+  if (l1.ttl !== undefined && l1.ttl !== null && maxTtl <= 0) throw new InvalidOptionError('l1.ttl must be > 0 (or null for no bound)')
   return {
     keeps: given !== false,
     core: l1.core ?? CACHE_DEFAULTS.core,
@@ -450,6 +463,7 @@ function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | 
     sizeOf: limited ? (l1.sizeCalculation ?? jsonSize) : undefined,
     policy: l1.policy,
     clone: l1.clone === true,
+    maxTtl,
   }
 }
 
@@ -492,5 +506,5 @@ export function resolveSettings(config: RustoCacheOptions): CacheSettings {
   if (config.l1 === false && config.bus !== undefined) throw new InvalidOptionError('l1: false (L2-only mode) keeps no L1 for a bus to keep coherent: leave bus out')
   const bus = busSettings(config.bus, `${prefix}:bus`)
   const l2 = l2Settings(config)
-  return { prefix, logger, keyPolicy, loud: config.logger === undefined, defaults, l1: l1Settings(config.l1, config.l2), l2, bus }
+  return { prefix, logger, keyPolicy, loud: config.logger === undefined, defaults, l1: l1Settings(config.l1, config.l2, config.bus), l2, bus }
 }

@@ -113,5 +113,10 @@ export interface L2DriverContext {
 /** What `l2:` takes: made once per cache, with the cache's prefix. */
 export interface L2DriverFactory {
   readonly kind: string
+  /**
+   * For stores used where no bus can run (the edge): the default l1.ttl, in ms, of a cache that has no bus, so
+   * its L1 serves a value changed elsewhere for at most this long.
+   */
+  readonly l1TtlWithoutBus?: number
   create(context: L2DriverContext): L2Driver
 }
