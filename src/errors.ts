@@ -30,6 +30,8 @@ export const ErrorCodes = {
   E_L2_CACHE_ERROR: 'E_L2_CACHE_ERROR',
   /** `connect()` could not reach L2 within l2Timeout (the message names the server; the driver's error is `cause`). */
   E_L2_UNREACHABLE: 'E_L2_UNREACHABLE',
+  /** A value the L2 store cannot hold by its own limits (Workers KV: 25 MiB): refused before anything is written. */
+  E_L2_LIMIT: 'E_L2_LIMIT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -207,5 +209,11 @@ export class L2UnreachableError extends RustoCacheError {
   constructor(target: string, cause: unknown) {
     super(ErrorCodes.E_L2_UNREACHABLE, `cannot reach ${target} (${shown(cause)})`, { cause })
     this.target = target
+  }
+}
+
+export class L2LimitError extends RustoCacheError {
+  constructor(message: string) {
+    super(ErrorCodes.E_L2_LIMIT, message)
   }
 }

@@ -35,6 +35,7 @@ export {
   UncloneableValueError,
   UndefinedValueError,
   UnserializableValueError,
+  L2LimitError,
 } from './errors.js'
 export {
   RustoCache,

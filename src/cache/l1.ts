@@ -242,8 +242,8 @@ export class L1 {
       kept.map((k) => keys[k]!),
       kept.map((k) => newEntry(values[k], options[k]!, stamps[k]!, stamps[k]!)),
       now,
-      kept.map((k) => Math.min(options[k]!.ttl, this.maxTtl)),
-      kept.map((k) => Math.min(options[k]!.grace, this.maxTtl - Math.min(options[k]!.ttl, this.maxTtl))),
+      kept.map((k) => this.bounded(options[k]!.ttl)),
+      kept.map((k) => this.boundedGrace(options[k]!.ttl, options[k]!.grace)),
       kept.map((k) => sizes[k]!),
     )
     this.recorder.count('writes', kept.length)
@@ -364,13 +364,22 @@ export class L1 {
       this.refuse(key)
       return undefined
     }
-    const ttl = Math.min(entry.ttl, this.maxTtl)
-    if (this.core.set(key, entry, now, ttl, Math.min(entry.grace, this.maxTtl - ttl), size) === MISS) {
+    if (this.core.set(key, entry, now, this.bounded(entry.ttl), this.boundedGrace(entry.ttl, entry.grace), size) === MISS) {
       this.recorder.count('oversized')
       return undefined
     }
     this.recorder.count('writes')
     return entry
+  }
+
+  /** An entry's ttl in L1, within l1.ttl. */
+  private bounded(ttl: number): number {
+    return Math.min(ttl, this.maxTtl)
+  }
+
+  /** Its grace in L1: what is left of l1.ttl after the ttl (Infinity - Infinity would be NaN). */
+  private boundedGrace(ttl: number, grace: number): number {
+    return this.maxTtl === Infinity ? grace : Math.min(grace, this.maxTtl - this.bounded(ttl))
   }
 
   /** The L1 size of a value about to be written, or -1 when L1 cannot keep it. Throws on undefined. */

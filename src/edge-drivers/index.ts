@@ -2,3 +2,4 @@
 // Deno and browsers. Nothing here imports Node.
 export { httpRedisDriver, HttpRedisError, type HttpRedisDriverOptions } from './http-redis-driver.js'
 export { EDGE_L1_TTL } from './edge-l1.js'
+export { kvDriver, KV_LIMITS, type KvDriverOptions, type KvNamespaceLike } from './kv-driver.js'
