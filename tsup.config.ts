@@ -1,6 +1,6 @@
 import { copyFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { defineConfig } from 'tsup'
+import { defineConfig, type Options } from 'tsup'
 
 // One line per public entry; each gets ESM, CJS and types.
 const entry = {
@@ -15,30 +15,56 @@ const entry = {
   'edge-drivers': 'src/edge-drivers/index.ts',
 }
 
+// The entries that run outside Node, built again for each flavour below, all in one build per flavour: one copy
+// of every class per flavour, so rustocache/otel's instrument() takes the cache of the flavour's own entry.
+const portable = {
+  chaos: entry.chaos,
+  otel: entry.otel,
+  'test-suite': entry['test-suite'],
+  browser: entry.browser,
+  'edge-drivers': entry['edge-drivers'],
+}
+
 // Shared chunks, in CJS too: rustocache/redis, /chaos, /otel and /prometheus must throw the same RustoCacheError class as
 // the core entry (a copy per entry would break instanceof).
-const shared = { dts: true, sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: true } as const
+const shared = { sourcemap: true, target: 'es2022', platform: 'neutral', treeshake: true, splitting: true } as const
+
+/** Swaps a module for a flavour's own (the WASM builds' source, how the TypeScript core is reached). */
+function swap(map: Record<string, string>): NonNullable<Options['esbuildPlugins']>[number] {
+  return {
+    name: 'flavour',
+    setup(build) {
+      for (const [from, to] of Object.entries(map)) build.onResolve({ filter: new RegExp(`${from.replace('.', '\\.')}$`) }, () => ({ path: resolve(to) }))
+    },
+  }
+}
+
+const copyWasm = (dir: string, builds: string[]) => async () => {
+  for (const name of builds) copyFileSync(`build/${name}`, `${dir}/${name}`)
+}
 
 export default defineConfig([
-  { ...shared, entry, format: ['esm', 'cjs'] },
+  { ...shared, dts: true, entry, format: ['esm', 'cjs'] },
   {
-    // workerd / edge-light: ESM only, the .wasm file beside it, imported as a module
+    // workerd / edge-light (dist/edge/): ESM, the .wasm files beside it, imported as modules, which those
+    // runtimes compile at deploy time; the inline base64 builds are left out (src/core/wasm-bytes.none.ts).
     ...shared,
-    entry: { edge: 'src/edge.ts' },
+    entry: { index: 'src/edge.ts', ...portable },
+    outDir: 'dist/edge',
     format: ['esm'],
     external: ['./rustocache.wasm'],
-    // It takes the .wasm file, so the inline base64 builds are left out (src/core/wasm-bytes.none.ts).
-    esbuildPlugins: [
-      {
-        name: 'no-inline-wasm',
-        setup(build) {
-          build.onResolve({ filter: /wasm-bytes\.generated\.js$/ }, () => ({ path: resolve('src/core/wasm-bytes.none.ts') }))
-        },
-      },
-    ],
-    onSuccess: async () => {
-      copyFileSync('build/rustocache.wasm', 'dist/rustocache.wasm')
-      copyFileSync('build/rustocache-scalar.wasm', 'dist/rustocache-scalar.wasm')
-    },
+    esbuildPlugins: [swap({ 'wasm-bytes.generated.js': 'src/core/wasm-bytes.none.ts' })],
+    onSuccess: copyWasm('dist/edge', ['rustocache.wasm', 'rustocache-scalar.wasm']),
+  },
+  {
+    // browser (dist/web/): ESM; the WASM builds are files fetched by loadWasm() and the TypeScript core a chunk
+    // loaded only where it is needed (src/web.ts).
+    ...shared,
+    entry: { index: 'src/web.ts', ...portable },
+    outDir: 'dist/web',
+    format: ['esm'],
+    platform: 'browser',
+    esbuildPlugins: [swap({ 'wasm-bytes.generated.js': 'src/core/wasm-bytes.none.ts', 'js-core-ref.js': 'src/core/js-core-ref.web.ts' })],
+    onSuccess: copyWasm('dist/web', ['rustocache.wasm', 'rustocache-scalar.wasm', 'rustocache-strings.wasm']),
   },
 ])

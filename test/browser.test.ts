@@ -7,8 +7,10 @@ import { launchChromium } from '../bench/lib/chromium.mjs'
 
 // The built core entry in headless Chromium (Debian's chromium; .ci/run installs it when missing).
 const PAGE = `<!doctype html><script type="module">
-import { RustoCache, createCore, loadWasm, observe, tracingChannelAvailable, wasmSupported } from '/dist/index.js'
-const withoutLoad = createCore().kind
+import { RustoCache, createCore, loadWasm, observe, tracingChannelAvailable, wasmSupported } from '/dist/web/index.js'
+// The browser flavour fetches its WASM build in loadWasm(): before it, createCore says so.
+let withoutLoad
+try { createCore() } catch (e) { withoutLoad = e.code }
 await loadWasm()
 const cache = new RustoCache({ ttl: '1m', grace: '1h' })
 let answers = 0
@@ -21,26 +23,43 @@ window.result = { supported: wasmSupported(), withoutLoad, core: cache.stats().c
   many: await cache.getMany({ keys: ['a', 'missing', 'b'] }), lru: [...core.keys()], tracing: tracingChannelAvailable, answers }
 </script>`
 
+// No loadWasm(): the cache loads its core by itself and its first call waits for it.
+const LAZY_PAGE = `<!doctype html><script type="module">
+import { RustoCache } from '/dist/web/index.js'
+const cache = new RustoCache()
+const value = await cache.getOrSet({ key: 'k', factory: () => 'lazy' })
+window.result = { value, core: cache.stats().core, again: await cache.get({ key: 'k' }) }
+</script>`
+
+// A browser without WebAssembly (a CSP without wasm-unsafe-eval, some hardened modes): the TypeScript core,
+// fetched as its own chunk.
+const NO_WASM_PAGE = `<!doctype html><script>delete globalThis.WebAssembly</script><script type="module">
+import { RustoCache } from '/dist/web/index.js'
+const cache = new RustoCache()
+const value = await cache.getOrSet({ key: 'k', factory: () => 'no wasm' })
+window.result = { value, core: cache.stats().core }
+</script>`
+
 // A page with a cache on the BroadcastChannel bus (rustocache/browser), driven by the test through page.evaluate.
 const BUS_PAGE = `<!doctype html><script type="module">
-import { RustoCache } from '/dist/index.js'
-import { broadcastBus } from '/dist/browser.js'
+import { RustoCache } from '/dist/web/index.js'
+import { broadcastBus } from '/dist/web/browser.js'
 window.cache = new RustoCache({ bus: broadcastBus({ channel: 'pages' }) })
 window.ready = true
 </script>`
 
 // IndexedDB as L2 and BroadcastChannel as the bus: the tiers of rustocache/browser together.
 const TIERS_PAGE = `<!doctype html><script type="module">
-import { RustoCache } from '/dist/index.js'
-import { broadcastBus, indexedDbDriver } from '/dist/browser.js'
+import { RustoCache } from '/dist/web/index.js'
+import { broadcastBus, indexedDbDriver } from '/dist/web/browser.js'
 window.cache = new RustoCache({ ttl: '1h', l2: indexedDbDriver({ name: 'tiers' }), bus: broadcastBus({ channel: 'tiers' }) })
 window.ready = true
 </script>`
 
 // lock: { distributed: true } over the Web Locks API: one page runs a cold key's factory.
 const LOCKS_PAGE = `<!doctype html><script type="module">
-import { RustoCache } from '/dist/index.js'
-import { indexedDbDriver } from '/dist/browser.js'
+import { RustoCache } from '/dist/web/index.js'
+import { indexedDbDriver } from '/dist/web/browser.js'
 window.cache = new RustoCache({ ttl: '1h', lock: { distributed: true }, l2: indexedDbDriver({ name: 'locks' }) })
 window.runs = 0
 window.ready = true
@@ -50,6 +69,8 @@ let server: Server
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined
 let context: BrowserContext
 let base = ''
+/** Every file of the package the pages fetched, in order. */
+const fetched: string[] = []
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -63,8 +84,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/html' }).end(TIERS_PAGE)
     } else if (req.url === '/bus') {
       res.writeHead(200, { 'content-type': 'text/html' }).end(BUS_PAGE)
-    } else if (req.url?.startsWith('/dist/') && req.url.endsWith('.js')) {
-      res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(resolve('.' + req.url)))
+    } else if (req.url === '/lazy' || req.url === '/no-wasm') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(req.url === '/lazy' ? LAZY_PAGE : NO_WASM_PAGE)
+    } else if (req.url && /^\/dist\/[\w/.-]+\.(js|wasm)$/.test(req.url) && !req.url.includes('..')) {
+      fetched.push(req.url)
+      res.writeHead(200, { 'content-type': req.url.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' }).end(readFileSync(resolve('.' + req.url)))
     } else res.writeHead(404).end()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
@@ -88,8 +112,7 @@ describe('Chromium', () => {
     expect(errors).toEqual([])
     expect(await result).toMatchObject({
       supported: true,
-      // Chromium 156 compiles the 4.4 KB module synchronously on the main thread; loadWasm() is the safe path.
-      withoutLoad: 'wasm',
+      withoutLoad: 'E_WASM_UNAVAILABLE',
       core: 'wasm',
       value: { hello: 'browser' },
       many: [1, undefined, 2],
@@ -98,6 +121,29 @@ describe('Chromium', () => {
       tracing: false,
       answers: 4,
     })
+  })
+
+  it('loads its own core without loadWasm(): one .wasm file, never the TypeScript core', async () => {
+    const page = await context.newPage()
+    fetched.length = 0
+    await page.goto(`${base}/lazy`)
+    const result = await (await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 20_000 })).jsonValue()
+    expect(result).toEqual({ value: 'lazy', core: 'wasm', again: 'lazy' })
+    // Chromium has SIMD and the js-string builtins: the strings build, alone.
+    expect(fetched.filter((f) => f.endsWith('.wasm'))).toEqual(['/dist/web/rustocache-strings.wasm'])
+    expect(fetched.some((f) => f.includes('js-core'))).toBe(false)
+    await page.close()
+  })
+
+  it('falls back to the TypeScript core, fetched as its own chunk, where WebAssembly is missing', async () => {
+    const page = await context.newPage()
+    fetched.length = 0
+    await page.goto(`${base}/no-wasm`)
+    const result = await (await page.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 20_000 })).jsonValue()
+    expect(result).toEqual({ value: 'no wasm', core: 'js' })
+    expect(fetched.some((f) => /\/dist\/web\/js-core-\w+\.js$/.test(f))).toBe(true)
+    expect(fetched.filter((f) => f.endsWith('.wasm'))).toEqual([])
+    await page.close()
   })
 
   it('keeps the L1 of three pages of one origin coherent over broadcastBus', async () => {

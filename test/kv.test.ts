@@ -130,19 +130,18 @@ describe('kvDriver in workerd (miniflare)', () => {
   let worker: Miniflare
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rustocache-kv-'))
-    copyFileSync(resolve('dist/edge.js'), join(dir, 'entry.js'))
-    copyFileSync(resolve('dist/edge-drivers.js'), join(dir, 'edge-drivers.js'))
-    copyFileSync(resolve('dist/rustocache.wasm'), join(dir, 'rustocache.wasm'))
-    const chunks = readdirSync('dist').filter((f) => f.startsWith('chunk-') && f.endsWith('.js'))
-    for (const chunk of chunks) copyFileSync(resolve('dist', chunk), join(dir, chunk))
+    // The package's workerd flavour (dist/edge/), as the workerd export condition resolves it.
+    const files = readdirSync('dist/edge').filter((f) => f.endsWith('.js'))
+    for (const file of files) copyFileSync(resolve('dist/edge', file), join(dir, file))
+    copyFileSync(resolve('dist/edge/rustocache.wasm'), join(dir, 'rustocache.wasm'))
+    writeFileSync(join(dir, 'entry.js'), "export * from './index.js'\n")
     writeFileSync(join(dir, 'worker.js'), WORKER)
     worker = new Miniflare({
       modules: [
         { type: 'ESModule', path: join(dir, 'worker.js') },
         { type: 'ESModule', path: join(dir, 'entry.js') },
-        { type: 'ESModule', path: join(dir, 'edge-drivers.js') },
         { type: 'CompiledWasm', path: join(dir, 'rustocache.wasm') },
-        ...chunks.map((c) => ({ type: 'ESModule' as const, path: join(dir, c) })),
+        ...files.map((c) => ({ type: 'ESModule' as const, path: join(dir, c) })),
       ],
       modulesRoot: dir,
       kvNamespaces: ['KV'],

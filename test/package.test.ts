@@ -18,7 +18,9 @@ describe('the published package', () => {
 
   it('keeps the core entry free of Node-only imports', () => {
     const chunks = readdirSync('dist').filter((f) => /^chunk-.*\.c?js$/.test(f))
-    for (const file of ['index.js', 'index.cjs', 'edge.js', 'chaos.js', 'chaos.cjs', 'browser.js', 'browser.cjs', 'edge-drivers.js', 'edge-drivers.cjs', ...chunks]) {
+    // The edge and browser flavours: every file of theirs.
+    const flavours = ['edge', 'web'].flatMap((dir) => readdirSync(`dist/${dir}`).filter((f) => f.endsWith('.js') && f !== 'otel.js').map((f) => `${dir}/${f}`))
+    for (const file of ['index.js', 'index.cjs', 'chaos.js', 'chaos.cjs', 'browser.js', 'browser.cjs', 'edge-drivers.js', 'edge-drivers.cjs', ...chunks, ...flavours]) {
       const code = readFileSync(`dist/${file}`, 'utf8')
       expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"](ioredis|@opentelemetry\/api|prom-client|pg)['"]/)
     }

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freePort } from './helpers/redis-server.js'
 
 // The built package inside Cloudflare's workerd (the `workerd` npm package), which refuses to compile
-// WebAssembly from bytes: the `workerd` export condition's entry (dist/edge.js) imports the .wasm file as a
+// WebAssembly from bytes: the `workerd` export condition's entry (dist/edge/index.js) imports the .wasm file as a
 // module and runs the WASM core; the default entry still works there, on the TypeScript core.
 const running: ChildProcess[] = []
 afterEach(() => {
@@ -28,14 +28,20 @@ export default {
   },
 }`
 
-async function runInWorkerd(entry: 'edge.js' | 'index.js', worker = WORKER, paths: string[] = ['/']): Promise<unknown> {
+/**
+ * Serves `worker` in workerd with a flavour of the built package beside it: 'edge' is dist/edge/ (what the
+ * `workerd` export condition resolves), 'node' the default dist/ build. The worker imports `./entry.js` (the
+ * core entry) and any other entry by its file name (`./otel.js`); `extra` adds modules by name (a dependency).
+ */
+async function runInWorkerd(flavour: 'edge' | 'node', worker = WORKER, paths: string[] = ['/'], extra: Record<string, string> = {}): Promise<unknown> {
   const dir = mkdtempSync(join(tmpdir(), 'rustocache-workerd-'))
-  copyFileSync(resolve('dist', entry), join(dir, 'entry.js'))
-  copyFileSync(resolve('dist/rustocache.wasm'), join(dir, 'rustocache.wasm'))
-  // The chunks an ESM entry imports (code the entries share), each a module of the worker.
-  const chunks = readdirSync('dist').filter((f) => f.startsWith('chunk-') && f.endsWith('.js'))
-  for (const chunk of chunks) copyFileSync(resolve('dist', chunk), join(dir, chunk))
+  const from = flavour === 'edge' ? 'dist/edge' : 'dist'
+  const files = readdirSync(from).filter((f) => f.endsWith('.js') && (flavour === 'edge' || f === 'index.js' || f.startsWith('chunk-')))
+  for (const file of files) copyFileSync(resolve(from, file), join(dir, file))
+  copyFileSync(resolve('dist/edge/rustocache.wasm'), join(dir, 'rustocache.wasm'))
+  writeFileSync(join(dir, 'entry.js'), "export * from './index.js'\n")
   writeFileSync(join(dir, 'worker.js'), worker)
+  for (const [name, code] of Object.entries(extra)) writeFileSync(join(dir, name.replace(/\W/g, '_')), code)
   const port = await freePort()
   writeFileSync(
     join(dir, 'config.capnp'),
@@ -49,7 +55,9 @@ const worker :Workerd.Worker = (
     (name = "worker.js", esModule = embed "worker.js"),
     (name = "entry.js", esModule = embed "entry.js"),
     (name = "rustocache.wasm", wasm = embed "rustocache.wasm"),
-${chunks.map((c) => `    (name = "${c}", esModule = embed "${c}"),\n`).join('')}  ],
+${files.map((c) => `    (name = "${c}", esModule = embed "${c}"),\n`).join('')}${Object.keys(extra)
+      .map((name) => `    (name = "${name}", esModule = embed "${name.replace(/\W/g, '_')}"),\n`)
+      .join('')}  ],
   compatibilityDate = "2024-09-01",
 );
 `,
@@ -98,20 +106,54 @@ export default {
   },
 }`
 
+// rustocache/otel beside the core entry, in one flavour: instrument() takes the cache (one copy of every class).
+const OTEL_WORKER = `import { RustoCache } from './entry.js'
+import { instrument } from './otel.js'
+import { metrics } from '@opentelemetry/api'
+export default {
+  async fetch() {
+    const made = []
+    metrics.setGlobalMeterProvider({ getMeter: () => ({
+      createCounter: (name) => (made.push(name), { add() {} }),
+      createHistogram: (name) => (made.push(name), { record() {} }),
+      createUpDownCounter: (name) => (made.push(name), { add() {} }),
+      createObservableGauge: (name) => (made.push(name), { addCallback() {}, removeCallback() {} }),
+      createObservableCounter: (name) => (made.push(name), { addCallback() {}, removeCallback() {} }),
+      createObservableUpDownCounter: (name) => (made.push(name), { addCallback() {}, removeCallback() {} }),
+      createGauge: (name) => (made.push(name), { record() {} }),
+      addBatchObservableCallback() {}, removeBatchObservableCallback() {},
+    }) })
+    const cache = new RustoCache()
+    const stop = instrument(cache, { spans: false })
+    await cache.getOrSet({ key: 'k', factory: () => 1 })
+    stop()
+    return Response.json({ instrumented: made.includes('cache.requests'), core: cache.stats().core })
+  },
+}`
+
 describe('workerd (edge runtime)', () => {
+  it('instruments a cache of the workerd entry with rustocache/otel: one copy of every class in the flavour', async () => {
+    const { build } = await import('esbuild')
+    const api = await build({ stdin: { contents: "export * from '@opentelemetry/api'", resolveDir: process.cwd() }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' })
+    expect(await runInWorkerd('edge', OTEL_WORKER, ['/'], { '@opentelemetry/api': api.outputFiles[0]!.text })).toEqual({ instrumented: true, core: 'wasm' })
+    // Both entries import the classes from the flavour's shared chunks, not each its own copy.
+    const chunkOf = (file: string) => [...readFileSync(resolve('dist/edge', file), 'utf8').matchAll(/from ['"]\.\/(chunk-\w+\.js)['"]/g)].map((m) => m[1])
+    expect(chunkOf('otel.js').some((c) => chunkOf('index.js').includes(c))).toBe(true)
+  })
+
   it('runs the WASM core through the workerd entry, which imports the .wasm file as a module', async () => {
-    expect(await runInWorkerd('edge.js')).toEqual({ core: 'wasm', value: { hello: 'edge' }, lru: ['c', 'b'], many: [{ hello: 'edge' }, null], tracing: false, answers: 3 })
+    expect(await runInWorkerd('edge')).toEqual({ core: 'wasm', value: { hello: 'edge' }, lru: ['c', 'b'], many: [{ hello: 'edge' }, null], tracing: false, answers: 3 })
   })
 
   it('falls back to the TypeScript core with the default entry, whose inline bytes workerd will not compile', async () => {
-    expect(await runInWorkerd('index.js')).toMatchObject({ core: 'js', value: { hello: 'edge' }, lru: ['c', 'b'] })
+    expect(await runInWorkerd('node')).toMatchObject({ core: 'js', value: { hello: 'edge' }, lru: ['c', 'b'] })
   })
 
   it('hands a refresh behind a stale answer to ctx.waitUntil, so the next request sees it', async () => {
     // The cache is made in the module's global scope, where workerd refuses random values: its core is made by
     // the first request. The first read answers stale (v0) and refreshes; a later one answers v1.
-    expect(await runInWorkerd('edge.js', REFRESH_WORKER, ['/seed', '/read', '/later'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v1' }])
+    expect(await runInWorkerd('edge', REFRESH_WORKER, ['/seed', '/read', '/later'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v1' }])
     // Without waitUntil, workerd cancels the refresh once the response is sent: the next request gets v0 again.
-    expect(await runInWorkerd('edge.js', REFRESH_WORKER, ['/seed', '/read?plain', '/later?plain'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v0' }])
+    expect(await runInWorkerd('edge', REFRESH_WORKER, ['/seed', '/read?plain', '/later?plain'])).toEqual([{ seeded: true }, { value: 'v0' }, { value: 'v0' }])
   })
 })

@@ -7,9 +7,12 @@ const root = new URL('../../', import.meta.url)
 const port = Number(process.env.PORT ?? 8080)
 createServer((req, res) => {
   const path = req.url === '/' ? 'examples/browser/index.html' : req.url.slice(1)
-  if (path !== 'examples/browser/index.html' && !/^dist\/[\w.-]+\.js$/.test(path)) return res.writeHead(404).end()
+  // The browser flavour (dist/web/): its modules, and the .wasm build loadWasm() fetches (application/wasm, so
+  // it compiles while it downloads).
+  if (path !== 'examples/browser/index.html' && !/^dist\/web\/[\w.-]+\.(js|wasm)$/.test(path)) return res.writeHead(404).end()
+  const type = path.endsWith('.html') ? 'text/html' : path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript'
   try {
-    res.writeHead(200, { 'content-type': path.endsWith('.html') ? 'text/html' : 'text/javascript' }).end(readFileSync(fileURLToPath(new URL(path, root))))
+    res.writeHead(200, { 'content-type': type }).end(readFileSync(fileURLToPath(new URL(path, root))))
   } catch {
     res.writeHead(404).end()
   }

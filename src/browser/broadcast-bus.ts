@@ -4,7 +4,7 @@
 import type { BusFactory, BusTransport, RetryQueueOptions } from '../bus/types.js'
 import { InvalidOptionError, shown } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { signingOf } from '../bus/signing.js'
+import { signingOf } from '../bus/signing-options.js'
 import type { Duration } from '../ttl.js'
 
 export interface BroadcastBusOptions {

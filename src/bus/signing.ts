@@ -6,8 +6,8 @@
 // mis-signed, signed for another channel, sent outside its time window (either way: clocks differ), or already
 // seen (a replay within the window). s1 payloads (before 0.2, no channel) are still heard, so a deploy can mix
 // versions; the cache refuses their replays by sequence number as it does every other message's.
-import { InvalidOptionError } from '../errors.js'
-import { toMs, type Duration } from '../ttl.js'
+// Imports nothing but types, so the chunk a cache loads for its first signed message is this file alone.
+import type { SigningOptions } from './signing-options.js'
 
 const VERSION = 's2'
 /** The format before the channel was signed: read, never written. */
@@ -31,18 +31,6 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   }
 }
 
-export interface SigningOptions {
-  /** The shared secret (at least 16 characters). Every instance on the channel needs the same one. */
-  secret: string
-  /** How far a message's send time may be from the receiver's clock. @default 30_000 ms */
-  windowMs?: number
-}
-
-/** A bus factory's signing from its `secret` and `signatureWindow` options (none without a secret). */
-export function signingOf(options: { secret?: string; signatureWindow?: Duration }): SigningOptions | undefined {
-  return options.secret === undefined ? undefined : { secret: options.secret, windowMs: toMs(options.signatureWindow ?? '30s', 'signatureWindow') }
-}
-
 /** Why a message was refused, and whether it was authentic (signed with the secret): those are lost changes. */
 export type Refusal = { refused: string; authentic: boolean; skewMs?: number }
 
@@ -58,9 +46,8 @@ export class Signer {
     options: SigningOptions,
     private readonly channel = '',
   ) {
-    if (typeof options.secret !== 'string' || options.secret.length < 16) throw new InvalidOptionError('bus secret must be a string of at least 16 characters')
-    const subtle = globalThis.crypto?.subtle
-    if (!subtle) throw new InvalidOptionError('signed bus messages need Web Crypto (globalThis.crypto.subtle), which this runtime lacks')
+    // Checked by the cache's LazySigner (checkSigning) when it was made.
+    const subtle = globalThis.crypto.subtle
     this.windowMs = options.windowMs ?? 30_000
     this.key = subtle.importKey('raw', encoder.encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
   }

@@ -1,7 +1,7 @@
 // The bus contract: how instances tell each other what changed, so each keeps its L1 coherent.
 // Runtime-neutral: the Redis transport lives behind rustocache/redis.
 import type { Logger } from '../logger.js'
-import type { SigningOptions } from './signing.js'
+import type { SigningOptions } from './signing-options.js'
 
 /** `sync` carries no change: a sender's latest sequence number, so receivers notice a message they missed. */
 export type BusMessageType = 'set' | 'delete' | 'expire' | 'clear' | 'delete-tags' | 'expire-tags' | 'sync'

@@ -1,5 +1,5 @@
 import { background } from '../background.js'
-import type { Signer } from '../bus/signing.js'
+import type { LazySigner as Signer } from '../bus/signing-options.js'
 import { decodeMessage, encodeMessage, type BusMessage, type BusTransport } from '../bus/types.js'
 import type { Logger } from '../logger.js'
 import type { L1 } from './l1.js'

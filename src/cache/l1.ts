@@ -1,7 +1,7 @@
-import { createCore, type CreateCoreOptions } from '../core/create-core.js'
+import { CoreNotLoaded, createCore, type CreateCoreOptions } from '../core/create-core.js'
 import { SeedUnavailable } from '../core/hash.js'
 import { MISS, SLOT_MASK, STALE, type Core } from '../core/types.js'
-import { InvalidOptionError, keyText, shown, UncloneableValueError, UndefinedValueError } from '../errors.js'
+import { InvalidOptionError, keyText, RustoCacheError, shown, UncloneableValueError, UndefinedValueError, WasmUnavailableError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { KeyPolicy } from '../observe.js'
 import type { Flights } from './flights.js'
@@ -114,7 +114,11 @@ export class L1 {
     try {
       this.made = this.build()
     } catch (error) {
-      if (!(error instanceof SeedUnavailable)) throw error
+      if (error instanceof CoreNotLoaded) {
+        this.loader = error.load
+        // Started now, so the first call waits less; its failure is that call's (it loads again).
+        this.loading()?.catch(() => undefined)
+      } else if (!(error instanceof SeedUnavailable)) throw error
     }
   }
 
@@ -129,7 +133,31 @@ export class L1 {
    * there the core is made by the first call, inside a request, once the hash key can be drawn.
    */
   private get core(): Core<Entry> {
-    return (this.made ??= this.build())
+    if (this.made) return this.made
+    // Loading (the browser flavour): holds nothing yet. Calls wait for the load; a bus message finds nothing.
+    return this.loader ? (NOT_LOADED as Core<Entry>) : (this.made = this.build())
+  }
+
+  /** Fetches what the core needs (CoreNotLoaded.load), in the browser flavour; undefined while nothing is in flight. */
+  private loader: (() => Promise<void>) | undefined
+  private inflight: Promise<void> | undefined
+
+  /**
+   * Undefined once the core is made (every runtime but the browser flavour, at once); else the load, which the
+   * cache's calls wait for. A failed load rejects those calls (E_WASM_UNAVAILABLE) and the next call tries again.
+   */
+  loading(): Promise<void> | undefined {
+    if (this.made || !this.loader) return undefined
+    return (this.inflight ??= this.loader().then(
+      () => {
+        this.made = this.build()
+        this.inflight = undefined
+      },
+      (error: unknown) => {
+        this.inflight = undefined
+        throw error instanceof RustoCacheError ? error : new WasmUnavailableError(`the L1 core could not be loaded: ${shown(error)}`, error)
+      },
+    ))
   }
 
   get kind(): Core<Entry>['kind'] | 'none' {
@@ -424,4 +452,33 @@ export class L1 {
       this.backoffs.delete(k)
     }
   }
+}
+
+/** The core of an L1 whose core is still loading: it holds nothing, so every lookup misses and nothing is removed. */
+const NOT_LOADED: Core<unknown> = {
+  kind: 'js',
+  policy: 'lru',
+  size: 0,
+  bytes: 0,
+  capacity: 0,
+  maxItems: 0,
+  maxBytes: 0,
+  lookup: () => MISS,
+  peek: () => MISS,
+  get: () => undefined,
+  set: () => MISS,
+  delete: () => false,
+  expire: () => false,
+  clear: () => undefined,
+  lookupMany: (keys) => new Int32Array(keys.length).fill(MISS),
+  getMany: (keys) => keys.map(() => undefined),
+  setMany: () => undefined,
+  keyAt: () => {
+    throw new Error('no entries while the core loads')
+  },
+  valueAt: () => {
+    throw new Error('no entries while the core loads')
+  },
+  keys: () => [][Symbol.iterator](),
+  memoryBytes: () => 0,
 }

@@ -1,5 +1,5 @@
 import { InvalidOptionError, shown, type FactoryError } from '../errors.js'
-import { Signer } from '../bus/signing.js'
+import { LazySigner } from '../bus/signing-options.js'
 import type { BusFactory } from '../bus/types.js'
 import type { L2DriverFactory } from '../l2/types.js'
 import { redactingLogger, silentLogger, type Logger } from '../logger.js'
@@ -378,7 +378,7 @@ export interface BusSettings {
   channel: string
   maxSize: number
   retryMs: number
-  signer: Signer | undefined
+  signer: LazySigner | undefined
 }
 
 /** Everything the constructor was given, checked and defaulted: what the rooms are built from. */
@@ -489,7 +489,7 @@ function busSettings(factory: BusFactory | undefined, channel: string): BusSetti
   const maxSize = retry.maxSize ?? CACHE_DEFAULTS.retryQueue.maxSize
   if (!(Number.isInteger(maxSize) && maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
   const retryMs = toMs(retry.retryInterval ?? CACHE_DEFAULTS.retryQueue.retryInterval, 'retryQueue.retryInterval')
-  const signer = factory?.signing ? new Signer(factory.signing, channel) : undefined
+  const signer = factory?.signing ? new LazySigner(factory.signing, channel) : undefined
   return { factory, channel, maxSize, retryMs, signer }
 }
 

@@ -79,6 +79,9 @@ export class RustoCache {
   }
 
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
+    // The browser flavour loads its core at construction: calls until then wait for it (one check otherwise).
+    const loading = this.rooms.l1.loading()
+    if (loading) return loading.then(() => this.getOrSet(given))
     // The untraced path allocates nothing for tracing: one check per call (see observe.ts).
     if (this.rooms.recorder.tracing()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, given, trace))
     return getOrSet(this.rooms, this.scope, given, undefined)
@@ -93,6 +96,8 @@ export class RustoCache {
    * either, as it is. `run` never throws: every call reports bad input by rejecting.
    */
   private traced<R>(operation: CacheOperation, given: unknown, run: (trace: OperationContext | undefined) => Promise<R>, batch?: 'keys' | 'items'): Promise<R> {
+    const loading = this.rooms.l1.loading()
+    if (loading) return loading.then(() => this.traced(operation, given, run, batch))
     const recorder = this.rooms.recorder
     if (!recorder.tracing()) return rejecting(run, undefined)
     let key: unknown
@@ -110,6 +115,8 @@ export class RustoCache {
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
   get<T>(given: GetOptions<T>): Promise<T | undefined> {
+    const loading = this.rooms.l1.loading()
+    if (loading) return loading.then(() => this.get(given))
     if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, given, trace))
     return get(this.rooms, this.scope, given, undefined)
   }

@@ -1,9 +1,38 @@
-import { InvalidOptionError, shown } from '../errors.js'
+import { InvalidOptionError, shown, WasmUnavailableError } from '../errors.js'
 import { SeedUnavailable } from './hash.js'
-import { JsCore } from './js-core.js'
+import { jsCore, loadJsCore } from './js-core-ref.js'
 import type { Core, CoreKind } from './types.js'
 import { checkSimdOption, checkStringsOption, WasmCore, type WasmCoreOptions } from './wasm-core.js'
-import { wasmSupported } from './wasm-module.js'
+import { loadWasm, wasmPending, wasmSupported } from './wasm-module.js'
+
+/**
+ * The browser flavour loads its cores asynchronously (the WASM build fetched, the TypeScript core a chunk of its
+ * own): createCore throws this until they are there. `load` fetches what the asked-for core needs; a RustoCache
+ * calls it by itself and makes its first call wait.
+ */
+export class CoreNotLoaded extends WasmUnavailableError {
+  constructor(
+    what: string,
+    readonly load: () => Promise<void>,
+  ) {
+    super(`${what} is not loaded yet in the browser build: call await loadWasm() before createCore (a RustoCache waits for it by itself)`)
+  }
+}
+
+/** loadWasm, else (no WebAssembly here, or its file cannot be fetched) the TypeScript core. */
+async function loadAuto(): Promise<void> {
+  try {
+    await loadWasm()
+  } catch {
+    await loadJsCore()
+  }
+}
+
+function newJsCore<V>(options: CreateCoreOptions<V>): Core<V> {
+  const Js = jsCore()
+  if (!Js) throw new CoreNotLoaded('the TypeScript core', loadJsCore)
+  return new Js<V>(options)
+}
 
 export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
   /**
@@ -21,16 +50,20 @@ export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Cor
   // Checked whichever core is made, so a typo fails on every runtime, not only where WASM runs.
   checkSimdOption(options.simd)
   checkStringsOption(options.strings, options.simd)
-  if (kind === 'js') return new JsCore<V>(options)
-  if (kind === 'wasm') return new WasmCore<V>(options)
+  if (kind === 'js') return newJsCore(options)
+  if (kind === 'wasm') {
+    if (wasmPending()) throw new CoreNotLoaded('the WebAssembly core', loadWasm)
+    return new WasmCore<V>(options)
+  }
   if (kind !== 'auto') throw new InvalidOptionError(`core kind must be 'auto', 'wasm' or 'js', got ${shown(kind)}`)
-  if (!wasmSupported()) return new JsCore<V>(options)
+  if (wasmPending() && !jsCore()) throw new CoreNotLoaded('the WebAssembly core', loadAuto)
+  if (!wasmSupported()) return newJsCore(options)
   try {
     return new WasmCore<V>(options)
   } catch (error) {
     // Option errors are the caller's, and no hash key yet is for later (see SeedUnavailable); anything else
     // means this runtime cannot run the module.
     if (error instanceof InvalidOptionError || error instanceof SeedUnavailable) throw error
-    return new JsCore<V>(options)
+    return newJsCore(options)
   }
 }

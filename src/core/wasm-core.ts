@@ -3,7 +3,7 @@ import { hashWith } from './hash.js'
 import { MISS, SLOT_MASK, type CoreOptions } from './types.js'
 import { InvalidOptionError, shown } from '../errors.js'
 import { bestBuild, instantiateCore, type Build, type CoreExports, type StringsExports } from './wasm-module.js'
-import { JsCore } from './js-core.js'
+import type { JsCore } from './js-core.js'
 
 export interface WasmCoreOptions<V> extends CoreOptions<V> {
   /**
@@ -320,7 +320,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
 export function maskHashes<V>(core: WasmCore<V> | JsCore<V>, mask: number): void {
   if (core.size > 0) throw new Error('maskHashes needs an empty core')
   // JsCore hashes only for W-TinyLFU's sketch, which must count the same hashes as WASM's.
-  if (core instanceof JsCore) {
+  if (!(core instanceof WasmCore)) {
     ;(core as unknown as { hashMask: number }).hashMask = mask | 0
     return
   }

@@ -57,6 +57,8 @@ export type Build = WasmFlavour | 'strings'
 
 interface Compiled {
   base64: string
+  /** Where the build is fetched from instead (the browser flavour: a file of its own, fetched by loadWasm). */
+  url?: URL
   bytes?: Uint8Array
   compiled?: WebAssembly.Module
   valid?: boolean
@@ -93,6 +95,8 @@ function bytesOf(build: Compiled): Uint8Array {
 function runs(flavour: Build): boolean {
   const build = builds[flavour]
   if (build.valid !== undefined) return build.valid
+  // Fetched, not inlined: it runs once loadWasm() has compiled it (not known before, so not remembered).
+  if (build.base64 === '' && build.url !== undefined) return false
   if (flavour !== 'strings') {
     build.valid = build.compiled !== undefined || (typeof WebAssembly === 'object' && WebAssembly.validate(bytesOf(build) as BufferSource))
     return build.valid
@@ -116,16 +120,18 @@ export function wasmStringsSupported(): boolean {
 
 /** True where this runtime can run the WASM core, with SIMD or without. */
 export function wasmSupported(): boolean {
-  return runs('simd') || runs('scalar')
+  return builds.strings.valid === true || runs('simd') || runs('scalar')
 }
 
-/** True where the SIMD build validates (WebAssembly SIMD, v128). */
+/** True where the SIMD build validates (WebAssembly SIMD, v128); the strings build is a SIMD build too. */
 export function wasmSimdSupported(): boolean {
-  return runs('simd')
+  return builds.strings.valid === true || runs('simd')
 }
 
 /** The build a core gets when it does not ask: the strings build where it runs, else SIMD, else scalar. */
 export function bestBuild(): Build | undefined {
+  // Known to run already (compiled, or the only build the browser flavour fetched).
+  if (builds.strings.valid === true) return 'strings'
   if (!runs('simd')) return runs('scalar') ? 'scalar' : undefined
   return runs('strings') ? 'strings' : 'simd'
 }
@@ -140,12 +146,57 @@ function unavailable(flavour: Build | undefined): WasmUnavailableError {
   )
 }
 
+// Feature probes (a few bytes each), so a runtime fetches only the build it can run: a function returning a
+// v128 (SIMD), and one importing wasm:js-string's length, which links with no imports only where the engine
+// supplies the builtins.
+const SIMD_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]
+const STRINGS_PROBE = [0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 111, 1, 127, 2, 25, 1, 14, 119, 97, 115, 109, 58, 106, 115, 45, 115, 116, 114, 105, 110, 103, 6, 108, 101, 110, 103, 116, 104, 0, 0]
+
+function stringBuiltins(): boolean {
+  try {
+    new WebAssembly.Instance(new (WebAssembly.Module as unknown as ModuleWithOptions)(new Uint8Array(STRINGS_PROBE), STRING_BUILTINS), {})
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Compiles a build fetched from its URL: streaming where the server says application/wasm, else from bytes. */
+async function compileFetched(build: Build): Promise<WebAssembly.Module> {
+  const options = build === 'strings' ? STRING_BUILTINS : undefined
+  const response = await fetch(builds[build].url!)
+  if (!response.ok) throw new Error(`fetching ${builds[build].url!.href}: HTTP ${response.status}`)
+  type Streaming = (source: Response, options?: object) => Promise<WebAssembly.Module>
+  type Compile = (bytes: BufferSource, options?: object) => Promise<WebAssembly.Module>
+  if (typeof WebAssembly.compileStreaming === 'function' && response.headers.get('content-type')?.startsWith('application/wasm')) {
+    return (WebAssembly.compileStreaming as unknown as Streaming)(response, options)
+  }
+  return (WebAssembly.compile as unknown as Compile)(await response.arrayBuffer(), options)
+}
+
+/** loadWasm() for builds that are files of their own: fetches the one build this runtime runs best, only it. */
+async function loadFetched(): Promise<void> {
+  if (typeof WebAssembly !== 'object') throw unavailable(undefined)
+  const simd = WebAssembly.validate(new Uint8Array(SIMD_PROBE))
+  const chosen: Build = simd ? (stringBuiltins() ? 'strings' : 'simd') : 'scalar'
+  const build = builds[chosen]
+  if (build.compiled) return
+  try {
+    build.compiled = await compileFetched(chosen)
+    build.valid = true
+  } catch (error) {
+    throw new WasmUnavailableError(`the WebAssembly core could not be loaded: ${String(error)}`, error)
+  }
+}
+
 /**
  * Compiles the core asynchronously (the SIMD build where it runs, else the scalar one). Call it once at start-up
  * where synchronous compilation is refused (a browser's main thread limits it); afterwards every core is created
- * synchronously from the compiled module.
+ * synchronously from the compiled module. In the browser flavour of the package the builds are files of their
+ * own: this fetches the one this runtime runs (compileStreaming where the server sends application/wasm).
  */
 export async function loadWasm(): Promise<void> {
+  if (builds.simd.base64 === '' && builds.simd.url !== undefined) return loadFetched()
   if (!runs('simd') && !runs('scalar')) throw unavailable(undefined)
   const strings = builds.strings
   if (strings.valid === undefined) {
@@ -162,6 +213,16 @@ export async function loadWasm(): Promise<void> {
   if (strings.valid) return
   const build = builds[runs('simd') ? 'simd' : 'scalar']
   build.compiled ??= await WebAssembly.compile(bytesOf(build) as BufferSource)
+}
+
+/** The browser flavour's builds, files beside its entry (see src/web.ts). */
+export function fetchWasmFrom(urls: Record<Build, URL>): void {
+  for (const flavour of ['simd', 'scalar', 'strings'] as const) builds[flavour].url = urls[flavour]
+}
+
+/** True when no build can run yet but loadWasm() may make one run (the browser flavour, before it). */
+export function wasmPending(): boolean {
+  return builds.simd.base64 === '' && builds.simd.url !== undefined && !builds.simd.compiled && !builds.scalar.compiled && !builds.strings.compiled
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js'
 import { connect, whenReady, type RedisConnection } from './driver.js'
 import { InvalidOptionError } from '../errors.js'
 import { type Duration } from '../ttl.js'
-import { signingOf } from '../bus/signing.js'
+import { signingOf } from '../bus/signing-options.js'
 import { Watchdog } from '../watchdog.js'
 
 export interface RedisBusOptions {
