@@ -107,6 +107,92 @@ describe('indexedDbDriver', () => {
     await driver.disconnect()
   })
 
+  it('stores values as structured clones by default: Dates, Maps, Sets, BigInts and cycles come back as they were', async () => {
+    const name = fresh()
+    const writer = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    const reader = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    const cycle: Record<string, unknown> = { n: 1 }
+    cycle.self = cycle
+    const value = { at: new Date(86_400_000), map: new Map([['a', 1]]), set: new Set([2]), big: 10n ** 20n, bytes: new Uint8Array([1, 2]), cycle }
+    await writer.set({ key: 'k', value, tags: ['t'] })
+    // The reader has it from IndexedDB only: no JSON round trip turned the Date into a string.
+    const read = (await reader.get({ key: 'k' })) as typeof value
+    expect(read.at).toBeInstanceOf(Date)
+    expect(read.at.getTime()).toBe(86_400_000)
+    expect(read.map.get('a')).toBe(1)
+    expect(read.set.has(2)).toBe(true)
+    expect(read.big).toBe(10n ** 20n)
+    expect([...read.bytes]).toEqual([1, 2])
+    expect((read.cycle as { self: unknown }).self).toBe(read.cycle)
+    expect(reader.stats().l2Hits).toBe(1)
+    // A copy: the writer's later change of its object does not reach the stored value.
+    value.map.set('a', 2)
+    const again = cache({ l2: indexedDbDriver({ name }), ttl: '1h' })
+    expect(((await again.get({ key: 'k' })) as typeof value).map.get('a')).toBe(1)
+  })
+
+  it('refuses what structuredClone cannot copy with E_UNSERIALIZABLE_VALUE, keeping what was cached', async () => {
+    const c = cache({ l2: indexedDbDriver({ name: fresh() }) })
+    await c.set({ key: 'k', value: 'kept' })
+    await expect(c.set({ key: 'k', value: { run: () => 1 } })).rejects.toMatchObject({ code: ErrorCodes.E_UNSERIALIZABLE_VALUE })
+    expect(await c.get({ key: 'k' })).toBe('kept')
+    expect(c.stats().l2Errors).toBe(0)
+  })
+
+  it("stores the serializer's text when one is given, and reads text rows either way", async () => {
+    const name = fresh()
+    const json = { serialize: (v: unknown) => JSON.stringify(v), deserialize: (t: string) => JSON.parse(t) as unknown }
+    const textual = cache({ l2: indexedDbDriver({ name, serializer: json }), ttl: '1h' })
+    await textual.set({ key: 'k', value: { at: new Date(0) } })
+    // Read by a driver without a serializer (as JSON, the default text format before clones).
+    expect(await cache({ l2: indexedDbDriver({ name }), ttl: '1h' }).get({ key: 'k' })).toEqual({ at: '1970-01-01T00:00:00.000Z' })
+    await rawPut(name, 'rustocache', 'raw', { p: 'r1|inf|1|0|"text"', until: Infinity })
+    expect(await cache({ l2: indexedDbDriver({ name }), ttl: '1h' }).get({ key: 'raw' })).toBe('text')
+  })
+
+  it('fails an open blocked by another tab after blockedTimeout, serves L1 meanwhile, and tries again later', async () => {
+    let opens = 0
+    // Another tab holds the database open at an older version and never lets go: the open is blocked, forever.
+    const blocked = {
+      open: () => {
+        opens++
+        const request = {} as IDBOpenDBRequest
+        setTimeout(() => request.onblocked?.(new Event('blocked') as IDBVersionChangeEvent), 1)
+        return request
+      },
+    } as unknown as IDBFactory
+    const driver = indexedDbDriver({ name: fresh(), indexedDB: blocked, blockedTimeout: 30 }).create({ prefix: 'p', logger: console as never, rejected() {} })
+    await expect(driver.get('k')).rejects.toThrow(/blocked by another tab holding it open/)
+    await expect(driver.get('k')).rejects.toThrow(/blocked/)
+    expect(opens).toBe(2)
+    expect(driver.isPermanent!(new Error('opening IndexedDB database "x" is blocked by another tab holding it open'))).toBe(false)
+    await driver.disconnect()
+    const c = cache({ l2: indexedDbDriver({ name: fresh(), indexedDB: blocked, blockedTimeout: 30 }) })
+    expect(await c.set({ key: 'k', value: 'in L1' })).toBe(true)
+    expect(await c.get({ key: 'k' })).toBe('in L1')
+    expect(c.stats().l2Errors).toBeGreaterThan(0)
+  })
+
+  it('gives up on a database a newer version of the package upgraded: VersionError is permanent', async () => {
+    const name = fresh()
+    const factory = new IDBFactory()
+    const driver = indexedDbDriver({ name, indexedDB: factory }).create({ prefix: 'p', logger: console as never, rejected() {} })
+    await driver.set('k', driver.encode({ value: 1, expiresAt: Infinity, createdAt: Date.now(), tags: undefined }), Infinity)
+    // Another tab, on a newer version of the package, upgrades the database: ours closes on versionchange.
+    await new Promise<void>((resolve, reject) => {
+      const up = factory.open(name, 2)
+      up.onsuccess = () => {
+        up.result.close()
+        resolve()
+      }
+      up.onerror = () => reject(up.error)
+    })
+    const error = await driver.get('k').catch((e: unknown) => e)
+    expect((error as DOMException).name).toBe('VersionError')
+    expect(driver.isPermanent!(error)).toBe(true)
+    await driver.disconnect()
+  })
+
   it('classes a full quota and a value it cannot hold as permanent, anything else as transient', () => {
     const driver = indexedDbDriver({ name: fresh() }).create({ prefix: 'p', logger: console as never, rejected() {} })
     expect(driver.isPermanent!(new DOMException('full', 'QuotaExceededError'))).toBe(true)

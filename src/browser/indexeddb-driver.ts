@@ -4,20 +4,26 @@
 // write the cache gave up on cannot bring a deleted value back.
 //
 // Object stores (one database per `name`, any number of caches in it, apart by their prefix):
-//   entries  key [prefix, key]  { p: payload } or { d: tombstone stamp }, until: physical expiry (ms, Infinity),
-//            s: when expire() made it stale; index 'until' for pruning
+//   entries  key [prefix, key]  { h: header, v: the value as a structured clone } (no serializer given), or
+//            { p: header and serialized value } (a serializer given), or { d: tombstone stamp }; until: physical
+//            expiry (ms, Infinity), s: when expire() made it stale; index 'until' for pruning
 //   tags     key [prefix, tag]  { deleted, expired }: the last invalidation stamps of each tag
 import { REMOTE_TIE_MS } from '../cache/tags.js'
 import { InvalidOptionError, shown } from '../errors.js'
-import { createdAtOf, encodeEntry, readStored } from '../l2/envelope.js'
-import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
+import { createdAtOf, encodeEntry, encodeHeader, readStored } from '../l2/envelope.js'
+import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type L2Payload, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 
 export interface IndexedDbDriverOptions {
   /** The database's name: caches in one database are kept apart by their `prefix`. @default 'rustocache' */
   name?: string
-  /** JSON by default (see Serializer). */
+  /**
+   * How values are stored. Not given (the default): as structured clones, IndexedDB's own format, with no JSON
+   * round trip: Dates, Maps, Sets, BigInts, typed arrays and cycles come back as they were; a value
+   * structuredClone refuses (a function, a DOM node) is refused up front (E_UNSERIALIZABLE_VALUE). Given: as the
+   * serializer's text, like every other driver.
+   */
   serializer?: Serializer
   /** How often expired entries and old tombstones are deleted (null: never; reads skip them anyway). @default '1m' */
   pruneInterval?: Duration | null
@@ -42,15 +48,28 @@ const TOMBSTONE_MS = 60_000
 
 interface Row {
   p?: string
+  h?: string
+  v?: unknown
   d?: number
   until: number
   s?: number
 }
 
+/** The entry's header (text) in a row, undefined for a tombstone. */
+function headerOf(row: Row): string | undefined {
+  return row.p ?? row.h
+}
+
 /** When the row was made: its entry's createdAt or its tombstone's stamp. */
 function madeAt(row: Row | undefined): number {
   if (!row) return Number.NaN
-  return row.p !== undefined ? createdAtOf(row.p) : (row.d ?? Number.NaN)
+  const header = headerOf(row)
+  return header !== undefined ? createdAtOf(header) : (row.d ?? Number.NaN)
+}
+
+/** The row an encoded entry is stored as (see the header comment). */
+function rowOf(payload: L2Payload, until: number): Row {
+  return typeof payload === 'string' ? { p: payload, until } : { h: payload.header, v: payload.value, until }
 }
 
 function done<T>(request: IDBRequest<T>): Promise<T> {
@@ -61,7 +80,8 @@ function done<T>(request: IDBRequest<T>): Promise<T> {
 }
 
 /** Names of DOMExceptions that the same command will meet again (a full quota, a value it cannot hold). */
-const PERMANENT = new Set(['QuotaExceededError', 'DataError', 'DataCloneError', 'ConstraintError'])
+// VersionError: a newer version of the package upgraded the database; this one cannot open it until reloaded.
+const PERMANENT = new Set(['QuotaExceededError', 'DataError', 'DataCloneError', 'ConstraintError', 'VersionError'])
 
 /**
  * L2Driver.locks over the Web Locks API. A lock is held while a callback's promise is pending, so acquiring one
@@ -140,7 +160,8 @@ export class IndexedDbDriver implements L2Driver {
     private readonly factory: IDBFactory | undefined,
     private readonly name: string,
     private readonly ns: string,
-    private readonly serializer: Serializer,
+    /** Undefined: values are stored as structured clones. */
+    private readonly serializer: Serializer | undefined,
     private readonly rejected: L2DriverContext['rejected'],
     private readonly logger: Logger,
     private readonly blockedMs: number,
@@ -244,12 +265,18 @@ export class IndexedDbDriver implements L2Driver {
   }
 
   private decode(key: string, row: Row | undefined, now: number): L2Entry | undefined {
-    if (!row || row.p === undefined || row.until <= now) return undefined
-    return readStored(key, row.p, row.s, this.serializer, this.rejected)
+    if (!row || row.until <= now) return undefined
+    // A text row: the serializer's, or JSON's for one written before values were stored as clones.
+    if (row.p !== undefined) return readStored(key, row.p, row.s, this.serializer ?? jsonSerializer, this.rejected)
+    if (row.h === undefined) return undefined
+    // A structured row: the header read as text, the value as IndexedDB gave it back (a fresh clone).
+    return readStored(key, row.h, row.s, { serialize: String, deserialize: () => row.v }, this.rejected)
   }
 
-  encode(entry: L2Entry): string {
-    return encodeEntry(entry, this.serializer)
+  /** The serializer's text, or without one the header and a structured clone (which refuses what cannot be stored). */
+  encode(entry: L2Entry): L2Payload {
+    if (this.serializer) return encodeEntry(entry, this.serializer)
+    return { header: encodeHeader(entry), value: structuredClone(entry.value) }
   }
 
   isPermanent(error: unknown): boolean {
@@ -276,7 +303,7 @@ export class IndexedDbDriver implements L2Driver {
     return keys.map((key, i) => this.decode(key, rows[i], now))
   }
 
-  async set(key: string, payload: string, ttlMs: number): Promise<boolean> {
+  async set(key: string, payload: L2Payload, ttlMs: number): Promise<boolean> {
     return (await this.setMany([{ key, payload, ttlMs }]))[0]!
   }
 
@@ -284,7 +311,7 @@ export class IndexedDbDriver implements L2Driver {
    * One transaction; per item, whether it was written. An item is refused when the key holds an entry or a
    * tombstone made REMOTE_TIE_MS or more after it. A key given twice keeps its last item.
    */
-  async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<boolean[]> {
+  async setMany(items: ReadonlyArray<{ key: string; payload: L2Payload; ttlMs: number }>): Promise<boolean[]> {
     if (items.length === 0) return []
     const now = Date.now()
     return this.run(['entries'], 'readwrite', async (tx) => {
@@ -293,13 +320,12 @@ export class IndexedDbDriver implements L2Driver {
       for (const item of items) {
         const current = await done(store.get(this.id(item.key)) as IDBRequest<Row | undefined>)
         const live = current !== undefined && current.until > now
-        const made = createdAtOf(item.payload)
+        const made = createdAtOf(typeof item.payload === 'string' ? item.payload : item.payload.header)
         if (live && madeAt(current) >= made + REMOTE_TIE_MS) {
           out.push(false)
           continue
         }
-        const row: Row = { p: item.payload, until: item.ttlMs === Infinity ? Infinity : now + Math.max(1, Math.ceil(item.ttlMs)) }
-        await done(store.put(row, this.id(item.key)))
+        await done(store.put(rowOf(item.payload, item.ttlMs === Infinity ? Infinity : now + Math.max(1, Math.ceil(item.ttlMs))), this.id(item.key)))
         out.push(true)
       }
       return out
@@ -320,8 +346,9 @@ export class IndexedDbDriver implements L2Driver {
       for (const key of new Set(keys)) {
         const current = await done(store.get(this.id(key)) as IDBRequest<Row | undefined>)
         const alive = current !== undefined && current.until > now
-        if (alive && current.p !== undefined && createdAtOf(current.p) >= stamp + REMOTE_TIE_MS) continue
-        if (alive && current.p !== undefined) live++
+        const header = current && headerOf(current)
+        if (alive && header !== undefined && createdAtOf(header) >= stamp + REMOTE_TIE_MS) continue
+        if (alive && header !== undefined) live++
         await done(store.put({ d: stamp, until: now + TOMBSTONE_MS } satisfies Row, this.id(key)))
       }
       return live
@@ -332,7 +359,7 @@ export class IndexedDbDriver implements L2Driver {
     return this.run(['entries'], 'readwrite', async (tx) => {
       const store = tx.objectStore('entries')
       const current = await done(store.get(this.id(key)) as IDBRequest<Row | undefined>)
-      if (!current || current.p === undefined || current.until <= Date.now()) return false
+      if (!current || headerOf(current) === undefined || current.until <= Date.now()) return false
       if (current.s === undefined || current.s > now) await done(store.put({ ...current, s: Math.floor(now) }, this.id(key)))
       return true
     })
@@ -425,6 +452,6 @@ export function indexedDbDriver(options: IndexedDbDriverOptions = {}): L2DriverF
   return {
     kind: 'indexeddb',
     create: ({ prefix, logger, rejected }) =>
-      new IndexedDbDriver(factory, name, prefix, options.serializer ?? jsonSerializer, rejected, logger, blockedMs, pruneMs, locks),
+      new IndexedDbDriver(factory, name, prefix, options.serializer, rejected, logger, blockedMs, pruneMs, locks),
   }
 }

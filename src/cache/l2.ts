@@ -1,6 +1,6 @@
 import { background } from '../background.js'
 import { L2CacheError, L2UnreachableError, RustoCacheError, UndefinedValueError, UnserializableValueError } from '../errors.js'
-import type { L2Driver, L2Entry } from '../l2/types.js'
+import type { L2Driver, L2Entry, L2Payload } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import type { KeyPolicy } from '../observe.js'
 import { Watchdog } from '../watchdog.js'
@@ -275,7 +275,7 @@ export class L2 {
    * Checks a value before anything is written, and its L2 form when it goes to L2 (`toL2`; an unencodable value
    * throws here, before any tier is touched).
    */
-  prepare(key: string, value: unknown, options: WriteOptions, stamp: number, now: number, toL2: boolean): { payload: string; ttlMs: number } | undefined {
+  prepare(key: string, value: unknown, options: WriteOptions, stamp: number, now: number, toL2: boolean): { payload: L2Payload; ttlMs: number } | undefined {
     if (value === undefined) throw new UndefinedValueError(this.showKey(key))
     if (!toL2 || !this.driver) return undefined
     const { entry, ttlMs } = toRemote(value, options, stamp, now)
@@ -288,7 +288,7 @@ export class L2 {
   }
 
   /** An entry's L2 form; a value the serializer cannot encode is the caller's error, never an L2 failure. */
-  encode(key: string, entry: L2Entry): string {
+  encode(key: string, entry: L2Entry): L2Payload {
     try {
       return this.driver!.encode(entry)
     } catch (error) {

@@ -9,13 +9,18 @@ const VERSION = 'r1'
 export const MAX_TAGS = 1024
 export const MAX_TAG_LENGTH = 1024
 
-/** The stored text; throws when the serializer cannot encode the value (or gives back something not a string). */
-export function encodeEntry(entry: L2Entry, serializer: Serializer): string {
+/** The header alone (what a store that keeps the value as it is, IndexedDB, keeps beside it). */
+export function encodeHeader(entry: L2Entry): string {
   const tags = entry.tags && entry.tags.length > 0 ? JSON.stringify(entry.tags) : ''
   const expires = entry.expiresAt === Infinity ? 'inf' : String(Math.ceil(entry.expiresAt))
+  return `${VERSION}|${expires}|${entry.createdAt}|${tags.length}|${tags}`
+}
+
+/** The stored text; throws when the serializer cannot encode the value (or gives back something not a string). */
+export function encodeEntry(entry: L2Entry, serializer: Serializer): string {
   const value = serializer.serialize(entry.value)
   if (typeof value !== 'string') throw new TypeError(`the serializer returned ${typeof value}, not a string`)
-  return `${VERSION}|${expires}|${entry.createdAt}|${tags.length}|${tags}${value}`
+  return encodeHeader(entry) + value
 }
 
 function validTags(tags: unknown): tags is string[] {

@@ -10,6 +10,9 @@ export interface L2Entry {
   tags: readonly string[] | undefined
 }
 
+/** What encode() made, as set() takes it: a string, or a driver's own stored form (see L2Driver.encode). */
+export type L2Payload = string | { readonly header: string; readonly value: unknown }
+
 /** Turns values into strings for L2 and back. JSON by default; superjson keeps Dates, Maps, Sets and BigInts. */
 export interface Serializer {
   serialize(value: unknown): string
@@ -31,18 +34,20 @@ export interface L2Driver {
   /** In key order, undefined for a miss. */
   getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]>
   /**
-   * The stored form of an entry. The cache calls it before it writes anything, so a value the serializer cannot
-   * encode (a BigInt or a cycle with JSON) is the caller's error, not an L2 failure: it must throw then.
+   * The stored form of an entry: a string for most stores; a store that keeps values as they are (IndexedDB's
+   * structured clones) may return anything its set() takes. The cache calls it before it writes anything and
+   * hands the result to set()/setMany() untouched, so a value the driver cannot store (a BigInt or a cycle with
+   * JSON, a function) is the caller's error, not an L2 failure: it must throw then.
    */
-  encode(entry: L2Entry): string
+  encode(entry: L2Entry): L2Payload
   /**
    * Stores what encode() made. `ttlMs`: how long L2 keeps it (ttl + grace); Infinity for no expiry. A driver that
    * writes conditionally (lateWrites 'refused') resolves false when it kept what it holds because that is newer
    * (a write or a delete made after this entry, by more than REMOTE_TIE_MS); others resolve nothing.
    */
-  set(key: string, payload: string, ttlMs: number): Promise<void | boolean>
+  set(key: string, payload: L2Payload, ttlMs: number): Promise<void | boolean>
   /** set() for many; a conditional driver resolves, per item, whether it was written. */
-  setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void | boolean[]>
+  setMany(items: ReadonlyArray<{ key: string; payload: L2Payload; ttlMs: number }>): Promise<void | boolean[]>
   /**
    * Deletes a key; true when it held a live entry. `stamp`: when the cache made the delete (its stamps, ms), for a
    * conditional driver, which keeps a tombstone so that a write made before the delete and arriving after it is

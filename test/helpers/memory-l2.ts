@@ -90,7 +90,7 @@ class MemoryL2 implements L2Driver {
     await this.pass('set')
     this.store.set(key, payload)
   }
-  async setMany(items: ReadonlyArray<{ key: string; payload: string }>) {
+  async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>) {
     await this.pass('set')
     for (const item of items) this.store.set(item.key, item.payload)
   }
