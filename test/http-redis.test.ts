@@ -1,7 +1,11 @@
 // The HTTP Redis driver (Upstash's REST protocol) against a real redis-server through test/helpers/upstash-shim.ts,
 // the shim itself first checked with the official @upstash/redis client.
+import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { Redis as Upstash } from '@upstash/redis'
 import { Redis } from 'ioredis'
+import { Miniflare } from 'miniflare'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest'
 import { httpRedisDriver, HttpRedisError } from '../src/edge-drivers/index.js'
 import { memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
@@ -206,5 +210,70 @@ describe('without a bus at the edge, L1 keeps an entry 5 s by default', () => {
     expect(await c.getOrSet({ key: 'k', factory: () => Promise.reject(new Error('down')), ttl: '2s' })).toBe('v')
     vi.setSystemTime(Date.now() + 60_000)
     expect(await c.getOrSet({ key: 'k', factory: () => Promise.reject(new Error('down')), ttl: '2s' })).toBe('v')
+  })
+})
+
+// The built workerd flavour in workerd (miniflare), on httpRedisDriver through the shim: what a Worker on Upstash
+// runs, sharing its L2 with a Node cache on redisDriver.
+const WORKER = `import { RustoCache } from './entry.js'
+import { httpRedisDriver } from './edge-drivers.js'
+let cache
+export default {
+  async fetch(request, env) {
+    cache ??= new RustoCache({ prefix: env.PREFIX, l2: httpRedisDriver({ url: env.URL, token: env.TOKEN }) })
+    const url = new URL(request.url)
+    const key = url.searchParams.get('key')
+    if (url.pathname === '/set') await cache.set({ key, value: url.searchParams.get('value'), tags: ['t'] })
+    if (url.pathname === '/invalidate') await cache.deleteByTag({ tags: ['t'] })
+    return Response.json({ value: (await cache.get({ key })) ?? null, core: cache.stats().core, l2Errors: cache.stats().l2Errors })
+  },
+}`
+
+describe('httpRedisDriver in workerd (miniflare), sharing L2 with Node', () => {
+  let worker: Miniflare
+  const prefix = `workerd${process.pid}`
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rustocache-http-'))
+    const files = readdirSync('dist/edge').filter((f) => f.endsWith('.js'))
+    for (const file of files) copyFileSync(resolve('dist/edge', file), join(dir, file))
+    copyFileSync(resolve('dist/edge/rustocache.wasm'), join(dir, 'rustocache.wasm'))
+    writeFileSync(join(dir, 'entry.js'), "export * from './index.js'\n")
+    writeFileSync(join(dir, 'worker.js'), WORKER)
+    worker = new Miniflare({
+      modules: [
+        { type: 'ESModule', path: join(dir, 'worker.js') },
+        { type: 'ESModule', path: join(dir, 'entry.js') },
+        { type: 'CompiledWasm', path: join(dir, 'rustocache.wasm') },
+        ...files.map((c) => ({ type: 'ESModule' as const, path: join(dir, c) })),
+      ],
+      modulesRoot: dir,
+      bindings: { URL: shim.url, TOKEN: shim.token, PREFIX: prefix },
+      compatibilityDate: '2025-06-01',
+    })
+  })
+  afterAll(async () => {
+    await worker?.dispose()
+  })
+  const call = async (path: string) => {
+    const text = await (await worker.dispatchFetch(`http://localhost${path}`)).text()
+    try {
+      return JSON.parse(text) as Record<string, unknown>
+    } catch {
+      throw new Error(`the Worker answered ${text}`)
+    }
+  }
+
+  it('reads what Node wrote, writes what Node reads, and its tag invalidation reaches Node', async () => {
+    const node = new RustoCache({ prefix, l2: redisDriver({ connection: redisUrl }) })
+    open.push(node)
+    await node.set({ key: 'from-node', value: 'n', tags: ['t'] })
+    expect(await call('/get?key=from-node')).toEqual({ value: 'n', core: 'wasm', l2Errors: 0 })
+    expect(await call('/set?key=from-edge&value=e')).toMatchObject({ value: 'e' })
+    expect(await node.get({ key: 'from-edge' })).toBe('e')
+    await call('/invalidate?key=from-node')
+    const fresh = new RustoCache({ prefix, l2: redisDriver({ connection: redisUrl }) })
+    open.push(fresh)
+    expect(await fresh.get({ key: 'from-node' })).toBeUndefined()
+    expect(await fresh.get({ key: 'from-edge' })).toBeUndefined()
   })
 })
