@@ -7,7 +7,11 @@ export interface BusEvent {
 
 /** What each event carries. `namespace` is the namespace path ('users:admins'), absent at the root. */
 export interface CacheEvents {
-  'cache:hit': { key: string; store: 'memory'; graced: boolean; namespace?: string }
+  /**
+   * A read answered with a value. `tier`: which tier answered; `store`: 'memory' for L1, else the L2 driver's
+   * kind ('redis', 'postgres', 'indexeddb', 'http-redis', 'workers-kv', or a custom driver's).
+   */
+  'cache:hit': { key: string; store: string; tier: 'l1' | 'l2'; graced: boolean; namespace?: string }
   'cache:miss': { key: string; store: 'memory'; namespace?: string }
   'cache:written': { key: string; store: 'memory'; namespace?: string }
   'cache:deleted': { key: string; store: 'memory'; namespace?: string }
@@ -23,6 +27,9 @@ export interface CacheEvents {
 }
 
 export type CacheEventName = keyof CacheEvents
+
+/** Other names accepted for an event (BentoCache's), for on/once/off. */
+export const EVENT_ALIASES: Readonly<Record<string, CacheEventName>> = { 'cache:expire': 'cache:expired' }
 type Listener<E extends CacheEventName> = (payload: CacheEvents[E]) => void
 
 /**

@@ -3,19 +3,18 @@ import { InvalidOptionError, InvalidTtlError, shown } from './errors.js'
 /** A duration: ms as a number, a friendly string ('250ms', '30m', '2.5h', '1d 2h'), or null for "forever". */
 export type Duration = number | string | null
 
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  sec: 1_000,
-  m: 60_000,
-  min: 60_000,
-  h: 3_600_000,
-  hr: 3_600_000,
-  d: 86_400_000,
-  day: 86_400_000,
-  days: 86_400_000,
-  w: 604_800_000,
-}
+// The one grammar for durations, everywhere a Duration is taken: parts of a number and a unit, spaces between
+// them optional ('10 minutes', '1d 2h', '1.5h', '250ms'); a bare number is ms. Units, case-insensitive:
+const SECOND = 1_000
+const UNITS: Array<[number, string[]]> = [
+  [1, ['ms', 'msec', 'msecs', 'millisecond', 'milliseconds']],
+  [SECOND, ['s', 'sec', 'secs', 'second', 'seconds']],
+  [60 * SECOND, ['m', 'min', 'mins', 'minute', 'minutes']],
+  [3_600 * SECOND, ['h', 'hr', 'hrs', 'hour', 'hours']],
+  [86_400 * SECOND, ['d', 'day', 'days']],
+  [604_800 * SECOND, ['w', 'wk', 'wks', 'week', 'weeks']],
+]
+const UNIT_MS: Record<string, number> = Object.fromEntries(UNITS.flatMap(([ms, names]) => names.map((n) => [n, ms])))
 const PART = /(\d+(?:\.\d+)?)\s*([a-z]*)\s*/gy
 
 /** Milliseconds for a Duration; Infinity for null. Throws E_INVALID_TTL for anything else or anything negative. */
@@ -37,28 +36,31 @@ export function toMs(value: unknown, name = 'ttl'): number {
     const m = PART.exec(text)
     if (!m || m.index !== at) break
     const unit = m[2] === '' ? 'ms' : m[2]!
-    const factor = UNIT_MS[unit]
-    if (factor === undefined) throw new InvalidTtlError(`${name}: unknown unit '${unit}' in '${value}' (ms, s, m, h, d, w)`)
+    const factor = Object.hasOwn(UNIT_MS, unit) ? UNIT_MS[unit] : undefined
+    if (factor === undefined) throw new InvalidTtlError(`${name}: unknown unit '${unit}' in '${value}' (ms, s, m, h, d, w, or their names: '10 minutes')`)
     total += Number(m[1]) * factor
     parts++
   }
   if (parts === 0 || PART.lastIndex < text.length) {
-    throw new InvalidTtlError(`${name}: cannot read '${value}' as a duration (examples: '250ms', '30m', '2.5h', '1d 2h')`)
+    throw new InvalidTtlError(`${name}: cannot read '${value}' as a duration (examples: '250ms', '30m', '10 minutes', '2.5h', '1d 2h')`)
   }
   return total
 }
 
-const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/
+// Byte sizes: a number and a unit, powers of 1024 ('512kb', '64 MB', '1.5gb', '10mib'); a bare number is bytes.
+const SIZE = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/
+const SIZE_UNITS: Record<string, number> = { '': 0, b: 0, byte: 0, bytes: 0, k: 1, kb: 1, kib: 1, m: 2, mb: 2, mib: 2, g: 3, gb: 3, gib: 3 }
 
-/** Bytes for a size: a number, or a string like '512kb' or '64mb' (powers of 1024). */
+/** Bytes for a size: a number, or a string like '512kb', '64 MB' or '1.5gb' (powers of 1024). */
 export function toBytes(value: unknown, name: string): number {
   if (typeof value === 'number') {
     if (!(value > 0)) throw new InvalidOptionError(`${name} must be > 0 bytes, got ${value}`)
     return value
   }
   const m = typeof value === 'string' ? SIZE.exec(value.trim().toLowerCase()) : null
-  if (!m) throw new InvalidOptionError(`${name} must be bytes or a string like '64mb', got ${shown(value)}`)
-  const bytes = Number(m[1]) * 1024 ** ['b', 'kb', 'mb', 'gb'].indexOf(m[2] ?? 'b')
+  const power = m && Object.hasOwn(SIZE_UNITS, m[2]!) ? SIZE_UNITS[m[2]!] : undefined
+  if (!m || power === undefined) throw new InvalidOptionError(`${name} must be bytes or a string like '64mb' or '512 KB', got ${shown(value)}`)
+  const bytes = Number(m[1]) * 1024 ** power
   if (!(bytes > 0)) throw new InvalidOptionError(`${name} must be > 0 bytes, got ${shown(value)}`)
   return bytes
 }

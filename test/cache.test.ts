@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ErrorCodes, RustoCache, RustoCacheError, type RustoCacheOptions } from '../src/index.js'
 import { codeOf, recordingLogger } from './helpers/cache.js'
+import { memoryL2 } from './helpers/memory-l2.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -483,13 +484,51 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
       await users.clear()
       expect(events).toEqual([
         ['cache:written', { key: '1', store: 'memory', namespace: 'users' }],
-        ['cache:hit', { key: '1', store: 'memory', graced: false, namespace: 'users' }],
+        ['cache:hit', { key: '1', store: 'memory', tier: 'l1', graced: false, namespace: 'users' }],
         ['cache:miss', { key: '2', store: 'memory', namespace: 'users' }],
         ['cache:expired', { key: '1', store: 'memory', namespace: 'users' }],
-        ['cache:hit', { key: '1', store: 'memory', graced: true, namespace: 'users' }],
+        ['cache:hit', { key: '1', store: 'memory', tier: 'l1', graced: true, namespace: 'users' }],
         ['cache:deleted', { key: '1', store: 'memory', namespace: 'users' }],
         ['cache:cleared', { store: 'memory', namespace: 'users' }],
       ])
+    })
+
+    it('has() and missing() ask L2 when L1 has nothing, and answer from L1 alone while L2 fails', async () => {
+      const shared = memoryL2()
+      const writer = make({ l2: shared })
+      const reader = make({ l2: shared, grace: false })
+      await writer.set({ key: 'k', value: 1 })
+      await writer.set({ key: 'short', value: 1, ttl: 1 })
+      expect(await reader.has({ key: 'k' })).toBe(true)
+      expect(await reader.missing({ key: 'k' })).toBe(false)
+      expect(await reader.has({ key: 'none' })).toBe(false)
+      await new Promise((r) => setTimeout(r, 5))
+      // Past its ttl and without grace: get() would not answer it, so neither does has().
+      expect(await reader.has({ key: 'short' })).toBe(false)
+      await writer.set({ key: 'only-l2', value: 2 })
+      shared.fail.add('get')
+      expect(await reader.has({ key: 'only-l2' })).toBe(false)
+      expect(await reader.has({ key: 'k' })).toBe(true)
+    })
+
+    it("names the tier and the L2 driver's kind of a hit from L2, and takes BentoCache's 'cache:expire'", async () => {
+      const shared = memoryL2()
+      const writer = make({ l2: shared })
+      const reader = make({ l2: shared })
+      const hits: unknown[] = []
+      reader.on('cache:hit', (payload) => hits.push(payload))
+      const expired: string[] = []
+      reader.on('cache:expire' as 'cache:expired', ({ key }) => expired.push(key))
+      await writer.set({ key: 'k', value: 1 })
+      await reader.get({ key: 'k' })
+      await reader.get({ key: 'k' })
+      expect(hits).toEqual([
+        { key: 'k', store: 'memory-test', tier: 'l2', graced: false, namespace: undefined },
+        { key: 'k', store: 'memory', tier: 'l1', graced: false, namespace: undefined },
+      ])
+      await reader.expire({ key: 'k' })
+      expect(expired).toEqual(['k'])
+      expect(() => reader.on('cache:expires' as 'cache:expired', () => undefined)).toThrow(/unknown event "cache:expires"/)
     })
 
     it('supports once and off, and survives a throwing listener', async () => {

@@ -6,6 +6,7 @@ import { InvalidOptionError, shown } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { signingOf } from '../bus/signing-options.js'
 import type { Duration } from '../ttl.js'
+import { refuseUnknown } from '../known-options.js'
 
 export interface BroadcastBusOptions {
   /**
@@ -76,6 +77,7 @@ class BroadcastTransport implements BusTransport {
  */
 export function broadcastBus(options: BroadcastBusOptions = {}): BusFactory {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`broadcastBus options must be an object, got ${shown(options)}`)
+  refuseUnknown(options, ['channel', 'retryQueue', 'secret', 'signatureWindow'], 'broadcastBus')
   const prefix = options.channel ?? 'rustocache'
   if (typeof prefix !== 'string' || prefix.length === 0) throw new InvalidOptionError(`broadcastBus channel must be a non-empty string, got ${shown(options.channel)}`)
   const Ctor = (globalThis as { BroadcastChannel?: ChannelConstructor }).BroadcastChannel

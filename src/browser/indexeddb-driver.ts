@@ -14,6 +14,7 @@ import { createdAtOf, encodeEntry, encodeHeader, readStored } from '../l2/envelo
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type L2Payload, type Serializer } from '../l2/types.js'
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
+import { refuseUnknown } from '../known-options.js'
 
 export interface IndexedDbDriverOptions {
   /** The database's name: caches in one database are kept apart by their `prefix`. @default 'rustocache' */
@@ -443,6 +444,7 @@ export class IndexedDbDriver implements L2Driver {
  */
 export function indexedDbDriver(options: IndexedDbDriverOptions = {}): L2DriverFactory {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`indexedDbDriver options must be an object, got ${shown(options)}`)
+  refuseUnknown(options, ['name', 'serializer', 'pruneInterval', 'blockedTimeout', 'indexedDB', 'locks'], 'indexedDbDriver')
   const name = options.name ?? 'rustocache'
   if (typeof name !== 'string' || name.length === 0) throw new InvalidOptionError(`indexedDbDriver name must be a non-empty string, got ${shown(options.name)}`)
   const pruneMs = options.pruneInterval === null ? Infinity : toMs(options.pruneInterval ?? '1m', 'pruneInterval')

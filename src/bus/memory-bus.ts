@@ -1,3 +1,5 @@
+import { InvalidOptionError } from '../errors.js'
+import { refuseUnknown } from '../known-options.js'
 import type { BusFactory, BusTransport, RetryQueueOptions } from './types.js'
 
 /**
@@ -8,6 +10,8 @@ import type { BusFactory, BusTransport, RetryQueueOptions } from './types.js'
 export function memoryBus(options: { retryQueue?: RetryQueueOptions; secret?: string } = {}): BusFactory & {
   setOnline(online: boolean, announce?: boolean): void
 } {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('memoryBus options must be an object')
+  refuseUnknown(options, ['retryQueue', 'secret'], 'memoryBus')
   const channels = new Map<string, Set<(payload: string) => void>>()
   const reconnects = new Set<() => void>()
   let online = true

@@ -5,6 +5,7 @@ import type { L2DriverFactory } from '../l2/types.js'
 import { redactingLogger, silentLogger, type Logger } from '../logger.js'
 import type { KeyPolicy } from '../observe.js'
 import { toBytes, toMs, type Duration } from '../ttl.js'
+import { refuseUnknown } from '../known-options.js'
 import { utf8Length, wellFormed } from './scope.js'
 
 /** Options that can be set for the whole cache and again on each call; the call's value wins. */
@@ -269,6 +270,7 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
   if (given.earlyExpiration !== undefined) out.earlyExpiration = fraction(given.earlyExpiration)
   if (given.lock !== undefined) {
     if (typeof given.lock !== 'object' || given.lock === null) throw new InvalidOptionError('lock must be { distributed?, ttl? }')
+    refuseUnknown(given.lock, ['distributed', 'ttl'], 'lock')
     if (given.lock.distributed !== undefined) out.distributedLock = given.lock.distributed === true
     if (given.lock.ttl !== undefined) out.distributedLockTtl = toMs(given.lock.ttl, 'lock.ttl')
   }
@@ -443,6 +445,7 @@ function l1Settings(given: L1Options | false | undefined, l2: L2DriverFactory | 
   // L2-only: an empty TypeScript core (no WASM to compile in a short-lived function) that is never written.
   const l1: L1Options = given === false ? { core: 'js', maxItems: 1 } : (given ?? {})
   if (typeof l1 !== 'object' || l1 === null) throw new InvalidOptionError('l1 must be an object such as { maxItems: 10_000 }, or false for L2-only mode')
+  refuseUnknown(l1, L1_OPTIONS, 'l1')
   if (l1.clone !== undefined && typeof l1.clone !== 'boolean') throw new InvalidOptionError(`l1.clone must be true or false, got ${shown(l1.clone)}`)
   const maxBytes = l1.maxBytes === undefined ? undefined : toBytes(l1.maxBytes, 'l1.maxBytes')
   const maxEntrySize = l1.maxEntrySize === undefined ? Infinity : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
@@ -486,6 +489,8 @@ function busSettings(factory: BusFactory | undefined, channel: string): BusSetti
     throw new InvalidOptionError("bus must be a bus factory such as redisBus({ connection }) from 'rustocache/redis'")
   }
   const retry = factory?.retryQueue ?? {}
+  if (typeof retry !== 'object' || retry === null) throw new InvalidOptionError('retryQueue must be { maxSize?, retryInterval? }')
+  refuseUnknown(retry, ['maxSize', 'retryInterval'], 'retryQueue')
   const maxSize = retry.maxSize ?? CACHE_DEFAULTS.retryQueue.maxSize
   if (!(Number.isInteger(maxSize) && maxSize > 0)) throw new InvalidOptionError('retryQueue.maxSize must be a whole number > 0')
   const retryMs = toMs(retry.retryInterval ?? CACHE_DEFAULTS.retryQueue.retryInterval, 'retryQueue.retryInterval')
@@ -493,9 +498,17 @@ function busSettings(factory: BusFactory | undefined, channel: string): BusSetti
   return { factory, channel, maxSize, retryMs, signer }
 }
 
+/** Every option the constructor takes (EntryOptions and RustoCacheOptions); anything else is refused. */
+const CACHE_OPTIONS = [
+  ...['ttl', 'jitter', 'grace', 'graceBackoff', 'timeout', 'hardTimeout', 'lockTimeout', 'earlyExpiration', 'onFactoryError', 'waitUntil', 'lock'],
+  ...['l1', 'l2', 'suppressL2Errors', 'l2CircuitBreakerDuration', 'l2Timeout', 'bus', 'logger', 'prefix', 'traceKeys'],
+] as const
+const L1_OPTIONS = ['maxItems', 'maxBytes', 'maxEntrySize', 'sizeCalculation', 'core', 'policy', 'clone', 'ttl'] as const
+
 /** Checks every cache-wide option and applies the defaults; throws E_INVALID_OPTION before anything connects. */
 export function resolveSettings(config: RustoCacheOptions): CacheSettings {
   if (typeof config !== 'object' || config === null) throw new InvalidOptionError('RustoCache options must be an object')
+  refuseUnknown(config, CACHE_OPTIONS, 'the RustoCache options')
   if (config.prefix !== undefined && (typeof config.prefix !== 'string' || config.prefix === '')) {
     throw new InvalidOptionError('prefix must be a non-empty string')
   }

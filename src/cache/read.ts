@@ -201,15 +201,17 @@ export async function has(rooms: Rooms, scope: Scope, given: KeyOptions & { grac
   const key = scope.keyFor(given.key)
   const grace = callGrace(given.grace)
   const now = recentMs()
-  let yes: boolean
   let tier: Tier = 'l1'
-  if (!l1.keeps) {
+  let yes = false
+  if (l1.keeps) {
+    const code = l1.peek(key, now)
+    yes = isFresh(code) || staleIn(l1, code, grace, now) !== undefined
+  }
+  // Any tier: L2 is asked when L1 has nothing (as BentoCache does), judged as get() would judge it.
+  if (!yes && rooms.l2.present) {
     const remote = await readOnce(rooms, key, now)
     yes = remote !== undefined && (remote.fresh || (remote.entry !== undefined && withinGrace(remote.entry, grace, now)))
     tier = 'l2'
-  } else {
-    const code = l1.peek(key, now)
-    yes = isFresh(code) || staleIn(l1, code, grace, now) !== undefined
   }
   if (trace !== undefined) {
     trace.hit = yes

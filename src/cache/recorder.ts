@@ -29,6 +29,9 @@ export class Recorder {
     this.emitter = new Emitter((error, event) => logger.error({ err: error, event }, 'a cache event listener threw'))
   }
 
+  /** The L2 driver's kind, what a hit from L2 names as its store. */
+  l2Kind = 'l2'
+
   /** Which L1 core the cache runs on (known once the core is made, after the recorder that counts its evictions). */
   setCore(core: CoreKind | 'none'): void {
     this.counters.core = core
@@ -95,7 +98,7 @@ export class Recorder {
   hit(key: string, graced: boolean, tier: Tier, namespace: string | undefined, trace: OperationContext | undefined): void {
     this.counters.hits++
     if (graced) this.counters.gracedHits++
-    if (this.emitter.has('cache:hit')) this.emitter.emit('cache:hit', { key, store: 'memory', graced, namespace })
+    if (this.emitter.has('cache:hit')) this.emitter.emit('cache:hit', { key, store: tier === 'l1' ? 'memory' : this.l2Kind, tier, graced, namespace })
     if (trace !== undefined) {
       trace.hit = true
       trace.tier = tier

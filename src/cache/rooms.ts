@@ -40,6 +40,7 @@ export function buildRooms(settings: CacheSettings): Rooms {
   const showKey = settings.keyPolicy ?? hideKeys
   const hasL2 = settings.l2.factory !== undefined
   const recorder = new Recorder(settings.l1.keeps ? 'js' : 'none', prefix, settings.keyPolicy, logger)
+  if (hasL2) recorder.l2Kind = settings.l2.factory!.kind
   const tags = new TagStamps()
   const flights = new Flights(tags)
   const common: Common = { logger, showKey, recorder, tags, flights }

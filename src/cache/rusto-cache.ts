@@ -1,5 +1,5 @@
 import { brandedInstance, CACHE_BRAND, InvalidKeyError, InvalidOptionError, shown } from '../errors.js'
-import type { CacheEventName, CacheEvents } from '../events.js'
+import { EVENT_ALIASES, type CacheEventName, type CacheEvents } from '../events.js'
 import type { CacheObserver, CacheOperation, OperationContext } from '../observe.js'
 import type { CacheStats } from '../stats.js'
 import type { Duration } from '../ttl.js'
@@ -33,9 +33,12 @@ const EVENTS: ReadonlySet<string> = new Set<CacheEventName>([
   'bus:message:received',
 ])
 
-function checkListener(event: unknown, listener: unknown): void {
-  if (typeof event !== 'string' || !EVENTS.has(event)) throw new InvalidOptionError(`unknown event ${shown(event)}: one of ${[...EVENTS].join(', ')}`)
-  if (typeof listener !== 'function') throw new InvalidOptionError(`a listener for ${event} must be a function`)
+/** The event's own name (an alias such as BentoCache's 'cache:expire' resolved); throws for an unknown one. */
+function checkListener<E extends CacheEventName>(event: E, listener: unknown): E {
+  const name = typeof event === 'string' && Object.hasOwn(EVENT_ALIASES, event) ? (EVENT_ALIASES[event] as E) : event
+  if (typeof name !== 'string' || !EVENTS.has(name)) throw new InvalidOptionError(`unknown event ${shown(event)}: one of ${[...EVENTS].join(', ')}`)
+  if (typeof listener !== 'function') throw new InvalidOptionError(`a listener for ${name} must be a function`)
+  return name
 }
 
 function keyList(given: { keys: unknown } | undefined, call: string): unknown[] {
@@ -141,15 +144,15 @@ export class RustoCache {
   }
 
   /**
-   * True when L1 holds a value get() would answer with (fresh, or stale within grace). Reads L1 only, never L2,
-   * and does not touch the LRU order: a key only L2 holds reads as missing here. In L2-only mode (`l1: false`)
-   * it asks L2 instead.
+   * True when a tier holds a value get() would answer with (fresh, or stale within grace): L1 first, without
+   * touching its LRU order, then L2 when L1 has nothing (a read, copied into L1 as get's would be). With L2
+   * down it answers from L1 alone.
    */
   has(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
     return this.traced('has', given, (trace) => has(this.rooms, this.scope, options(given, 'has'), trace))
   }
 
-  /** The opposite of has(): L1 only. */
+  /** The opposite of has(). */
   missing(given: KeyOptions & { grace?: Duration | false }): Promise<boolean> {
     return this.traced('missing', given, async (trace) => !(await has(this.rooms, this.scope, options(given, 'missing'), trace)))
   }
@@ -209,18 +212,15 @@ export class RustoCache {
   }
 
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
-    checkListener(event, listener)
-    return this.rooms.recorder.on(event, listener)
+    return this.rooms.recorder.on(checkListener(event, listener), listener)
   }
 
   once<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
-    checkListener(event, listener)
-    return this.rooms.recorder.once(event, listener)
+    return this.rooms.recorder.once(checkListener(event, listener), listener)
   }
 
   off<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): void {
-    checkListener(event, listener)
-    this.rooms.recorder.off(event, listener)
+    this.rooms.recorder.off(checkListener(event, listener), listener)
   }
 
   /** Counters since the cache was made, shared by all its namespaces. */

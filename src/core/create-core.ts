@@ -1,4 +1,5 @@
 import { InvalidOptionError, shown, WasmUnavailableError } from '../errors.js'
+import { refuseUnknown } from '../known-options.js'
 import { SeedUnavailable } from './hash.js'
 import { jsCore, loadJsCore } from './js-core-ref.js'
 import type { Core, CoreKind } from './types.js'
@@ -44,8 +45,12 @@ export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
   kind?: 'auto' | CoreKind
 }
 
+const CORE_OPTIONS = ['kind', 'maxItems', 'maxBytes', 'initialCapacity', 'policy', 'onEvict', 'hashSeed', 'simd', 'strings'] as const
+
 /** Makes an L1 core. Both kinds have the same behaviour; `core.kind` says which one you got. */
 export function createCore<V = unknown>(options: CreateCoreOptions<V> = {}): Core<V> {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`createCore options must be an object, got ${shown(options)}`)
+  refuseUnknown(options, CORE_OPTIONS, 'createCore')
   const kind = options.kind ?? 'auto'
   // Checked whichever core is made, so a typo fails on every runtime, not only where WASM runs.
   checkSimdOption(options.simd)

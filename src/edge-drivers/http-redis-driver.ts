@@ -11,6 +11,7 @@ import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFacto
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, PRUNE_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TOMBSTONE_MS, TRANSIENT_REPLY } from '../redis/scripts.js'
 import { toMs, type Duration } from '../ttl.js'
 import { EDGE_L1_TTL } from './edge-l1.js'
+import { refuseUnknown } from '../known-options.js'
 
 export interface HttpRedisDriverOptions {
   /** The REST URL (`UPSTASH_REDIS_REST_URL`, `KV_REST_API_URL` on Vercel). */
@@ -282,6 +283,7 @@ export class HttpRedisDriver implements L2Driver {
  */
 export function httpRedisDriver(options: HttpRedisDriverOptions): L2DriverFactory {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('httpRedisDriver needs { url, token }')
+  refuseUnknown(options, ['url', 'token', 'commandTimeout', 'serializer', 'tagRetention', 'fetch'], 'httpRedisDriver')
   const { url, token } = options
   if (typeof url !== 'string' || !URL.canParse?.(url) || !/^https?:$/.test(new URL(url).protocol)) {
     throw new InvalidOptionError(`httpRedisDriver: url must be an http(s) URL such as https://<db>.upstash.io, got ${shown(url)}`)

@@ -17,6 +17,7 @@ import { encodeEntry, readStored } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import { toMs, type Duration } from '../ttl.js'
 import { EDGE_L1_TTL } from './edge-l1.js'
+import { refuseUnknown } from '../known-options.js'
 
 /** The parts of a Workers KV binding the driver uses (`KVNamespace` in @cloudflare/workers-types). */
 export interface KvNamespaceLike {
@@ -250,6 +251,8 @@ export function kvDriver(namespace: KvNamespaceLike, options: KvDriverOptions = 
   if (typeof kv !== 'object' || kv === null || typeof kv.get !== 'function' || typeof kv.put !== 'function' || typeof kv.list !== 'function' || typeof kv.delete !== 'function') {
     throw new InvalidOptionError(`kvDriver needs a Workers KV binding (env.KV: get, put, delete, list), got ${shown(namespace)}`)
   }
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError(`kvDriver options must be an object, got ${shown(options)}`)
+  refuseUnknown(options, ['serializer', 'tagRetention', 'cacheTtl'], 'kvDriver')
   if (options.cacheTtl !== undefined && !(Number.isInteger(options.cacheTtl) && options.cacheTtl >= KV_LIMITS.minTtlSeconds)) {
     throw new InvalidOptionError(`kvDriver: cacheTtl is in seconds, a whole number >= 60 (KV's minimum), got ${shown(options.cacheTtl)}`)
   }

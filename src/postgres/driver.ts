@@ -6,6 +6,7 @@ import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFacto
 import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 import { Watchdog } from '../watchdog.js'
+import { refuseUnknown } from '../known-options.js'
 
 export type PostgresConnection = string | pg.PoolConfig | pg.Pool
 
@@ -393,6 +394,7 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
  */
 export function postgresDriver(options: PostgresDriverOptions): L2DriverFactory {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('postgresDriver needs { connection }')
+  refuseUnknown(options, ['connection', 'table', 'commandTimeout', 'serializer', 'pruneInterval', 'pruneBatch', 'tagRetention'], 'postgresDriver')
   const { connection } = options
   const isPool = connection instanceof pg.Pool
   if (!isPool && typeof connection !== 'string' && (typeof connection !== 'object' || connection === null)) {

@@ -6,6 +6,7 @@ import { InvalidOptionError } from '../errors.js'
 import { type Duration } from '../ttl.js'
 import { signingOf } from '../bus/signing-options.js'
 import { Watchdog } from '../watchdog.js'
+import { refuseUnknown } from '../known-options.js'
 
 export interface RedisBusOptions {
   /** ioredis options, a redis:// URL, or a Redis / Cluster instance (publishing uses it; subscribing a duplicate). */
@@ -94,6 +95,7 @@ function afterFirstReady(redis: Redis | Cluster, listener: () => void): void {
 /** The bus over Redis pub/sub, one channel per cache prefix: `new RustoCache({ bus: redisBus({ connection }) })`. */
 export function redisBus(options: RedisBusOptions): BusFactory {
   if (typeof options !== 'object' || options === null || options.connection === undefined) throw new InvalidOptionError('redisBus needs { connection }')
+  refuseUnknown(options, ['connection', 'retryQueue', 'commandTimeout', 'secret', 'signatureWindow'], 'redisBus')
   return {
     kind: 'redis',
     retryQueue: options.retryQueue ?? {},

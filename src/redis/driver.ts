@@ -10,6 +10,7 @@ import { InvalidOptionError } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
 import { Watchdog } from '../watchdog.js'
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, PRUNE_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TOMBSTONE_MS, TRANSIENT_REPLY } from './scripts.js'
+import { refuseUnknown } from '../known-options.js'
 
 export type RedisConnection = RedisOptions | string | Redis | Cluster
 
@@ -446,6 +447,7 @@ export function connect(connection: RedisConnection, logger: Logger): { redis: R
 /** The L2 tier on Redis (or a Redis Cluster instance), for `new RustoCache({ l2: redisDriver({ connection }) })`. */
 export function redisDriver(options: RedisDriverOptions): L2DriverFactory {
   if (typeof options !== 'object' || options === null || options.connection === undefined) throw new InvalidOptionError('redisDriver needs { connection }')
+  refuseUnknown(options, ['connection', 'commandTimeout', 'serializer', 'tagRetention'], 'redisDriver')
   const commandTimeout = options.commandTimeout ?? 500
   const tagRetention = toMs(options.tagRetention ?? '7d', 'tagRetention')
   return {
