@@ -21,6 +21,7 @@ export type CacheOperation =
   | 'deleteByTag'
   | 'expireByTag'
   | 'clear'
+  | 'prune'
 
 /** Which tier answered a read. */
 export type Tier = 'l1' | 'l2'

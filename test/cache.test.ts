@@ -493,6 +493,11 @@ describe.each(['wasm', 'js'] as const)('RustoCache on the %s core', (core) => {
       ])
     })
 
+    it('prune() answers 0 without an L2 or with one that expires keys itself', async () => {
+      expect(await make().prune()).toBe(0)
+      expect(await make({ l2: memoryL2() }).prune()).toBe(0)
+    })
+
     it('has() and missing() ask L2 when L1 has nothing, and answer from L1 alone while L2 fails', async () => {
       const shared = memoryL2()
       const writer = make({ l2: shared })

@@ -216,6 +216,14 @@ describe('indexedDbDriver', () => {
     expect(codeOf(() => indexedDbDriver({ pruneInterval: 'soon' }))).toBe(ErrorCodes.E_INVALID_TTL)
   })
 
+  it('prunes through cache.prune()', async () => {
+    const c = cache({ l2: indexedDbDriver({ name: fresh(), pruneInterval: null }) })
+    await c.set({ key: 'gone', value: 1, ttl: 5 })
+    await new Promise((r) => setTimeout(r, 30))
+    expect(await c.prune()).toBe(1)
+    expect(await c.prune()).toBe(0)
+  })
+
   it('prunes expired entries and old tombstones', async () => {
     const name = fresh()
     const driver = indexedDbDriver({ name, pruneInterval: null }).create({ prefix: 'p', logger: console as never, rejected() {} }) as unknown as {

@@ -95,6 +95,17 @@ describe('postgresDriver', () => {
     expect(queries.filter((q) => q.startsWith('SELECT')).length).toBeLessThanOrEqual(3)
   })
 
+  it('prunes through cache.prune() (BentoCache\'s prune), with the interval off', async () => {
+    const cache = new RustoCache({ prefix: prefix(), l2: postgresDriver({ connection: url, table: 'rustocache_cache_prune', pruneInterval: null }) })
+    closers.push(() => cache.disconnect())
+    await cache.set({ key: 'gone', value: 1, ttl: 10 })
+    await cache.set({ key: 'kept', value: 2, ttl: '1h' })
+    await sleep(60)
+    expect(await cache.prune()).toBeGreaterThanOrEqual(1)
+    expect(await cache.prune()).toBe(0)
+    expect(await cache.get({ key: 'kept' })).toBe(2)
+  })
+
   it('skips expired rows on read at once and prunes them in batches of pruneBatch', async () => {
     const { pool, queries } = countingPool()
     const driver = driverOn(pool, { pruneBatch: 1000, table: 'rustocache_prune' })

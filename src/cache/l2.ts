@@ -134,9 +134,9 @@ export class L2 {
       return undefined
     }
     try {
-      // A namespace clear walks the keyspace and may take long: the driver's own timeouts bound its commands.
+      // A namespace clear (or a prune) walks the keyspace and may take long: the driver's own timeouts bound its commands.
       const command = this.watched(op, key, () => run(l2))
-      const result = await (this.watchdog && op !== 'clear' ? this.watchdog.guard(command, deadline) : command)
+      const result = await (this.watchdog && op !== 'clear' && op !== 'prune' ? this.watchdog.guard(command, deadline) : command)
       if (this.downSince !== 0) this.reachable()
       return result
     } catch (error) {

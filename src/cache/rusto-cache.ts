@@ -195,6 +195,16 @@ export class RustoCache {
   }
 
   /**
+   * Deletes L2's expired entries now (BentoCache's prune): for stores that keep them until something deletes them
+   * (PostgreSQL, IndexedDB, which also prune every `pruneInterval` by themselves). Resolves with how many went;
+   * 0 where the store expires keys itself (Redis, Workers KV) or there is no L2. L1 drops expired entries as
+   * lookups meet them and as it evicts.
+   */
+  prune(): Promise<number> {
+    return this.traced('prune', undefined, async () => (await this.rooms.l2.call('prune', undefined, (driver) => driver.prune?.() ?? Promise.resolve(0))) ?? 0)
+  }
+
+  /**
    * Checks that L2 answers (a read, within l2Timeout), for a start-up check or a health probe: rejects with
    * E_L2_UNREACHABLE (`L2UnreachableError`, naming the server) when it does not. Never needed: every call
    * connects as it goes, and answers from L1 (or the factory) while L2 is down.

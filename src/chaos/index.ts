@@ -157,6 +157,7 @@ export function chaosDriver(inner: L2DriverFactory, options: ChaosFaults & { see
         clear: (path) => chaos.call('clear', () => d.clear(path)),
         invalidateTags: (tags, how, stamp) => chaos.call('invalidateTags', () => d.invalidateTags(tags, how, stamp)),
         tagStamps: (tags) => chaos.call('tagStamps', () => d.tagStamps(tags)),
+        prune: d.prune && (() => chaos.call('prune', () => d.prune!())),
         tagRetentionMs: d.tagRetentionMs,
         // What the driver says of itself passes through: its limits, its error classes, where it connects, and
         // its recoveries (the retry queue flushes on them). An injected fault is transient.

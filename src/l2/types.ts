@@ -68,6 +68,12 @@ export interface L2Driver {
   readonly tagRetentionMs?: number
   /** The stamps of the last deletion and expiry of each tag, for judging an entry read from L2. */
   tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>>
+  /**
+   * Deletes expired entries now, for stores that keep them until something does (PostgreSQL, IndexedDB; both
+   * also prune every pruneInterval on their own); resolves with how many. Absent where the store expires keys
+   * itself (Redis, Workers KV).
+   */
+  prune?(): Promise<number>
   disconnect(): Promise<void>
   /**
    * Registers a listener for the driver reaching its server again after an outage it noticed (a reconnection,
