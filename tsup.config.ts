@@ -13,6 +13,7 @@ const entry = {
   'test-suite': 'src/test-suite/index.ts',
   browser: 'src/browser/index.ts',
   'edge-drivers': 'src/edge-drivers/index.ts',
+  keyv: 'src/keyv/index.ts',
 }
 
 // The entries that run outside Node, built again for each flavour below, all in one build per flavour: one copy
@@ -57,14 +58,14 @@ export default defineConfig([
     onSuccess: copyWasm('dist/edge', ['rustocache.wasm', 'rustocache-scalar.wasm']),
   },
   {
-    // browser (dist/web/): ESM; the WASM builds are files fetched by loadWasm() and the TypeScript core a chunk
-    // loaded only where it is needed (src/web.ts).
+    // browser (dist/web/): ESM; the WASM builds are files fetched by loadWasm(), and the TypeScript core and the
+    // bus room chunks loaded only where they are needed (src/web.ts).
     ...shared,
     entry: { index: 'src/web.ts', ...portable },
     outDir: 'dist/web',
     format: ['esm'],
     platform: 'browser',
-    esbuildPlugins: [swap({ 'wasm-bytes.generated.js': 'src/core/wasm-bytes.none.ts', 'js-core-ref.js': 'src/core/js-core-ref.web.ts' })],
+    esbuildPlugins: [swap({ 'wasm-bytes.generated.js': 'src/core/wasm-bytes.none.ts', 'js-core-ref.js': 'src/core/js-core-ref.web.ts', 'coherence-ref.js': 'src/cache/coherence-ref.web.ts' })],
     onSuccess: copyWasm('dist/web', ['rustocache.wasm', 'rustocache-scalar.wasm', 'rustocache-strings.wasm']),
   },
 ])

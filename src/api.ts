@@ -49,6 +49,7 @@ export {
 } from './cache/rusto-cache.js'
 export type { EntryOptions, L1Options, RustoCacheOptions } from './cache/options.js'
 export { observe } from './cache/rusto-cache.js'
+export { caches, type Caches, type CachesOptions, type StoreOptions } from './cache/stores.js'
 export {
   TRACING_CHANNEL,
   tracingChannelAvailable,

@@ -5,12 +5,11 @@ import { InvalidOptionError } from './errors.js'
 /** Where an option from another library goes here (BentoCache's names, mostly); shown instead of the nearest name. */
 const MOVED: Record<string, string> = {
   maxSize: "'maxBytes'",
-  stores: "'l1' and 'l2' (one RustoCache holds both tiers; several caches: docs/migrating-from-bentocache.md)",
-  default: "one RustoCache per store (docs/migrating-from-bentocache.md)",
-  serializer: "the L2 driver's serializer, as in redisDriver({ connection, serializer })",
-  emitter: 'cache.on() and cache.once()',
-  driver: "'l2' (a driver factory such as redisDriver({ connection }))",
-  store: "'l2' (a driver factory such as redisDriver({ connection }))",
+  stores: "'l1' and 'l2', or caches({ default, stores })",
+  default: 'caches({ default, stores })',
+  serializer: "the L2 driver's serializer",
+  emitter: 'cache.on()',
+  driver: "'l2'",
 }
 
 /** Edit distance, case-insensitive (a typo in case counts as nothing). */

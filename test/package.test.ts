@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 // The built package, as a user's Node resolves it through the exports map (npm test builds dist/ first).
@@ -20,7 +22,7 @@ describe('the published package', () => {
     const chunks = readdirSync('dist').filter((f) => /^chunk-.*\.c?js$/.test(f))
     // The edge and browser flavours: every file of theirs.
     const flavours = ['edge', 'web'].flatMap((dir) => readdirSync(`dist/${dir}`).filter((f) => f.endsWith('.js') && f !== 'otel.js').map((f) => `${dir}/${f}`))
-    for (const file of ['index.js', 'index.cjs', 'chaos.js', 'chaos.cjs', 'browser.js', 'browser.cjs', 'edge-drivers.js', 'edge-drivers.cjs', ...chunks, ...flavours]) {
+    for (const file of ['index.js', 'index.cjs', 'chaos.js', 'chaos.cjs', 'browser.js', 'browser.cjs', 'edge-drivers.js', 'edge-drivers.cjs', 'keyv.js', 'keyv.cjs', ...chunks, ...flavours]) {
       const code = readFileSync(`dist/${file}`, 'utf8')
       expect(code, file).not.toMatch(/from ['"]node:|require\(['"]node:|['"](ioredis|@opentelemetry\/api|prom-client|pg)['"]/)
     }
@@ -57,6 +59,23 @@ describe('the published package', () => {
     const expected = 'true E_INVALID_OPTION\nfunction function'
     expect(run(['-e', `const { RustoCacheError } = require('rustocache'); const { postgresDriver } = require('rustocache/postgres'); const { l2DriverSuite, busSuite } = require('rustocache/test-suite'); ${body}`])).toBe(expected)
     expect(run(['--input-type=module', '-e', `import { RustoCacheError } from 'rustocache'; import { postgresDriver } from 'rustocache/postgres'; import { l2DriverSuite, busSuite } from 'rustocache/test-suite'; ${body}`])).toBe(expected)
+  })
+
+  it('resolves the types of every subpath under moduleResolution node10 too (typesVersions)', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { exports: Record<string, unknown> }
+    const subpaths = Object.keys(pkg.exports).filter((k) => k !== '.' && k !== './package.json').map((k) => k.slice(2))
+    // A consumer with the package in its node_modules (node10 knows no self-reference).
+    const dir = mkdtempSync(join(tmpdir(), 'rustocache-node10-'))
+    mkdirSync(join(dir, 'node_modules'))
+    symlinkSync(process.cwd(), join(dir, 'node_modules', 'rustocache'), 'dir')
+    const lines = [`import { RustoCache } from 'rustocache'`, ...subpaths.map((s, i) => `import * as m${i} from 'rustocache/${s}'`), `export const all = [RustoCache, ${subpaths.map((_, i) => `m${i}`).join(', ')}]`]
+    writeFileSync(join(dir, 'index.ts'), lines.join('\n'))
+    const compilerOptions = { moduleResolution: 'node10', module: 'commonjs', target: 'es2022', noEmit: true, skipLibCheck: true, strict: true, types: [] }
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['index.ts'] }))
+    const tsc = join(process.cwd(), 'node_modules/typescript/bin/tsc')
+    const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' })
+    expect(result.stdout + result.stderr).toBe('')
+    expect(result.status).toBe(0)
   })
 
   it('uses no eval and no new Function in any built file (edge runtimes refuse them; .eval( is Redis EVAL)', () => {

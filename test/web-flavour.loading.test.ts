@@ -1,10 +1,11 @@
-// A cache of the browser flavour made before its core is loaded (see web-flavour.test.ts): its own module graph,
-// where nothing is loaded yet.
+// A cache of the browser flavour made before its core and its bus room are loaded (see web-flavour.test.ts): its
+// own module graph, where nothing is loaded yet.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { startWasmServer } from './helpers/wasm-server.js'
 
 vi.mock('../src/core/js-core-ref.js', () => import('../src/core/js-core-ref.web.js'))
 vi.mock('../src/core/wasm-bytes.generated.js', () => import('../src/core/wasm-bytes.none.js'))
+vi.mock('../src/cache/coherence-ref.js', () => import('../src/cache/coherence-ref.web.js'))
 
 const { fetchWasmFrom, wasmPending } = await import('../src/core/wasm-module.js')
 const { memoryBus, RustoCache } = await import('../src/index.js')
@@ -37,6 +38,12 @@ describe('a cache whose core is still loading', () => {
     expect(other.stats().core).toBe('js')
     expect(await cache.getOrSet({ key: 'b', factory: () => 2 })).toBe(2)
     expect(server.fetched).toHaveLength(1)
+    // The bus room was loaded too (a chunk of its own in the browser flavour): a write in one reaches the other.
+    await cache.set({ key: 'shared', value: 1 })
+    await other.set({ key: 'shared', value: 2 })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(await cache.get({ key: 'shared' })).toBeUndefined()
+    expect(cache.stats().busReceived).toBeGreaterThanOrEqual(1)
     await Promise.all([cache.disconnect(), other.disconnect()])
   })
 })

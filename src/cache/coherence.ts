@@ -1,6 +1,7 @@
 import { background } from '../background.js'
 import type { LazySigner as Signer } from '../bus/signing-options.js'
 import { decodeMessage, encodeMessage, type BusMessage, type BusTransport } from '../bus/types.js'
+import { instanceId, tagHow, type BusRoom } from './bus-room.js'
 import type { Logger } from '../logger.js'
 import type { L1 } from './l1.js'
 import type { BusSettings } from './options.js'
@@ -16,27 +17,13 @@ const MAX_SENDERS = 4096
  */
 const REPLAY_WINDOW = 1024
 
-/** The bus message of a tag invalidation, and back: the one mapping between the two. */
-export function tagMessage(how: 'delete' | 'expire'): 'delete-tags' | 'expire-tags' {
-  return how === 'delete' ? 'delete-tags' : 'expire-tags'
-}
-
-export function tagHow(type: 'delete-tags' | 'expire-tags'): 'delete' | 'expire' {
-  return type === 'delete-tags' ? 'delete' : 'expire'
-}
-
-export function isTagChange(message: BusMessage): message is BusMessage & { type: 'delete-tags' | 'expire-tags' } {
-  return message.type === 'delete-tags' || message.type === 'expire-tags'
-}
-
 /**
  * The bus, both directions. Out: numbers, signs and publishes what the retry queue hands it (RetryQueue decides
  * when), and a heartbeat. In: checks each message (signature, version, sequence number: a gap revalidates L1)
  * and applies it to L1 through L1's own functions. With a secret, messages are signed and only signed ones are
  * heard.
  */
-export class Coherence {
-  readonly id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+export class Coherence implements BusRoom {
   private readonly transport: BusTransport | undefined
   private readonly signer: Signer | undefined
   /** Received messages are opened (signature checks are async) and applied one after another, in order. */
@@ -62,6 +49,8 @@ export class Coherence {
     private readonly l1: L1,
     /** With an L2, a key another instance wrote turns stale here (L2 has the new value); without one it goes. */
     private readonly hasL2: boolean,
+    /** This instance's name on the bus. */
+    readonly id: string = instanceId(),
   ) {
     const { recorder, logger } = common
     this.recorder = recorder

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { tagMessage } from './coherence.js'
+import { tagMessage } from './bus-room.js'
 import type { KeyOptions } from './options.js'
 import type { Rooms } from './rooms.js'
 import type { Scope } from './scope.js'

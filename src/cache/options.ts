@@ -499,7 +499,7 @@ function busSettings(factory: BusFactory | undefined, channel: string): BusSetti
 }
 
 /** Every option the constructor takes (EntryOptions and RustoCacheOptions); anything else is refused. */
-const CACHE_OPTIONS = [
+export const CACHE_OPTIONS = [
   ...['ttl', 'jitter', 'grace', 'graceBackoff', 'timeout', 'hardTimeout', 'lockTimeout', 'earlyExpiration', 'onFactoryError', 'waitUntil', 'lock'],
   ...['l1', 'l2', 'suppressL2Errors', 'l2CircuitBreakerDuration', 'l2Timeout', 'bus', 'logger', 'prefix', 'traceKeys'],
 ] as const

@@ -2,7 +2,7 @@ import { background } from '../background.js'
 import type { BusMessage } from '../bus/types.js'
 import { RustoCacheError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { isTagChange, tagHow, type Coherence } from './coherence.js'
+import { isTagChange, tagHow, type BusRoom } from './bus-room.js'
 import type { Flights } from './flights.js'
 import type { L1 } from './l1.js'
 import type { L2 } from './l2.js'
@@ -61,7 +61,7 @@ export class RetryQueue {
   constructor(
     settings: BusSettings,
     common: Common,
-    private readonly bus: Coherence,
+    private readonly bus: BusRoom,
     private readonly l1: L1,
     private readonly l2: L2,
   ) {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js'
 import type { KeyPolicy } from '../observe.js'
-import { Coherence } from './coherence.js'
+import { NoBus, type BusRoom } from './bus-room.js'
+import { makeCoherence } from './coherence-ref.js'
 import { Flights } from './flights.js'
 import { L1 } from './l1.js'
 import { L2 } from './l2.js'
@@ -24,7 +25,7 @@ export interface Rooms {
   readonly flights: Flights
   readonly l1: L1
   readonly l2: L2
-  readonly bus: Coherence
+  readonly bus: BusRoom
   readonly queue: RetryQueue
 }
 
@@ -46,9 +47,9 @@ export function buildRooms(settings: CacheSettings): Rooms {
   const common: Common = { logger, showKey, recorder, tags, flights }
   const l1 = new L1(settings.l1, common, hasL2)
   const l2 = new L2(settings.l2, prefix, common, l1, settings.loud)
-  let bus: Coherence
+  let bus: BusRoom
   try {
-    bus = new Coherence(settings.bus, common, l1, hasL2)
+    bus = settings.bus.factory ? makeCoherence(settings.bus, common, l1, hasL2) : new NoBus()
   } catch (error) {
     l2.abandon()
     throw error

@@ -8,6 +8,7 @@ import { clear, deleteKey, deleteMany, expire, invalidateTags } from './invalida
 import { options, resolveSettings, type GetOptions, type GetOrSetOptions, type KeyOptions, type RustoCacheOptions, type SetManyOptions, type SetOptions } from './options.js'
 import { get, getMany, has } from './read.js'
 import { buildRooms, type Rooms } from './rooms.js'
+import { busLoading } from './coherence-ref.js'
 import { Scope } from './scope.js'
 import { set, setMany } from './write.js'
 
@@ -32,6 +33,13 @@ const EVENTS: ReadonlySet<string> = new Set<CacheEventName>([
   'bus:message:published',
   'bus:message:received',
 ])
+
+/** What a call waits for before it runs: the L1 core and the bus room, where the browser flavour loads them. */
+function loadingOf(rooms: Rooms): Promise<void> | undefined {
+  const core = rooms.l1.loading()
+  const bus = busLoading(rooms.bus)
+  return core && bus ? Promise.all([core, bus]).then(() => undefined) : (core ?? bus)
+}
 
 /** The event's own name (an alias such as BentoCache's 'cache:expire' resolved); throws for an unknown one. */
 function checkListener<E extends CacheEventName>(event: E, listener: unknown): E {
@@ -83,7 +91,7 @@ export class RustoCache {
 
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
     // The browser flavour loads its core at construction: calls until then wait for it (one check otherwise).
-    const loading = this.rooms.l1.loading()
+    const loading = loadingOf(this.rooms)
     if (loading) return loading.then(() => this.getOrSet(given))
     // The untraced path allocates nothing for tracing: one check per call (see observe.ts).
     if (this.rooms.recorder.tracing()) return this.traced('getOrSet', given, (trace) => getOrSet(this.rooms, this.scope, given, trace))
@@ -99,7 +107,7 @@ export class RustoCache {
    * either, as it is. `run` never throws: every call reports bad input by rejecting.
    */
   private traced<R>(operation: CacheOperation, given: unknown, run: (trace: OperationContext | undefined) => Promise<R>, batch?: 'keys' | 'items'): Promise<R> {
-    const loading = this.rooms.l1.loading()
+    const loading = loadingOf(this.rooms)
     if (loading) return loading.then(() => this.traced(operation, given, run, batch))
     const recorder = this.rooms.recorder
     if (!recorder.tracing()) return rejecting(run, undefined)
@@ -118,7 +126,7 @@ export class RustoCache {
 
   /** L1, then L2 when L1 has no fresh value; a stale value within grace; else defaultValue. */
   get<T>(given: GetOptions<T>): Promise<T | undefined> {
-    const loading = this.rooms.l1.loading()
+    const loading = loadingOf(this.rooms)
     if (loading) return loading.then(() => this.get(given))
     if (this.rooms.recorder.tracing()) return this.traced('get', given, (trace) => get(this.rooms, this.scope, given, trace))
     return get(this.rooms, this.scope, given, undefined)

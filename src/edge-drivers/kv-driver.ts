@@ -13,7 +13,7 @@
 // Tag stamps: one key per tag, <prefix>#tag:<tag> -> {"d": stamp, "e": stamp}, kept tagRetention.
 import { InvalidOptionError, L2LimitError, shown } from '../errors.js'
 import { CoalescedReads } from '../l2/coalesce.js'
-import { encodeEntry, readStored } from '../l2/envelope.js'
+import { encodeEntry, nextTagRecord, readStored, readTagRecord, restamp } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import { toMs, type Duration } from '../ttl.js'
 import { EDGE_L1_TTL } from './edge-l1.js'
@@ -186,14 +186,10 @@ export class KvDriver implements L2Driver {
   async expire(key: string, now: number): Promise<boolean> {
     const stored = unwrap(await this.kv.get(this.key(key), { type: 'text' }), Date.now())
     if (typeof stored !== 'object') return false
-    const { payload, until } = stored
-    const a = payload.indexOf('|')
-    const b = a < 0 ? -1 : payload.indexOf('|', a + 1)
-    if (b < 0) return false
-    const current = payload.slice(a + 1, b)
-    if (current !== 'inf' && Number(current) <= now) return true
-    const rewritten = `${payload.slice(0, a + 1)}${Math.floor(now)}${payload.slice(b)}`
-    await this.kv.put(this.key(key), `${VERSION}|${until === Infinity ? 'inf' : until}|${rewritten}`, expiryOf(until, Date.now()))
+    const rewritten = restamp(stored.payload, now)
+    if (rewritten === undefined) return false
+    if (rewritten === 'stale') return true
+    await this.kv.put(this.key(key), `${VERSION}|${stored.until === Infinity ? 'inf' : stored.until}|${rewritten}`, expiryOf(stored.until, Date.now()))
     return true
   }
 
@@ -213,28 +209,13 @@ export class KvDriver implements L2Driver {
     if (tags.length === 0) return
     const current = await this.tagStamps(tags)
     const ttl = { expirationTtl: Math.max(KV_LIMITS.minTtlSeconds, Math.ceil(this.tagRetentionMs / 1000)) }
-    await Promise.all(
-      tags.map((tag, i) => {
-        const { deleted, expired } = current[i]!
-        const next = how === 'delete' ? { d: Math.max(deleted, stamp), e: expired } : { d: deleted, e: Math.max(expired, stamp) }
-        return this.kv.put(this.tagKey(tag), JSON.stringify({ d: Number.isFinite(next.d) ? next.d : null, e: Number.isFinite(next.e) ? next.e : null }), ttl)
-      }),
-    )
+    await Promise.all(tags.map((tag, i) => this.kv.put(this.tagKey(tag), nextTagRecord(current[i]!, how, stamp), ttl)))
   }
 
   async tagStamps(tags: readonly string[]): Promise<Array<{ deleted: number; expired: number }>> {
     if (tags.length === 0) return []
     const texts = await this.texts(tags.map((t) => this.tagKey(t)))
-    return tags.map((tag) => {
-      const text = texts.get(this.tagKey(tag))
-      let stamps: { d?: unknown; e?: unknown } = {}
-      try {
-        if (text) stamps = JSON.parse(text) as { d?: unknown; e?: unknown }
-      } catch {
-        // A stamp key something else wrote: no stamp.
-      }
-      return { deleted: typeof stamps.d === 'number' ? stamps.d : -Infinity, expired: typeof stamps.e === 'number' ? stamps.e : -Infinity }
-    })
+    return tags.map((tag) => readTagRecord(texts.get(this.tagKey(tag))))
   }
 
   async disconnect(): Promise<void> {

@@ -100,3 +100,34 @@ export function createdAtOf(text: string): number {
   const b3 = text.indexOf('|', b2 + 1)
   return b1 === VERSION.length && text.startsWith(VERSION) && b3 > b2 + 1 ? Number(text.slice(b2 + 1, b3)) : Number.NaN
 }
+
+/**
+ * expire() on a stored text, for stores without scripts (Workers KV, Keyv): the text with its logical expiry
+ * moved to `now`, 'stale' when it is no later already, undefined when the text is not an entry.
+ */
+export function restamp(text: string, now: number): string | 'stale' | undefined {
+  const a = text.indexOf('|')
+  const b = a < 0 ? -1 : text.indexOf('|', a + 1)
+  if (a !== VERSION.length || !text.startsWith(VERSION) || b < 0) return undefined
+  const current = text.slice(a + 1, b)
+  if (current !== 'inf' && Number(current) <= now) return 'stale'
+  return `${text.slice(0, a + 1)}${Math.floor(now)}${text.slice(b)}`
+}
+
+/** A tag's stamps as stores without hashes keep them: one record per tag, {"d": stamp, "e": stamp}. */
+export function readTagRecord(text: unknown): { deleted: number; expired: number } {
+  let stamps: { d?: unknown; e?: unknown } = {}
+  try {
+    if (typeof text === 'string') stamps = JSON.parse(text) as { d?: unknown; e?: unknown }
+  } catch {
+    // A record something else wrote: no stamp.
+  }
+  return { deleted: typeof stamps?.d === 'number' ? stamps.d : -Infinity, expired: typeof stamps?.e === 'number' ? stamps.e : -Infinity }
+}
+
+/** The record of a tag after an invalidation `how` at `stamp`, from its current stamps (the later stamp wins). */
+export function nextTagRecord(current: { deleted: number; expired: number }, how: 'delete' | 'expire', stamp: number): string {
+  const d = how === 'delete' ? Math.max(current.deleted, stamp) : current.deleted
+  const e = how === 'expire' ? Math.max(current.expired, stamp) : current.expired
+  return JSON.stringify({ d: Number.isFinite(d) ? d : null, e: Number.isFinite(e) ? e : null })
+}

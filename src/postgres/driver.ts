@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 import { Watchdog } from '../watchdog.js'
 import { refuseUnknown } from '../known-options.js'
+import { escapeText, unescapeText } from '../l2/escape.js'
 
 export type PostgresConnection = string | pg.PoolConfig | pg.Pool
 
@@ -44,18 +45,6 @@ export interface PostgresDriverOptions {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,40}(\.[A-Za-z_][A-Za-z0-9_]{0,40})?$/
 // The server's clock in ms: physical expiry is judged by one clock for every instance, as Redis's PX is.
 const NOW = `(extract(epoch from clock_timestamp()) * 1000)::bigint`
-
-/**
- * Text that PostgreSQL can store: it refuses NUL in text. Backslash and NUL get escapes; every other character
- * stands for itself, so the mapping keeps prefixes (clear(path) by starts_with stays exact).
- */
-function escapeText(text: string): string {
-  return text.includes('\\') || text.includes('\0') ? text.replace(/\\/g, '\\\\').replace(/\0/g, '\\0') : text
-}
-
-function unescapeText(text: string): string {
-  return text.includes('\\') ? text.replace(/\\(\\|0)/g, (_m, c: string) => (c === '0' ? '\0' : '\\')) : text
-}
 
 // Payloads: an envelope starts with 'r1|'; one holding a NUL (a serializer's raw output) is stored escaped,
 // marked by a leading backslash.
