@@ -112,15 +112,15 @@ export interface L1Options {
   core?: 'auto' | 'wasm' | 'js'
   /**
    * Eviction policy. 'tinylfu' (W-TinyLFU with an adaptive window) keeps frequently used keys through scans
-   * and one-time keys, gains up to 24 points of hit ratio over LRU on the README's traces and stays within
+   * and one-time keys, gains up to 24 points of hit ratio over LRU on the published traces of docs/benchmarks.md and stays within
    * half a point of it on recency-heavy ones; 'lru' evicts the least recently used entry, costs 9 bytes an
-   * entry less and keeps the order of keys() strictly by recency. README, "Eviction", has the figures.
+   * entry less and keeps the order of keys() strictly by recency. docs/core.md, "Eviction policies", has the figures.
    * @default 'tinylfu'
    */
   policy?: 'lru' | 'tinylfu'
   /**
    * Keep a copy: values are structuredClone()d on the way into L1 and on every read from it, so a caller that
-   * mutates what it got (or what it set) never changes the cached value. Costs a clone per read (README, "L1
+   * mutates what it got (or what it set) never changes the cached value. Costs a clone per read (docs/using-the-cache.md, "L1
    * value isolation"). A value structuredClone cannot copy is refused with E_UNCLONEABLE_VALUE.
    * @default false
    */

@@ -9,7 +9,7 @@ export type RemoteTagStamps = ReadonlyArray<{ deleted: number; expired: number }
  * How far apart (ms) an L2 entry's creation and a tag invalidation, stamped by two instances, must be for the
  * entry to count as made after it. Instances stamp in ms plus a per-instance sub-ms counter, so within one ms
  * their stamps do not order their calls (found by the L2-only model test). Clock skew between machines beyond
- * this is not covered: see README, "What the cache guarantees".
+ * this is not covered: see docs/guarantees.md.
  */
 export const REMOTE_TIE_MS = 1
 

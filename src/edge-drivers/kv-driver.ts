@@ -225,7 +225,7 @@ export class KvDriver implements L2Driver {
 
 /**
  * The L2 on Workers KV: `new RustoCache({ l2: kvDriver(env.KV) })`. Without a bus, L1 keeps an entry at most 5 s
- * (see EDGE_L1_TTL); KV's own consistency adds up to 60 s between locations (README, "At the edge").
+ * (see EDGE_L1_TTL); KV's own consistency adds up to 60 s between locations (docs/edge.md).
  */
 export function kvDriver(namespace: KvNamespaceLike, options: KvDriverOptions = {}): L2DriverFactory {
   const kv = namespace as Partial<KvNamespaceLike> | null | undefined
