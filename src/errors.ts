@@ -34,6 +34,7 @@ export const ErrorCodes = {
   E_L2_LIMIT: 'E_L2_LIMIT',
 } as const
 
+/** One of ErrorCodes' values: what `error.code` holds. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 
 /**
@@ -85,6 +86,7 @@ export class RustoCacheError extends Error {
     this.code = code
   }
 
+  /** True for this package's errors of this class from any copy of the package (see brandedInstance). */
   static override [Symbol.hasInstance](x: unknown): boolean {
     return brandedInstance(this, ERROR_BRAND, RustoCacheError, x)
   }

@@ -1,3 +1,4 @@
+/** What the bus events carry: the message's type, its full keys, and its tags or path. */
 export interface BusEvent {
   type: string
   keys: readonly string[]
@@ -26,6 +27,7 @@ export interface CacheEvents {
   'bus:message:received': BusEvent
 }
 
+/** The name of an event on() and once() take. */
 export type CacheEventName = keyof CacheEvents
 
 /** Other names accepted for an event (BentoCache's), for on/once/off. */

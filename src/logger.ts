@@ -8,6 +8,7 @@ export interface Logger {
   warn: LogFn
   error: LogFn
   fatal: LogFn
+  /** A logger whose lines carry `bindings` too. */
   child(bindings: Record<string, unknown>): Logger
 }
 

@@ -8,6 +8,7 @@ import { signingOf } from '../bus/signing-options.js'
 import type { Duration } from '../ttl.js'
 import { refuseUnknown } from '../known-options.js'
 
+/** Options of broadcastBus(): the channel name, the retry queue, and signing with a shared secret. */
 export interface BroadcastBusOptions {
   /**
    * Prefix of the BroadcastChannel's name: caches hear each other when they share it and their `prefix`

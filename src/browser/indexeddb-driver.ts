@@ -16,6 +16,10 @@ import type { Logger } from '../logger.js'
 import { toMs, type Duration } from '../ttl.js'
 import { refuseUnknown } from '../known-options.js'
 
+/**
+ * Options of indexedDbDriver(): the database, how values are stored, pruning, and the Web Locks used for
+ * distributed locks.
+ */
 export interface IndexedDbDriverOptions {
   /** The database's name: caches in one database are kept apart by their `prefix`. @default 'rustocache' */
   name?: string

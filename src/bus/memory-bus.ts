@@ -8,6 +8,10 @@ import type { BusFactory, BusTransport, RetryQueueOptions } from './types.js'
  * every cache that should hear the others.
  */
 export function memoryBus(options: { retryQueue?: RetryQueueOptions; secret?: string } = {}): BusFactory & {
+  /**
+   * Simulates an outage (tests): while offline, publish rejects; going online tells reconnect listeners unless
+   * `announce` is false.
+   */
   setOnline(online: boolean, announce?: boolean): void
 } {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('memoryBus options must be an object')

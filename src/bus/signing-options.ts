@@ -3,6 +3,10 @@
 import { InvalidOptionError } from '../errors.js'
 import { toMs, type Duration } from '../ttl.js'
 
+/**
+ * How a bus signs its messages (HMAC-SHA256 with a shared secret) and how far a message's send time may be
+ * off.
+ */
 export interface SigningOptions {
   /** The shared secret (at least 16 characters). Every instance on the channel needs the same one. */
   secret: string

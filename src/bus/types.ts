@@ -6,6 +6,9 @@ import type { SigningOptions } from './signing-options.js'
 /** `sync` carries no change: a sender's latest sequence number, so receivers notice a message they missed. */
 export type BusMessageType = 'set' | 'delete' | 'expire' | 'clear' | 'delete-tags' | 'expire-tags' | 'sync'
 
+/**
+ * A change told to the other instances: its type, the keys or tags, the sender and its sequence number.
+ */
 export interface BusMessage {
   /** The publishing instance (an instance ignores its own messages). */
   from: string
@@ -23,7 +26,9 @@ export interface BusMessage {
 
 /** Moves encoded messages between instances. publish rejects when it cannot send (the cache queues and retries). */
 export interface BusTransport {
+  /** Sends a payload to every subscriber of the channel; rejects when it cannot. */
   publish(payload: string): Promise<void>
+  /** Delivers every payload published on the channel (by any instance, this one included) to `onMessage`. */
   subscribe(onMessage: (payload: string) => void): Promise<void>
   /** Called whenever publishing works again after the connection was lost (the retry queue flushes then). */
   onReconnect(listener: () => void): void
@@ -32,9 +37,13 @@ export interface BusTransport {
    * stops trusting its L1 copies. Transports that cannot lose messages never call it.
    */
   onResubscribe?(listener: () => void): void
+  /** Stops delivering and closes what the transport opened. */
   disconnect(): Promise<void>
 }
 
+/**
+ * The retry queue: changes that could not reach L2 or the bus wait there and are re-applied with backoff.
+ */
 export interface RetryQueueOptions {
   /**
    * Most messages kept while the bus cannot publish; past it the oldest is dropped (counted in stats()).
@@ -48,11 +57,15 @@ export interface RetryQueueOptions {
   retryInterval?: number | string
 }
 
+/**
+ * What `bus:` takes: made once per cache with its channel; carries the retry queue's and signing options.
+ */
 export interface BusFactory {
   readonly kind: string
   readonly retryQueue: RetryQueueOptions
   /** Sign every message (HMAC-SHA256) and hear only signed ones: see SigningOptions. */
   readonly signing?: SigningOptions
+  /** Makes the transport for one cache's channel. */
   create(context: { channel: string; logger: Logger }): BusTransport
 }
 

@@ -92,6 +92,7 @@ export interface ResolvedOptions {
   waitUntil: ((promise: Promise<unknown>) => void) | undefined
 }
 
+/** The in-process tier (`l1:`): its size limits, core, eviction policy, value copies and longest life. */
 export interface L1Options {
   /** @default 100_000 */
   maxItems?: number
@@ -287,15 +288,18 @@ export function resolveOptions(base: ResolvedOptions, given: EntryOptions | unde
 
 // ---- The call shapes ----
 
+/** A call on one key. */
 export interface KeyOptions {
   key: string
 }
+/** get() and pull(): the key, a value to answer on a miss, and the grace to allow. */
 export interface GetOptions<T> extends KeyOptions {
   /** Returned on a miss (a function is called for it). */
   defaultValue?: T | (() => T)
   /** false: never answer with a stale value; a duration: only within that long after the ttl. */
   grace?: Duration | false
 }
+/** setMany(): the items, each with its own ttl, grace and tags, and options shared by all. */
 export interface SetManyOptions<T> {
   items: Array<{ key: string; value: T; ttl?: Duration; jitter?: EntryOptions['jitter']; grace?: Duration | false; tags?: string[] }>
 }
@@ -316,6 +320,10 @@ export interface FactoryContext<T> {
   readonly gracedEntry: { value: T } | undefined
 }
 
+/**
+ * What getOrSet runs on a miss: returns the value (or a promise of it); `ctx` skips, fails or changes how it
+ * is stored.
+ */
 export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
 
 export interface GetOrSetOptions<T> extends EntryOptions {

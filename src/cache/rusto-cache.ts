@@ -89,6 +89,10 @@ export class RustoCache {
     return view
   }
 
+  /**
+   * The cached value, or the factory's (run by one caller per key, stored in L1 and L2); a stale value within
+   * grace when the factory fails or is slow.
+   */
   getOrSet<T>(given: GetOrSetOptions<T>): Promise<T> {
     // The browser flavour loads its core at construction: calls until then wait for it (one check otherwise).
     const loading = loadingOf(this.rooms)
@@ -98,6 +102,7 @@ export class RustoCache {
     return getOrSet(this.rooms, this.scope, given, undefined)
   }
 
+  /** getOrSet() storing the value without a ttl. */
   getOrSetForever<T>(given: GetOrSetOptions<T>): Promise<T> {
     return this.traced('getOrSetForever', given, (trace) => getOrSet(this.rooms, this.scope, { ...options(given, 'getOrSetForever'), ttl: null }, trace))
   }
@@ -142,6 +147,7 @@ export class RustoCache {
     return this.traced('set', given, () => set(this.rooms, this.scope, options(given, 'set')))
   }
 
+  /** set() without a ttl. */
   setForever<T>(given: SetOptions<T>): Promise<boolean> {
     return this.traced('setForever', given, () => set(this.rooms, this.scope, { ...options(given, 'setForever'), ttl: null }))
   }
@@ -174,10 +180,14 @@ export class RustoCache {
     })
   }
 
+  /**
+   * Deletes the key from every tier (and, over the bus, from every instance's L1); true when a tier held it.
+   */
   delete(given: KeyOptions): Promise<boolean> {
     return this.traced('delete', given, () => deleteKey(this.rooms, this.scope, options(given, 'delete')))
   }
 
+  /** delete() for many keys; resolves how many were held. */
   deleteMany(given: { keys: string[] }): Promise<number> {
     return this.traced('deleteMany', given, () => deleteMany(this.rooms, this.scope, keyList(given, 'deleteMany')), 'keys')
   }
@@ -229,14 +239,17 @@ export class RustoCache {
     await l2.close()
   }
 
+  /** Calls `listener` on every event of that name; returns the function that stops it. */
   on<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
     return this.rooms.recorder.on(checkListener(event, listener), listener)
   }
 
+  /** Calls `listener` on the next event of that name only. */
   once<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): () => void {
     return this.rooms.recorder.once(checkListener(event, listener), listener)
   }
 
+  /** Stops a listener on()/once() registered. */
   off<E extends CacheEventName>(event: E, listener: (payload: CacheEvents[E]) => void): void {
     this.rooms.recorder.off(checkListener(event, listener), listener)
   }

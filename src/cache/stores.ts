@@ -9,6 +9,7 @@ import { RustoCache } from './rusto-cache.js'
 /** One store: its tiers and anything of RustoCacheOptions it sets apart from the shared options. */
 export type StoreOptions = RustoCacheOptions
 
+/** Options of caches(): the stores by name, the default one, and the options every store shares. */
 export interface CachesOptions<S extends Record<string, StoreOptions>> extends Omit<RustoCacheOptions, 'l1' | 'l2' | 'bus'> {
   /** The stores by name; each store's prefix is `<prefix>:<name>` unless it gives its own. */
   stores: S

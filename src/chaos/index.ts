@@ -24,6 +24,7 @@ export class ChaosError extends Error {
   }
 }
 
+/** Faults a chaos driver injects into L2 commands: errors and hangs at their rates, latency with jitter. */
 export interface ChaosFaults {
   /** Share of calls that fail with a ChaosError (0 to 1). @default 0 */
   errorRate?: number
@@ -35,6 +36,9 @@ export interface ChaosFaults {
   jitter?: number
 }
 
+/**
+ * Faults a chaos bus injects: dropped, duplicated, reordered and delayed messages, and failing publishes.
+ */
 export interface ChaosBusFaults extends ChaosFaults {
   /** Share of received messages never delivered. @default 0 */
   dropRate?: number
@@ -64,6 +68,7 @@ export interface Chaos<F> {
   set(faults: F): void
   /** Turns every fault off. */
   heal(): void
+  /** What was injected so far. */
   stats(): ChaosStats
 }
 

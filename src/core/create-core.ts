@@ -35,6 +35,7 @@ function newJsCore<V>(options: CreateCoreOptions<V>): Core<V> {
   return new Js<V>(options)
 }
 
+/** Options of createCore(): the core's kind and everything WasmCoreOptions and CoreOptions take. */
 export interface CreateCoreOptions<V> extends WasmCoreOptions<V> {
   /**
    * `wasm` requires WebAssembly and throws E_WASM_UNAVAILABLE without it; `js` never uses WASM; `auto` takes

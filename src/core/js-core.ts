@@ -73,10 +73,12 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return this.cap
   }
 
+  /** {@inheritDoc Core.get} */
   get(key: string, now: number): V | undefined {
     return freshValue<V>(this.kv, this.lookup(key, now))
   }
 
+  /** {@inheritDoc Core.lookup} */
   lookup(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
@@ -92,6 +94,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return code
   }
 
+  /** {@inheritDoc Core.peek} */
   peek(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
@@ -100,6 +103,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return s === undefined ? MISS : this.state(s, t)
   }
 
+  /** {@inheritDoc Core.delete} */
   delete(key: string): boolean {
     checkKey(key)
     const s = this.index.get(key)
@@ -108,6 +112,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return true
   }
 
+  /** {@inheritDoc Core.expire} */
   expire(key: string, now: number): boolean {
     checkKey(key)
     checkNow(now)
@@ -123,6 +128,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return true
   }
 
+  /** {@inheritDoc Core.lookupMany} */
   lookupMany(keys: readonly string[], now: number): Int32Array {
     checkKeys(keys)
     checkNow(now)
@@ -140,6 +146,7 @@ export class JsCore<V = unknown> extends BaseCore<V> {
     return codes
   }
 
+  /** {@inheritDoc Core.memoryBytes} */
   memoryBytes(): number {
     return (
       this.prev.byteLength +

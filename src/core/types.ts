@@ -15,6 +15,7 @@ export type EvictionReason = 'evict' | 'expire' | 'rejected'
  */
 export type EvictionPolicy = 'lru' | 'tinylfu'
 
+/** Options every L1 core takes: its limits, eviction policy, eviction callback and hash key. */
 export interface CoreOptions<V = unknown> {
   /**
    * Most entries the core holds; the least recently used goes first.
@@ -48,7 +49,9 @@ export interface CoreOptions<V = unknown> {
 
 /** A lookup code: MISS, or a slot, with STALE set when the entry is past its ttl but within its grace. */
 export const MISS = -1
+/** Set in a lookup code when the entry is past its ttl but within its grace. */
 export const STALE = 0x40000000
+/** The slot in a lookup code (the bits below STALE). */
 export const SLOT_MASK = 0x3fffffff
 /** Longest key, in UTF-16 code units (`key.length`). */
 export const MAX_KEY_LENGTH = 16_384
@@ -85,9 +88,11 @@ export interface Core<V = unknown> {
    * against maxBytes. Returns the slot, or MISS when `size` alone exceeds maxBytes (any old entry is dropped).
    */
   set(key: string, value: V, now: number, ttl?: number, grace?: number, size?: number): number
+  /** Removes an entry; true when it held one. */
   delete(key: string): boolean
   /** Marks a live entry stale now; it stays readable as stale until its grace ends. */
   expire(key: string, now: number): boolean
+  /** Removes every entry. */
   clear(): void
   /** Lookup codes for many keys in key order, in one crossing into the core: a new array the caller owns. */
   lookupMany(keys: readonly string[], now: number): Int32Array
@@ -102,7 +107,9 @@ export interface Core<V = unknown> {
     grace?: number | ArrayLike<number>,
     sizes?: ArrayLike<number>,
   ): void
+  /** The key in a slot that a lookup returned. */
   keyAt(slot: number): string
+  /** The value in a slot that a lookup returned. */
   valueAt(slot: number): V
   /**
    * Keys from most to least recently used. Under 'tinylfu': the window, then the protected region, then

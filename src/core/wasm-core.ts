@@ -5,6 +5,7 @@ import { InvalidOptionError, shown } from '../errors.js'
 import { bestBuild, instantiateCore, type Build, type CoreExports, type StringsExports } from './wasm-module.js'
 import type { JsCore } from './js-core.js'
 
+/** Options of the WASM core: which build (SIMD, scalar, strings) on top of CoreOptions. */
 export interface WasmCoreOptions<V> extends CoreOptions<V> {
   /**
    * `true` requires the SIMD build (E_WASM_UNAVAILABLE without WebAssembly SIMD); `false` takes the scalar build
@@ -95,10 +96,12 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return this.ex.capacity()
   }
 
+  /** {@inheritDoc Core.get} */
   get(key: string, now: number): V | undefined {
     return freshValue<V>(this.kv, this.lookup(key, now))
   }
 
+  /** {@inheritDoc Core.lookup} */
   lookup(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
@@ -130,6 +133,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return code
   }
 
+  /** {@inheritDoc Core.peek} */
   peek(key: string, now: number): number {
     checkKey(key)
     checkNow(now)
@@ -142,6 +146,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return this.ex.peek(s, now)
   }
 
+  /** {@inheritDoc Core.delete} */
   delete(key: string): boolean {
     checkKey(key)
     const s = this.locate(key, this.hashOne(key))
@@ -151,6 +156,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return true
   }
 
+  /** {@inheritDoc Core.expire} */
   expire(key: string, now: number): boolean {
     checkKey(key)
     checkNow(now)
@@ -164,6 +170,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return true
   }
 
+  /** {@inheritDoc Core.lookupMany} */
   lookupMany(keys: readonly string[], now: number): Int32Array {
     checkKeys(keys)
     checkNow(now)
@@ -192,6 +199,7 @@ export class WasmCore<V = unknown> extends BaseCore<V> {
     return codes
   }
 
+  /** {@inheritDoc Core.memoryBytes} */
   memoryBytes(): number {
     return this.ex.memory.buffer.byteLength
   }

@@ -13,6 +13,9 @@ import { toMs, type Duration } from '../ttl.js'
 import { EDGE_L1_TTL } from './edge-l1.js'
 import { refuseUnknown } from '../known-options.js'
 
+/**
+ * Options of httpRedisDriver(): the REST URL and token, the request timeout, the serializer and tag retention.
+ */
 export interface HttpRedisDriverOptions {
   /** The REST URL (`UPSTASH_REDIS_REST_URL`, `KV_REST_API_URL` on Vercel). */
   url: string

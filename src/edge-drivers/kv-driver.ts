@@ -21,13 +21,21 @@ import { refuseUnknown } from '../known-options.js'
 
 /** The parts of a Workers KV binding the driver uses (`KVNamespace` in @cloudflare/workers-types). */
 export interface KvNamespaceLike {
+  /** One key's text, or null. */
   get(key: string, options: { type: 'text'; cacheTtl?: number }): Promise<string | null>
+  /** Up to 100 keys' texts at once (bulk get). */
   get(keys: string[], options: { type: 'text'; cacheTtl?: number }): Promise<Map<string, string | null>>
+  /**
+   * Writes a text, expiring at `expiration` (s since the epoch) or after `expirationTtl` (s, at least 60).
+   */
   put(key: string, value: string, options?: { expiration?: number; expirationTtl?: number }): Promise<void>
+  /** Deletes a key. */
   delete(key: string): Promise<void>
+  /** Lists keys by prefix, a page at a time. */
   list(options: { prefix?: string; cursor?: string | null; limit?: number }): Promise<{ keys: Array<{ name: string }>; list_complete: boolean; cursor?: string }>
 }
 
+/** Options of kvDriver(): the serializer, how long tag stamps are kept, and KV's read cache ttl. */
 export interface KvDriverOptions {
   /** @default JSON */
   serializer?: Serializer

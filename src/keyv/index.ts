@@ -15,18 +15,28 @@ import { toMs, type Duration } from '../ttl.js'
 
 /** The parts of a Keyv 5 instance the driver uses. */
 export interface KeyvLike {
+  /** The value, or undefined. */
   get(key: string): Promise<unknown>
+  /** The values in key order, undefined for a miss. */
   getMany(keys: string[]): Promise<unknown[]>
+  /** The value with its expiry (ms since the epoch), as Keyv stores it. */
   getRaw(key: string): Promise<{ value?: unknown; expires?: number | null } | undefined>
+  /** Stores a value for `ttl` ms (none: for ever); false when the store refused it. */
   set(key: string, value: unknown, ttl?: number): Promise<unknown>
+  /** Deletes a key; true when it was there. */
   delete(key: string): Promise<boolean>
+  /** Deletes many keys; true when any was there. */
   deleteMany(keys: string[]): Promise<boolean>
+  /** Deletes every key of the namespace. */
   clear(): Promise<void>
+  /** Every key and value of the namespace, where the store can list them. */
   iterator?: ((namespace?: string) => AsyncGenerator<unknown[], void>) | undefined
   namespace?: string | undefined
+  /** Closes the store's connection. */
   disconnect?(): Promise<void>
 }
 
+/** Options of keyvDriver(): the serializer, tag retention, and whether the cache closes your Keyv. */
 export interface KeyvDriverOptions {
   /** How entries are written as text inside Keyv's own value. @default JSON */
   serializer?: Serializer
@@ -85,12 +95,14 @@ class KeyvDriver implements L2Driver {
 
   private readonly reads = new CoalescedReads(async (key) => this.decode(key, await this.keyv.get(this.key(key))), (keys) => this.getMany(keys))
 
+  /** The values in key order, undefined for a miss. */
   async getMany(keys: readonly string[]): Promise<(L2Entry | undefined)[]> {
     if (keys.length === 0) return []
     const found = await this.keyv.getMany(keys.map((k) => this.key(k)))
     return keys.map((key, i) => this.decode(key, found[i]))
   }
 
+  /** Stores an encoded entry for `ttlMs` (Infinity: no expiry). */
   async set(key: string, payload: string, ttlMs: number): Promise<void> {
     await this.put(this.key(key), payload, ttlMs === Infinity ? undefined : Math.max(1, Math.ceil(ttlMs)))
   }
@@ -100,6 +112,7 @@ class KeyvDriver implements L2Driver {
     await Promise.all([...last.values()].map((item) => this.set(item.key, item.payload, item.ttlMs)))
   }
 
+  /** Deletes a key; true when it was there. */
   async delete(key: string): Promise<boolean> {
     return (await this.deleteMany([key])) > 0
   }
@@ -156,6 +169,7 @@ class KeyvDriver implements L2Driver {
     return found.map((text) => readTagRecord(text))
   }
 
+  /** Disconnects the Keyv instance when the options asked for it (`disconnect: true`). */
   async disconnect(): Promise<void> {
     if (this.owned) await this.keyv.disconnect?.()
   }
@@ -201,42 +215,52 @@ export class KeyvRustoCache {
     this.opts = { dialect: 'rustocache' }
   }
 
+  /** The value Keyv stored, or undefined. */
   async get(key: string): Promise<unknown> {
     return this.cache.get({ key })
   }
 
+  /** The values in key order, undefined for a miss. */
   async getMany(keys: string[]): Promise<unknown[]> {
     return this.cache.getMany({ keys })
   }
 
+  /** Stores a value for Keyv's `ttl` (ms; none or 0: no expiry). */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     return this.cache.set({ key, value, ttl: typeof ttl === 'number' && ttl > 0 ? ttl : null })
   }
 
+  /** set() for many entries. */
   async setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
     await Promise.all(entries.map((e) => this.set(e.key, e.value, e.ttl)))
   }
 
+  /** Deletes a key; true when it was there. */
   async delete(key: string): Promise<boolean> {
     return this.cache.delete({ key })
   }
 
+  /** Deletes many keys; true when any was there. */
   async deleteMany(keys: string[]): Promise<boolean> {
     return (await this.cache.deleteMany({ keys })) > 0
   }
 
+  /** True when the cache holds the key (L1, then L2). */
   async has(key: string): Promise<boolean> {
     return this.cache.has({ key })
   }
 
+  /** has() for many keys. */
   async hasMany(keys: string[]): Promise<boolean[]> {
     return Promise.all(keys.map((key) => this.has(key)))
   }
 
+  /** Clears the cache it wraps. */
   async clear(): Promise<void> {
     await this.cache.clear()
   }
 
+  /** Disconnects the cache it wraps. */
   async disconnect(): Promise<void> {
     await this.cache.disconnect()
   }

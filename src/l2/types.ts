@@ -15,10 +15,13 @@ export type L2Payload = string | { readonly header: string; readonly value: unkn
 
 /** Turns values into strings for L2 and back. JSON by default; superjson keeps Dates, Maps, Sets and BigInts. */
 export interface Serializer {
+  /** The value as text. */
   serialize(value: unknown): string
+  /** The value back from its text. */
   deserialize(text: string): unknown
 }
 
+/** The default serializer: JSON.stringify and JSON.parse. */
 export const jsonSerializer: Serializer = {
   serialize: (value) => JSON.stringify(value),
   deserialize: (text) => JSON.parse(text),
@@ -54,6 +57,7 @@ export interface L2Driver {
    * refused.
    */
   delete(key: string, stamp?: number): Promise<boolean>
+  /** delete() for many keys; resolves how many held a live entry. */
   deleteMany(keys: readonly string[], stamp?: number): Promise<number>
   /** Makes the entry stale now, keeping it until its physical expiry. */
   expire(key: string, now: number): Promise<boolean>
@@ -74,6 +78,7 @@ export interface L2Driver {
    * itself (Redis, Workers KV).
    */
   prune?(): Promise<number>
+  /** Closes what the driver opened (a connection handed in by the user stays open). */
   disconnect(): Promise<void>
   /**
    * Registers a listener for the driver reaching its server again after an outage it noticed (a reconnection,
@@ -107,13 +112,16 @@ export interface L2Driver {
   isPermanent?(error: unknown): boolean
   /** Cross-instance locks, for `lock: { distributed: true }`: SET NX PX with an owner token. */
   readonly locks?: {
+    /** Takes the lock for `ttlMs` with an owner token; false when another owner holds it. */
     acquire(key: string, token: string, ttlMs: number): Promise<boolean>
     /** Deletes the lock only if `token` still owns it. */
     release(key: string, token: string): Promise<void>
+    /** True when someone holds the lock. */
     held(key: string): Promise<boolean>
   }
 }
 
+/** What a driver factory is given for one cache. */
 export interface L2DriverContext {
   prefix: string
   logger: import('../logger.js').Logger
@@ -129,5 +137,6 @@ export interface L2DriverFactory {
    * its L1 serves a value changed elsewhere for at most this long.
    */
   readonly l1TtlWithoutBus?: number
+  /** Makes the driver for one cache (its prefix, logger and rejected-entry callback). */
   create(context: L2DriverContext): L2Driver
 }

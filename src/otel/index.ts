@@ -5,6 +5,10 @@ import { observe, RustoCache } from '../cache/rusto-cache.js'
 import { InvalidOptionError } from '../errors.js'
 import type { CacheObserver, OperationContext } from '../observe.js'
 
+/**
+ * Options of instrument(): the tracer and meter (the global ones by default), and whether to make spans and
+ * metrics.
+ */
 export interface InstrumentOptions {
   /** Spans come from it. @default trace.getTracer('rustocache') (the global provider's) */
   tracer?: Tracer

@@ -9,8 +9,13 @@ import { Watchdog } from '../watchdog.js'
 import { refuseUnknown } from '../known-options.js'
 import { escapeText, unescapeText } from '../l2/escape.js'
 
+/** How the PostgreSQL driver connects: a connection string, pg pool options, or a pg.Pool of yours. */
 export type PostgresConnection = string | pg.PoolConfig | pg.Pool
 
+/**
+ * Options of postgresDriver(): the connection, the table, the command timeout, the serializer, pruning and tag
+ * retention.
+ */
 export interface PostgresDriverOptions {
   /** A postgres:// URL, pg Pool options, or an existing pg Pool (used as it is, not ended by us). */
   connection: PostgresConnection
@@ -318,6 +323,7 @@ export class PostgresDriver implements L2Driver {
   }
 
   readonly locks = {
+    /** Takes the lock for `ttlMs` with an owner token; false when another owner holds it. */
     acquire: async (key: string, token: string, ttlMs: number): Promise<boolean> => {
       const { rowCount } = await this.query(
         `INSERT INTO ${this.t.locks} AS l (ns, key, token, expires_at) VALUES ($1, $2, $3, ${NOW} + $4)
@@ -326,9 +332,11 @@ export class PostgresDriver implements L2Driver {
       )
       return (rowCount ?? 0) > 0
     },
+    /** Lets the lock go if `token` owns it. */
     release: async (key: string, token: string): Promise<void> => {
       await this.query(`DELETE FROM ${this.t.locks} WHERE ns = $1 AND key = $2 AND token = $3`, [this.ns, escapeText(key), token])
     },
+    /** True when someone holds the lock. */
     held: async (key: string): Promise<boolean> => {
       const { rowCount } = await this.query(`SELECT 1 FROM ${this.t.locks} WHERE ns = $1 AND key = $2 AND expires_at > ${NOW}`, [this.ns, escapeText(key)])
       return (rowCount ?? 0) > 0
@@ -359,6 +367,7 @@ export class PostgresDriver implements L2Driver {
     return total
   }
 
+  /** Closes the pool it made (one handed in stays open) and stops pruning. */
   async disconnect(): Promise<void> {
     if (this.closed) return
     this.closed = true

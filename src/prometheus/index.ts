@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, register as globalRegistry, type Registry } 
 import { cacheName, observe, RustoCache } from '../cache/rusto-cache.js'
 import { InvalidOptionError } from '../errors.js'
 
+/** Options of collect(): the registry (the global one by default), the metrics' name prefix and histogram buckets. */
 export interface CollectOptions {
   /** @default prom-client's global registry */
   registry?: Registry

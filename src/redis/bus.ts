@@ -8,6 +8,7 @@ import { signingOf } from '../bus/signing-options.js'
 import { Watchdog } from '../watchdog.js'
 import { refuseUnknown } from '../known-options.js'
 
+/** Options of redisBus(): the connection, the retry queue, the publish timeout and signing. */
 export interface RedisBusOptions {
   /** ioredis options, a redis:// URL, or a Redis / Cluster instance (publishing uses it; subscribing a duplicate). */
   connection: RedisConnection

@@ -12,8 +12,13 @@ import { Watchdog } from '../watchdog.js'
 import { DELETE_SCRIPT, EXPIRE_SCRIPT, PRUNE_SCRIPT, RELEASE_SCRIPT, SET_SCRIPT, TOMBSTONE_MS, TRANSIENT_REPLY } from './scripts.js'
 import { refuseUnknown } from '../known-options.js'
 
+/**
+ * How the Redis driver and bus connect: ioredis options, a redis:// URL, or a Redis or Cluster instance of
+ * yours.
+ */
 export type RedisConnection = RedisOptions | string | Redis | Cluster
 
+/** Options of redisDriver(): the connection, the command timeout, the serializer and tag retention. */
 export interface RedisDriverOptions {
   /** ioredis options, a redis:// URL, or an existing Redis or Cluster instance (used as it is, not closed by us). */
   connection: RedisConnection
@@ -324,6 +329,7 @@ export class RedisDriver implements L2Driver {
     return (await this.deleteMany([key], stamp)) > 0
   }
 
+  /** Deletes as tombstones; resolves how many keys held a live entry. */
   async deleteMany(keys: readonly string[], stamp = Date.now()): Promise<number> {
     if (keys.length === 0) return 0
     await this.ready()
@@ -397,14 +403,17 @@ export class RedisDriver implements L2Driver {
   }
 
   readonly locks = {
+    /** Takes the lock for `ttlMs` with an owner token; false when another owner holds it. */
     acquire: async (key: string, token: string, ttlMs: number): Promise<boolean> => {
       await this.ready()
       return (await this.watchdog.guard(this.redis.set(this.lockKey(key), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK'
     },
+    /** Lets the lock go if `token` owns it. */
     release: async (key: string, token: string): Promise<void> => {
       await this.ready()
       await this.watchdog.guard(this.run(SCRIPTS.release, 1, this.lockKey(key), token))
     },
+    /** True when someone holds the lock. */
     held: async (key: string): Promise<boolean> => {
       await this.ready()
       return (await this.watchdog.guard(this.redis.exists(this.lockKey(key)))) === 1
@@ -415,6 +424,7 @@ export class RedisDriver implements L2Driver {
     return `${this.prefix}#lock:${key}`
   }
 
+  /** Closes the connection it made (one handed in stays open). */
   async disconnect(): Promise<void> {
     this.closed = true
     if (this.probe) clearTimeout(this.probe)

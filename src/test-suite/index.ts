@@ -9,6 +9,9 @@ import { silentLogger } from '../logger.js'
 type Describe = (name: string, body: () => void) => unknown
 type It = (name: string, body: () => Promise<void>) => unknown
 
+/**
+ * Options of l2DriverSuite(): your driver factory, your runner's describe and it, and how to write raw bytes.
+ */
 export interface L2DriverSuiteOptions {
   /** Shown in the test names. */
   name: string
@@ -26,6 +29,9 @@ export interface L2DriverSuiteOptions {
   writeRaw?: (prefix: string, key: string, text: string) => Promise<void>
 }
 
+/**
+ * Options of busSuite(): your bus factory, your runner's describe and it, and how long delivery may take.
+ */
 export interface BusSuiteOptions {
   name: string
   /**
