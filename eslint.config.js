@@ -40,7 +40,8 @@ export default tseslint.config(
     languageOptions: { globals: { Request: 'readonly', Response: 'readonly' } },
   },
   {
-    files: ['test/**', 'bench/**', 'scripts/**', 'examples/**', '*.config.*', 'src/redis/**'],
+    // Node-only subpaths: rustocache/redis (ioredis) and rustocache/file (the file system).
+    files: ['test/**', 'bench/**', 'scripts/**', 'examples/**', '*.config.*', 'src/redis/**', 'src/file/**'],
     rules: { 'no-restricted-imports': 'off' },
   },
 )

@@ -14,6 +14,7 @@ const entry = {
   browser: 'src/browser/index.ts',
   'edge-drivers': 'src/edge-drivers/index.ts',
   keyv: 'src/keyv/index.ts',
+  file: 'src/file/index.ts',
 }
 
 // The entries that run outside Node, built again for each flavour below, all in one build per flavour: one copy

@@ -22,28 +22,38 @@ import * as simd from './suites/simd.mjs'
 import * as service from './suites/service.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 7))
-const time = Number(process.env.BENCH_TIME ?? (quick ? 15 : 100))
 const only = process.env.BENCH_ONLY
+// Three modes. The default is the summary (about 2 minutes): every workload of the summary table and its chart
+// (the core, the cache API, the Redis tier), RustoCache on each core against each peer, in fewer and shorter
+// rounds. `--full` (or BENCH_ONLY) runs every suite as the docs quote them (about 12 minutes); `--quick`
+// checks that everything runs (about a minute; CI).
+const full = process.argv.includes('--full') || only !== undefined
+const summaryOnly = !full && !quick
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : full ? 7 : 3))
+const time = Number(process.env.BENCH_TIME ?? (quick ? 15 : full ? 100 : 30))
+// A gc() before each task steadies the full run's figures; the summary and --quick skip it for time.
+const gcEach = full
 
 const machine = { node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, date: new Date().toISOString() }
-console.log(`rustocache bench${quick ? ' (--quick: for checking, not quoting)' : ''}: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
+console.log(`rustocache bench${quick ? ' (--quick: for checking, not quoting)' : summaryOnly ? ' (the summary; --full for every suite)' : ''}: ${rounds} rounds x ${time} ms per task, contenders rotated each round; ${machine.node}, ${machine.cores} x ${machine.cpu}`)
 const startedAt = Date.now()
 
 let scenarios = core.scenarios()
 if (only) scenarios = scenarios.filter((s) => s.name.includes(only))
 
 // The whole run's rows, counted up front, so every progress line can say how long the run has left.
-const runs = (suite) => !only || only === suite
+const SUMMARY_SUITES = ['cache', 'l2']
+const runs = (suite) => (only ? only === suite : !summaryOnly || SUMMARY_SUITES.includes(suite))
+const all = !only && !summaryOnly
 const planned =
   scenarios.length +
-  (only ? 0 : 2) + // memory, exactness
+  (all ? 2 : 0) + // memory, exactness
   (runs('costs') ? 3 : 0) +
   (runs('hitratio') ? hitratio.traceCount(quick) : 0) +
   (runs('policy') ? policy.scenarios().length + 2 : 0) +
-  (!only || only === 'simd' ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
+  (runs('simd') ? simd.scenarios({ quick: rounds < 3 }).length : 0) +
   (runs('cache') ? cache.scenarios().length : 0) +
-  (!only || only === 'cache' || only === 'bookkeeping' ? 1 : 0) +
+  (runs('bookkeeping') || (all || only === 'cache') ? 1 : 0) +
   (runs('observe') ? observeSuite.scenarios().length : 0) +
   (runs('l2') ? 5 : 0) +
   (runs('service') ? 4 : 0)
@@ -56,7 +66,7 @@ const log = (s) => {
   console.error(`${s} (${elapsed.toFixed(0)} s elapsed${left})`)
 }
 const coreRows = scenarios.length > 0
-const results = await runRounds(scenarios, { rounds, time, gcEach: !quick, baseline: core.baseline, log })
+const results = await runRounds(scenarios, { rounds, time, gcEach, baseline: core.baseline, log })
 if (coreRows) {
   printTable(ratioTable(results, core.columns), `L1 core: median ns/op over ${rounds} rounds (median per-round ratio vs lru-cache with ttl)`)
   printTable(
@@ -65,8 +75,8 @@ if (coreRows) {
   )
 }
 
-const memory = only ? {} : await core.memory(log, quick ? 100_000 : 1_000_000)
-if (!only) {
+const memory = !all ? {} : await core.memory(log, quick ? 100_000 : 1_000_000)
+if (all) {
   const base = memory[core.baseline].bytesPerEntry
   printTable(
     Object.entries(memory).map(([name, m]) => ({ contender: name, 'bytes/entry': m.bytesPerEntry.toFixed(1), 'vs lru-cache': (m.bytesPerEntry / base).toFixed(2) + 'x' })),
@@ -75,26 +85,26 @@ if (!only) {
 }
 
 let exact = {}
-if (!only) {
-  exact = await runRounds(exactness.scenarios(), { rounds, time, gcEach: !quick, baseline: exactness.baseline, log })
+if (all) {
+  exact = await runRounds(exactness.scenarios(), { rounds, time, gcEach, baseline: exactness.baseline, log })
   const names = Object.keys(Object.values(exact)[0])
   printTable(ratioTable(exact, names), 'Exact lookups: what checking the key costs (median ns per key, ratio vs hashing it)')
 }
 
 let parts = {}
-if (!only || only === 'costs') {
-  parts = await runRounds(costs.scenarios(), { rounds, time, gcEach: !quick, baseline: costs.baseline, log })
+if (runs('costs')) {
+  parts = await runRounds(costs.scenarios(), { rounds, time, gcEach, baseline: costs.baseline, log })
   printTable(ratioTable(parts, costs.columns), 'Where a hit\'s time goes: each column includes getting the key (median ns per operation; ratio vs getting the key alone)')
 }
 
 let hashes = {}
-if (!only || only === 'simd') {
-  hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, gcEach: !quick, baseline: simd.baseline, log })
+if (runs('simd')) {
+  hashes = await runRounds(simd.scenarios({ quick: rounds < 3 }), { rounds, time, gcEach, baseline: simd.baseline, log })
   printTable(ratioTable(hashes, simd.columns), 'Batch key hash: v128 against scalar WASM and JS (median ns per key, ratio vs JS hashKey)')
 }
 
 let ratios = []
-if (!only || only === 'hitratio') {
+if (runs('hitratio')) {
   ratios = hitratio.run({ quick, log })
   printTable(hitratio.table(ratios), 'Hit ratio (%): each trace replayed at each cache size (traces: ARC paper, Megiddo and Modha, FAST 03; LIRS paper, Jiang and Zhang, SIGMETRICS 02; cache2k.org)')
   const sum = hitratio.summary(ratios)
@@ -104,10 +114,10 @@ if (!only || only === 'hitratio') {
 let costOfPolicy = {}
 let sketch = {}
 let policyMemory = []
-if (!only || only === 'policy') {
-  costOfPolicy = await runRounds(policy.scenarios(), { rounds, time, gcEach: !quick, baseline: policy.baseline, log })
+if (runs('policy')) {
+  costOfPolicy = await runRounds(policy.scenarios(), { rounds, time, gcEach, baseline: policy.baseline, log })
   printTable(ratioTable(costOfPolicy, policy.columns), "W-TinyLFU's cost: the same operations under each policy (median ns/op, ratio vs policy 'lru')")
-  sketch = await runRounds(policy.sketchScenarios(), { rounds, time, gcEach: !quick, baseline: policy.sketchBaseline, log })
+  sketch = await runRounds(policy.sketchScenarios(), { rounds, time, gcEach, baseline: policy.sketchBaseline, log })
   printTable(ratioTable(sketch, policy.sketchColumns), 'Frequency sketch: four counter positions from one v128 computation vs four scalar ones (median ns per key)')
   policyMemory = policy.memory()
   log(`  memory WasmCore: policy rows done`)
@@ -119,33 +129,33 @@ if (!only || only === 'policy') {
 
 let api = {}
 let bookkeeping = {}
-if (!only || only === 'cache') {
-  api = await runRounds(cache.scenarios(), { rounds, time, gcEach: !quick, baseline: cache.baseline, log })
+if (runs('cache')) {
+  api = await runRounds(cache.scenarios(), { rounds, time, gcEach, baseline: cache.baseline, log })
   printTable(ratioTable(api, cache.columns), `Cache API: median ns/op over ${rounds} rounds (median per-round ratio vs await lru-cache.get)`)
 }
-if (!only || only === 'cache' || only === 'bookkeeping') {
-  bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, gcEach: !quick, baseline: 'off', log })
+if (all || only === 'cache' || only === 'bookkeeping') {
+  bookkeeping = await runRounds(cache.bookkeeping(), { rounds, time, gcEach, baseline: 'off', log })
   printTable(ratioTable(bookkeeping, ['off', 'on']), 'RustoCache getOrSet hit: bookkeeping on vs off (ratio vs off)')
 }
 
 let watching = {}
 if (runs('observe')) {
-  watching = await runRounds(observeSuite.scenarios(), { rounds, time, gcEach: !quick, baseline: observeSuite.baseline, log })
+  watching = await runRounds(observeSuite.scenarios(), { rounds, time, gcEach, baseline: observeSuite.baseline, log })
   printTable(ratioTable(watching, observeSuite.columns), 'Watching a cache, and l1.clone: the same hits unwatched, with a TracingChannel subscriber, an observer, l1.clone (ratio vs unwatched)')
 }
 
 let tiers = {}
-if (!only || only === 'l2') {
+if (runs('l2')) {
   const url = await l2.reachable()
   if (!url) {
     console.log('\nRedis tier: no Redis answered at REDIS_URL or redis://127.0.0.1:6379, so the L2 rows are skipped.')
   } else {
-    const suite = await l2.scenarios(url)
+    const suite = await l2.scenarios(url, { concurrentIterations: full ? 10 : 2 })
     try {
       // Three times the rounds, each a third as long: a loopback round trip here swings between ~20 and ~85 us for
       // seconds at a time (CPU idle states), and shorter rounds put every contender of a round in the same state.
-      const l2Rounds = rounds * 3
-      tiers = await runRounds(suite.list, { rounds: l2Rounds, time: Math.max(10, Math.round(time / 3)), gcEach: !quick, baseline: l2.baseline, log })
+      const l2Rounds = rounds * (full ? 3 : 2)
+      tiers = await runRounds(suite.list, { rounds: l2Rounds, time: Math.max(10, Math.round(time / 3)), gcEach, baseline: l2.baseline, log })
       printTable(ratioTable(tiers, suite.columns), `L2 tier (Redis at ${url}; PostgreSQL when one answered), L1 missing: median ns/op over ${l2Rounds} rounds (ratio vs raw ioredis on Redis)`)
     } finally {
       for (const close of suite.closers) await close()
@@ -203,8 +213,9 @@ function savedRuntimes() {
 }
 
 const save = (name, data) => {
-  // A quick run checks that the bench runs; its figures do not replace a full run's.
-  if (quick) return
+  // A quick run checks that the bench runs; its figures do not replace a full run's. A summary run writes only
+  // the summary and its chart: the suites' files hold the full runs the docs quote.
+  if (quick || (summaryOnly && name !== 'latest')) return
   writeFileSync(join(here, 'results', `${name}${nodeTag}.json`), JSON.stringify({ machine, rounds, time, ...data }, null, 2))
   console.log(`wrote bench/results/${name}${nodeTag}.json`)
 }

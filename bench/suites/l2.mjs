@@ -49,7 +49,7 @@ export async function reachablePostgres() {
 
 export const POSTGRES = 'RustoCache (postgres)'
 
-export async function scenarios(url) {
+export async function scenarios(url, { concurrentIterations = 10 } = {}) {
   const run = `bench${process.pid}`
   const keys = makeKeys(N, 'l2:')
   const idx = uniformIndices(N, 1 << 16)
@@ -155,7 +155,7 @@ export async function scenarios(url) {
       {
         name: `getOrSet, ${CONCURRENT.toLocaleString('en')} concurrent callers, distinct keys`,
         opsPerCall: CONCURRENT,
-        iterations: 10,
+        iterations: concurrentIterations,
         contenders: each((c) => () => Promise.all(Array.from({ length: CONCURRENT }, (_, i) => c.getOrSet(keys[(p++ + i * 3) % N])))),
       },
       { name: 'tiered get (L1 miss, L2 hit)', opsPerCall: 16, iterations: 16, contenders: each((c) => async () => { for (let i = 0; i < 16; i++) await c.get(next()) }) },
