@@ -15,6 +15,7 @@ const entry = {
   'edge-drivers': 'src/edge-drivers/index.ts',
   keyv: 'src/keyv/index.ts',
   file: 'src/file/index.ts',
+  dynamodb: 'src/dynamodb/index.ts',
 }
 
 // The entries that run outside Node, built again for each flavour below, all in one build per flavour: one copy

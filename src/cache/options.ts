@@ -121,7 +121,7 @@ export interface L1Options {
   policy?: 'lru' | 'tinylfu'
   /**
    * Keep a copy: values are structuredClone()d on the way into L1 and on every read from it, so a caller that
-   * mutates what it got (or what it set) never changes the cached value. Costs a clone per read (docs/using-the-cache.md, "L1
+   * mutates what it got (or what it set) never changes the cached value. Costs a clone per read (docs/options.md, "L1
    * value isolation"). A value structuredClone cannot copy is refused with E_UNCLONEABLE_VALUE.
    * @default false
    */

@@ -167,6 +167,7 @@ export function chaosDriver(inner: L2DriverFactory, options: ChaosFaults & { see
         // What the driver says of itself passes through: its limits, its error classes, where it connects, and
         // its recoveries (the retry queue flushes on them). An injected fault is transient.
         maxKeyBytes: d.maxKeyBytes,
+        maxEntryBytes: d.maxEntryBytes,
         lateWrites: d.lateWrites,
         target: d.target,
         isPermanent: d.isPermanent && ((error) => !(error instanceof ChaosError) && d.isPermanent!(error)),

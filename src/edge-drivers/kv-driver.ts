@@ -90,6 +90,7 @@ export class KvDriver implements L2Driver {
   readonly lateWrites = 'may-land'
   readonly target = 'Workers KV'
   readonly maxKeyBytes: number
+  readonly maxEntryBytes = KV_LIMITS.valueBytes - 64
   private readonly serializer: Serializer
   private readonly readOptions: { type: 'text'; cacheTtl?: number }
 
@@ -124,9 +125,9 @@ export class KvDriver implements L2Driver {
   encode(entry: L2Entry): string {
     const text = encodeEntry(entry, this.serializer)
     // Three bytes per UTF-16 unit at most: count exactly only when it could be over.
-    if (text.length * 3 > KV_LIMITS.valueBytes - 64) {
+    if (text.length * 3 > this.maxEntryBytes) {
       const bytes = utf8Length(text)
-      if (bytes > KV_LIMITS.valueBytes - 64) throw new L2LimitError(`Workers KV holds values up to 25 MiB; this entry is ${bytes} bytes`)
+      if (bytes > this.maxEntryBytes) throw new L2LimitError(`Workers KV holds values up to 25 MiB; this entry is ${bytes} bytes`)
     }
     return text
   }

@@ -98,6 +98,11 @@ export interface L2Driver {
   /** Where the driver connects, for messages ('Redis at 127.0.0.1:6379'); never a password. */
   readonly target?: string
   /**
+   * Largest entry the driver can store, in UTF-8 bytes of what encode() makes; undefined: no limit to speak of.
+   * encode() refuses a larger one with E_L2_LIMIT (L2LimitError), before anything is written.
+   */
+  readonly maxEntryBytes?: number
+  /**
    * Longest key or tag the driver can store, in UTF-8 bytes (its own prefix accounted for); undefined: no limit
    * below MAX_KEY_LENGTH. The cache refuses a longer one up front (E_INVALID_KEY, E_INVALID_OPTION for a tag),
    * so a change L2 could never take is never queued.
