@@ -20,6 +20,7 @@ export default tseslint.config(
         queueMicrotask: 'readonly',
         setInterval: 'readonly',
         clearInterval: 'readonly',
+        structuredClone: 'readonly',
       },
     },
     rules: {
