@@ -1,8 +1,5 @@
 // The HTTP Redis driver (Upstash's REST protocol) against a real redis-server through test/helpers/upstash-shim.ts,
 // the shim itself first checked with the official @upstash/redis client.
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import { Redis as Upstash } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { Miniflare } from 'miniflare'
@@ -11,6 +8,7 @@ import { httpRedisDriver, HttpRedisError } from '../src/edge-drivers/index.js'
 import { memoryBus, RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { redisDriver } from '../src/redis/index.js'
 import { l2DriverSuite } from '../src/test-suite/index.js'
+import { startEdgeWorker } from './helpers/edge-worker.js'
 import { startUpstashShim, type UpstashShim } from './helpers/upstash-shim.js'
 
 const redisUrl = inject('redisUrl')
@@ -231,37 +229,14 @@ export default {
 
 describe('httpRedisDriver in workerd (miniflare), sharing L2 with Node', () => {
   let worker: Miniflare
+  let call: (path: string) => Promise<Record<string, unknown>>
   const prefix = `workerd${process.pid}`
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rustocache-http-'))
-    const files = readdirSync('dist/edge').filter((f) => f.endsWith('.js'))
-    for (const file of files) copyFileSync(resolve('dist/edge', file), join(dir, file))
-    copyFileSync(resolve('dist/edge/rustocache.wasm'), join(dir, 'rustocache.wasm'))
-    writeFileSync(join(dir, 'entry.js'), "export * from './index.js'\n")
-    writeFileSync(join(dir, 'worker.js'), WORKER)
-    worker = new Miniflare({
-      modules: [
-        { type: 'ESModule', path: join(dir, 'worker.js') },
-        { type: 'ESModule', path: join(dir, 'entry.js') },
-        { type: 'CompiledWasm', path: join(dir, 'rustocache.wasm') },
-        ...files.map((c) => ({ type: 'ESModule' as const, path: join(dir, c) })),
-      ],
-      modulesRoot: dir,
-      bindings: { URL: shim.url, TOKEN: shim.token, PREFIX: prefix },
-      compatibilityDate: '2025-06-01',
-    })
+  beforeAll(() => {
+    ;({ mf: worker, call } = startEdgeWorker(WORKER, { bindings: { URL: shim.url, TOKEN: shim.token, PREFIX: prefix } }))
   })
   afterAll(async () => {
     await worker?.dispose()
   })
-  const call = async (path: string) => {
-    const text = await (await worker.dispatchFetch(`http://localhost${path}`)).text()
-    try {
-      return JSON.parse(text) as Record<string, unknown>
-    } catch {
-      throw new Error(`the Worker answered ${text}`)
-    }
-  }
 
   it('reads what Node wrote, writes what Node reads, and its tag invalidation reaches Node', async () => {
     const node = new RustoCache({ prefix, l2: redisDriver({ connection: redisUrl }) })

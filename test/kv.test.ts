@@ -1,13 +1,11 @@
 // The Workers KV driver against miniflare's KV (the workerd implementation Wrangler runs locally): from Node
 // through miniflare's binding proxy, and inside workerd itself with the built package.
-import { copyFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import { Miniflare } from 'miniflare'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { kvDriver, KV_LIMITS, type KvNamespaceLike } from '../src/edge-drivers/index.js'
 import { ErrorCodes, RustoCache, type RustoCacheOptions } from '../src/index.js'
 import { l2DriverSuite } from '../src/test-suite/index.js'
+import { startEdgeWorker } from './helpers/edge-worker.js'
 
 let mf: Miniflare
 let kv: KvNamespaceLike
@@ -128,31 +126,14 @@ export default {
 
 describe('kvDriver in workerd (miniflare)', () => {
   let worker: Miniflare
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rustocache-kv-'))
-    // The package's workerd flavour (dist/edge/), as the workerd export condition resolves it.
-    const files = readdirSync('dist/edge').filter((f) => f.endsWith('.js'))
-    for (const file of files) copyFileSync(resolve('dist/edge', file), join(dir, file))
-    copyFileSync(resolve('dist/edge/rustocache.wasm'), join(dir, 'rustocache.wasm'))
-    writeFileSync(join(dir, 'entry.js'), "export * from './index.js'\n")
-    writeFileSync(join(dir, 'worker.js'), WORKER)
-    worker = new Miniflare({
-      modules: [
-        { type: 'ESModule', path: join(dir, 'worker.js') },
-        { type: 'ESModule', path: join(dir, 'entry.js') },
-        { type: 'CompiledWasm', path: join(dir, 'rustocache.wasm') },
-        ...files.map((c) => ({ type: 'ESModule' as const, path: join(dir, c) })),
-      ],
-      modulesRoot: dir,
-      kvNamespaces: ['KV'],
-      compatibilityDate: '2025-06-01',
-    })
+  let call: (path: string) => Promise<Record<string, unknown>>
+  beforeAll(() => {
+    ;({ mf: worker, call } = startEdgeWorker(WORKER, { kvNamespaces: ['KV'] }))
   })
   afterAll(async () => {
     await worker?.dispose()
   })
   const workerKv = async () => (await worker.getKVNamespace('KV')) as unknown as KvNamespaceLike
-  const call = async (path: string) => (await (await worker.dispatchFetch(`http://localhost${path}`)).json()) as Record<string, unknown>
 
   it('stores in KV from a Worker and reads it back on the WASM core', async () => {
     expect(await call('/set?key=a&value=hello')).toEqual({ ok: true })

@@ -27,6 +27,11 @@ class LazyBus implements BusRoom {
     this.ready.catch((error: unknown) => common.logger.error({ err: error, tier: 'bus' }, 'the bus room could not be loaded'))
   }
 
+  /** Coherence is there (from then on every call goes to it). */
+  get loaded(): boolean {
+    return this.inner !== undefined
+  }
+
   /** True from the start: changes queue for the bus while it loads. */
   get connected(): boolean {
     return this.inner ? this.inner.connected : !this.closed
@@ -68,5 +73,5 @@ export function makeCoherence(settings: BusSettings, common: Common, l1: L1, has
 
 /** The load of the bus room, while it is in flight. */
 export function busLoading(bus: BusRoom): Promise<void> | undefined {
-  return bus instanceof LazyBus && !(bus as unknown as { inner?: BusRoom }).inner ? bus.ready : undefined
+  return bus instanceof LazyBus && !bus.loaded ? bus.ready : undefined
 }

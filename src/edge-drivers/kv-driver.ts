@@ -18,6 +18,7 @@ import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFacto
 import { toMs, type Duration } from '../ttl.js'
 import { EDGE_L1_TTL } from './edge-l1.js'
 import { refuseUnknown } from '../known-options.js'
+import { lastPerKey } from '../l2/batch.js'
 
 /** The parts of a Workers KV binding the driver uses (`KVNamespace` in @cloudflare/workers-types). */
 export interface KvNamespaceLike {
@@ -172,9 +173,8 @@ export class KvDriver implements L2Driver {
   }
 
   async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void> {
-    // KV has no batch write in the binding; a key given twice keeps its last item.
-    const last = new Map(items.map((item) => [item.key, item]))
-    await Promise.all([...last.values()].map((item) => this.set(item.key, item.payload, item.ttlMs)))
+    // KV has no batch write in the binding.
+    await Promise.all(lastPerKey(items).map((item) => this.set(item.key, item.payload, item.ttlMs)))
   }
 
   async delete(key: string): Promise<boolean> {

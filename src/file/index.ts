@@ -10,6 +10,7 @@ import { refuseUnknown } from '../known-options.js'
 import { encodeEntry, nextTagRecord, readStored, readTagRecord, restamp } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import { toMs, type Duration } from '../ttl.js'
+import { lastPerKey } from '../l2/batch.js'
 
 /** Options of fileDriver(): the directory, the serializer, pruning and tag retention. */
 export interface FileDriverOptions {
@@ -148,8 +149,7 @@ class FileDriver implements L2Driver {
   }
 
   async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void> {
-    const last = new Map(items.map((item) => [item.key, item]))
-    await Promise.all([...last.values()].map((item) => this.set(item.key, item.payload, item.ttlMs)))
+    await Promise.all(lastPerKey(items).map((item) => this.set(item.key, item.payload, item.ttlMs)))
   }
 
   async delete(key: string): Promise<boolean> {

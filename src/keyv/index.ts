@@ -12,6 +12,7 @@ import { escapeText } from '../l2/escape.js'
 import { encodeEntry, nextTagRecord, readStored, readTagRecord, restamp } from '../l2/envelope.js'
 import { jsonSerializer, type L2Driver, type L2DriverContext, type L2DriverFactory, type L2Entry, type Serializer } from '../l2/types.js'
 import { toMs, type Duration } from '../ttl.js'
+import { lastPerKey } from '../l2/batch.js'
 
 /** The parts of a Keyv 5 instance the driver uses. */
 export interface KeyvLike {
@@ -108,8 +109,7 @@ class KeyvDriver implements L2Driver {
   }
 
   async setMany(items: ReadonlyArray<{ key: string; payload: string; ttlMs: number }>): Promise<void> {
-    const last = new Map(items.map((item) => [item.key, item]))
-    await Promise.all([...last.values()].map((item) => this.set(item.key, item.payload, item.ttlMs)))
+    await Promise.all(lastPerKey(items).map((item) => this.set(item.key, item.payload, item.ttlMs)))
   }
 
   /** Deletes a key; true when it was there. */
